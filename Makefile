@@ -1,0 +1,69 @@
+# Every target sets itself up: a fresh clone needs only python3 (>= 3.11), node and npm.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+DEPS_LAYER := layers/deps/python
+DEPS_STAMP := layers/deps/.built-stamp
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: help setup test unit lint typecheck schemas schema-check synth layers deploy demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+setup: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with everything the project uses
+
+$(STAMP): pyproject.toml layers/common/pyproject.toml edge_agent/pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is needed"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e layers/common -e edge_agent -e ".[dev]"
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+layers: $(DEPS_STAMP) ## build the third-party Lambda layer for Python 3.12 on arm64 (pip, no Docker)
+
+$(DEPS_STAMP): layers/deps/requirements.txt $(STAMP)
+	rm -rf $(DEPS_LAYER)
+	$(PY) -m pip install --quiet --no-compile --target $(DEPS_LAYER) \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 \
+		--only-binary=:all: -r layers/deps/requirements.txt
+	touch $@
+
+schemas: $(STAMP) ## write the wire contract's JSON Schemas to docs/schemas/
+	$(VENV)/bin/walkout schema export --out docs/schemas
+
+schema-check: $(STAMP)
+	$(VENV)/bin/walkout schema check --dir docs/schemas
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy layers/common/python/walkout walkout_cli infrastructure edge_agent/walkout_edge app.py
+
+synth: $(STAMP) $(NODE_STAMP) $(DEPS_STAMP) ## synthesize the CloudFormation template to cdk.out/ (cdk-nag runs here)
+	$(CDK) synth --quiet
+
+lint: $(STAMP) synth ## ruff, mypy, schema drift, cfn-lint on the synthesized template
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MAKE) --no-print-directory typecheck schema-check
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+unit: $(STAMP) $(DEPS_STAMP) ## the tests only (no lint)
+	$(VENV)/bin/pytest -q
+
+test: lint unit ## lint, type check and every default test (the README's test command)
+
+deploy: $(STAMP) $(NODE_STAMP) $(DEPS_STAMP) ## cdk deploy with your AWS credentials (see README)
+	$(CDK) deploy --require-approval broadening
+
+clean: ## remove build output (keeps .venv and node_modules)
+	rm -rf cdk.out layers/deps/python $(DEPS_STAMP) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""Entry point of `walkout-edge`, the store-box command (run, replay, bench, calibrate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from walkout_edge import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="walkout-edge",
+        description="Walkout edge agent: turns a store's cameras, load cells and gates "
+        "into walkout.event/1 events.",
+    )
+    parser.add_argument("--version", action="version", version=f"walkout-edge {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""One typed deployment config, read from `cdk.json` context by CDK and by the local runtime.
+
+Resource names derive from it here, in one place, so the stack and the local emulation can
+never disagree about what a table or stream is called.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from walkout._base import Identifier, Model
+from walkout.tables import TABLES
+
+CONTEXT_KEY = "walkout"
+
+
+class ReviewBackend(StrEnum):
+    CONSOLE = "console"
+    GROUNDTRUTH = "groundtruth"
+
+
+class StreamSettings(Model):
+    capacity_mode: Literal["on_demand", "provisioned"] = "on_demand"
+    shard_count: Annotated[int, Field(ge=1, le=500)] = 1
+    retention_hours: Annotated[int, Field(ge=24, le=8760)] = 24
+
+    @model_validator(mode="after")
+    def _shards_only_when_provisioned(self) -> StreamSettings:
+        if self.capacity_mode == "on_demand" and self.shard_count != 1:
+            raise ValueError("shard_count applies only to capacity_mode 'provisioned'")
+        return self
+
+
+class DeploymentConfig(Model):
+    """Settings of one deployment (a stage)."""
+
+    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "dev"
+    stream: StreamSettings = StreamSettings()
+    evidence_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    transient_ttl_days: Annotated[int, Field(ge=1, le=365)] = 14
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = 30
+    review_backend: ReviewBackend = ReviewBackend.CONSOLE
+    review_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    review_timeout_s: Annotated[int, Field(ge=60, le=28_800)] = 4 * 3600
+    readiness_grace_s: Annotated[float, Field(ge=0, le=600)] = 5.0
+    retain_data: bool = True
+    alarm_email: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"walkout-{self.stage}"
+
+    @property
+    def stream_name(self) -> str:
+        return f"{self.prefix}-events"
+
+    def table_name(self, key: str) -> str:
+        if key not in TABLES:
+            raise KeyError(f"no table {key!r}; known: {', '.join(sorted(TABLES))}")
+        return f"{self.prefix}-{key}"
+
+    def evidence_bucket_name(self, account: str, region: str) -> str:
+        return f"{self.prefix}-evidence-{account}-{region}"
+
+    @classmethod
+    def from_context(cls, context: dict[str, Any] | None) -> DeploymentConfig:
+        """Parse the `walkout` context object; errors name the offending key."""
+        try:
+            return cls.model_validate(context or {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or CONTEXT_KEY
+            raise ConfigError(f"{CONTEXT_KEY}.{where}: {first['msg']}") from None
+
+
+class ConfigError(ValueError):
+    """A deployment config that cannot be used, with the key that is wrong."""
