@@ -1,1 +1,1 @@
-"""The `walkout` command for developers and operators (schema, and later sim, eval, demo, bench, serve)."""
+"""The `walkout` command for developers and operators (schema; later sim, eval, bench, serve)."""

@@ -89,7 +89,9 @@ class Bundle(_PromotionBase):
     """One unit from each component group for `price_minor`, e.g. sandwich + drink + snack."""
 
     kind: Literal["bundle"] = "bundle"
-    components: Annotated[list[Annotated[list[Identifier], Field(min_length=1)]], Field(min_length=2)]
+    components: Annotated[
+        list[Annotated[list[Identifier], Field(min_length=1)]], Field(min_length=2)
+    ]
     price_minor: MinorUnits
 
 
@@ -116,7 +118,16 @@ class Catalog(Model):
         dupes = sorted({s for s in skus if skus.count(s) > 1})
         if dupes:
             raise ValueError(f"products: skus repeat: {', '.join(dupes)}")
-        classes = {t.tax_class for t in self.tax_classes}
+        class_ids = [t.tax_class for t in self.tax_classes]
+        dupes = sorted({c for c in class_ids if class_ids.count(c) > 1})
+        if dupes:
+            # Two rates for one class would make the tax of a line depend on list order.
+            raise ValueError(f"tax_classes: tax classes repeat: {', '.join(dupes)}")
+        promotion_ids = [p.promotion_id for p in self.promotions]
+        dupes = sorted({p for p in promotion_ids if promotion_ids.count(p) > 1})
+        if dupes:
+            raise ValueError(f"promotions: promotion ids repeat: {', '.join(dupes)}")
+        classes = set(class_ids)
         for p in self.products:
             if p.tax_class not in classes:
                 raise ValueError(f"product {p.sku}: unknown tax_class {p.tax_class!r}")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from walkout._base import Identifier, Model
+from walkout._base import Model
 from walkout.tables import TABLES
 
 CONTEXT_KEY = "walkout"

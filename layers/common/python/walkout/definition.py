@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,7 +16,7 @@ from walkout._base import Model
 from walkout.catalog import Catalog, Planogram
 from walkout.store import Store
 
-STORE_SCHEMA = "walkout.store/1"
+STORE_SCHEMA: Final = "walkout.store/1"
 
 
 class StoreDefinition(Model):
@@ -33,10 +33,13 @@ class StoreDefinition(Model):
             if entry.lane_id not in lanes:
                 raise ValueError(f"planogram: lane {entry.lane_id} is not in the store layout")
             if entry.sku not in skus:
-                raise ValueError(f"planogram: sku {entry.sku} (lane {entry.lane_id}) is not in the catalog")
+                raise ValueError(
+                    f"planogram: sku {entry.sku} (lane {entry.lane_id}) is not in the catalog"
+                )
         if self.catalog.currency != self.store.currency:
             raise ValueError(
-                f"catalog currency {self.catalog.currency} differs from the store's {self.store.currency}"
+                f"catalog currency {self.catalog.currency}"
+                f" differs from the store's {self.store.currency}"
             )
         return self
 

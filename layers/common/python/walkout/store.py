@@ -15,9 +15,7 @@ from pydantic import Field, model_validator
 
 from walkout._base import CurrencyCode, Identifier, Model
 
-Matrix3 = tuple[
-    tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]
-]
+Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 Vector3 = tuple[float, float, float]
 Positive = Annotated[float, Field(gt=0)]
 
@@ -43,8 +41,7 @@ class Rect(Model):
 
     def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
         return (
-            self.x0 - margin <= x <= self.x1 + margin
-            and self.y0 - margin <= y <= self.y1 + margin
+            self.x0 - margin <= x <= self.x1 + margin and self.y0 - margin <= y <= self.y1 + margin
         )
 
     @property
@@ -99,6 +96,15 @@ class Camera(Model):
                 dot = sum(r[i][k] * r[j][k] for k in range(3))
                 if abs(dot - (1.0 if i == j else 0.0)) > 1e-6:
                     raise ValueError("rotation must be an orthonormal 3x3 matrix")
+        # An orthonormal matrix with determinant -1 is a mirror, the usual result of a flipped
+        # image axis in a calibration; it would map floor points to the wrong side.
+        det = (
+            r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1])
+            - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
+            + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0])
+        )
+        if det < 0:
+            raise ValueError("rotation must be a proper rotation (determinant +1), not a mirror")
         if self.position_m[2] <= 0:
             raise ValueError("position_m: a camera must hang above the floor (z > 0)")
         return self
@@ -107,6 +113,7 @@ class Camera(Model):
     def overhead(
         cls,
         camera_id: str,
+        *,
         x: float,
         y: float,
         height_m: float,
@@ -163,8 +170,7 @@ class Camera(Model):
         # ray(u,v) = Rt K^-1 [u v 1]; X = C + t ray with t = (z - Cz) / ray_z, so
         # [X Y 1] ~ [Cx*rz + (z-Cz)*rx, Cy*rz + (z-Cz)*ry, rz] (rz = ray_z, up to scale).
         m = tuple(
-            tuple(sum(rt[i][j] * k_inv[j][c] for j in range(3)) for c in range(3))
-            for i in range(3)
+            tuple(sum(rt[i][j] * k_inv[j][c] for j in range(3)) for c in range(3)) for i in range(3)
         )
         px, py, pz = self.position_m
         dz = z - pz
