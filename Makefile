@@ -11,6 +11,8 @@ DEPS_LAYER := layers/deps/python
 DEPS_STAMP := layers/deps/.built-stamp
 CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Node 20 is past jsii's support date; this is the variable jsii honours for that banner.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help setup test unit lint typecheck schemas schema-check synth layers deploy demo clean
 
@@ -32,7 +34,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 layers: $(DEPS_STAMP) ## build the third-party Lambda layer for Python 3.12 on arm64 (pip, no Docker)
 
-$(DEPS_STAMP): layers/deps/requirements.txt $(STAMP)
+$(DEPS_STAMP): layers/deps/requirements.txt | $(STAMP)
 	rm -rf $(DEPS_LAYER)
 	$(PY) -m pip install --quiet --no-compile --target $(DEPS_LAYER) \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 \
