@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from walkout_edge import __version__
+from walkout_edge.uplink_cli import register_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
         "into walkout.event/1 events.",
     )
     parser.add_argument("--version", action="version", version=f"walkout-edge {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register_run(subparsers)
     return parser
 
 
@@ -26,7 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return 0
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        return 0
+    return int(handler(args))
 
 
 if __name__ == "__main__":

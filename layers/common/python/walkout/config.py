@@ -34,6 +34,32 @@ class StreamSettings(Model):
         return self
 
 
+class IngestTuning(Model):
+    """The ingest function and its Kinesis event source mapping (see infrastructure/ingest.py).
+
+    Defaults: a cart should change within about two seconds of the shelf (batching window 1 s
+    plus processing), a store's events stay in order (the mapping keeps partition-key order
+    within each of `parallelization_factor` concurrent batches per shard), and a record that
+    keeps failing is given up on only after `retry_attempts` tries or `max_record_age_s`,
+    leaving its position in the failure queue while the stream still holds it.
+    """
+
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    batching_window_s: Annotated[int, Field(ge=0, le=300)] = 1
+    parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 4
+    retry_attempts: Annotated[int, Field(ge=0, le=10_000)] = 10
+    max_record_age_s: Annotated[int, Field(ge=60, le=604_800)] = 6 * 3600
+    memory_mb: Annotated[int, Field(ge=128, le=10_240)] = 1024
+    timeout_s: Annotated[int, Field(ge=3, le=900)] = 60
+    iterator_age_alarm_s: Annotated[int, Field(ge=1, le=86_400)] = 60
+
+    @model_validator(mode="after")
+    def _age_within_reason(self) -> IngestTuning:
+        if self.max_record_age_s < self.timeout_s:
+            raise ValueError("max_record_age_s must be at least timeout_s")
+        return self
+
+
 class DeploymentConfig(Model):
     """Settings of one deployment (a stage)."""
 
@@ -48,6 +74,7 @@ class DeploymentConfig(Model):
     readiness_grace_s: Annotated[float, Field(ge=0, le=600)] = 5.0
     retain_data: bool = True
     alarm_email: str | None = None
+    ingest: IngestTuning = IngestTuning()
 
     @property
     def prefix(self) -> str:

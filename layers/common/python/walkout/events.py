@@ -145,7 +145,7 @@ AccountRef = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 class WireModel(Model):
     """Strict, frozen, unknown-field-rejecting base of everything on the wire."""
 
-    model_config = ConfigDict(strict=True, populate_by_name=False)
+    model_config = ConfigDict(strict=True, validate_by_name=False, validate_by_alias=True)
 
 
 def _unique(ids: list[str], what: str) -> list[str]:

@@ -1,0 +1,212 @@
+"""The daemon's life in-process: registered sources, stop, drain, and failures as exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.exceptions import EndpointConnectionError
+from edge_events import STORE, T0
+
+from walkout.events import make_event
+from walkout_edge import sources_registry
+from walkout_edge.cli import main
+from walkout_edge.config import ReplaySourceConfig, parse_config
+from walkout_edge.daemon import Daemon, DaemonError
+from walkout_edge.sources_registry import SourceContext, register_source
+from walkout_edge.uplink.outbox import Outbox
+
+DEVICE = "edge-1"
+
+
+class FakeKinesis:
+    def __init__(self, online: bool = True) -> None:
+        self.online = online
+        self.records: list[dict[str, Any]] = []
+
+    def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        if not self.online:
+            raise EndpointConnectionError(endpoint_url="https://kinesis.test")
+        self.records.extend(Records)
+        return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"} for _ in Records]}
+
+
+class FakeS3:
+    def put_object(self, **kwargs: Any) -> None:
+        raise AssertionError("no evidence expected")
+
+
+class PipelineStub:
+    """A source like perception's: numbers its events from the context, runs until stopped."""
+
+    def __init__(self, config: ReplaySourceConfig, context: SourceContext, count: int) -> None:
+        self.context = context
+        self.count = count
+        self.forever = bool(config.options.get("forever"))
+
+    def run(self, stop: threading.Event) -> None:
+        for n in range(self.count):
+            ts = T0 + timedelta(seconds=n)
+            data = {"track_id": f"t{n}", "session_id": None, "gate_id": "exit"}
+            event = make_event(
+                "track.exited",
+                data,
+                store_id=STORE,
+                device_id=DEVICE,
+                seq=self.context.next_seq(),
+                ts=ts,
+            )
+            self.context.sink.emit(event)
+            self.context.watermark.advance(ts)
+        self.context.sensors.report_camera("cam-1", 15.0)
+        while self.forever and not stop.is_set():
+            stop.wait(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources_registry, "_factories", {})
+
+
+@pytest.fixture(autouse=True)
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    (tmp_path / "rec").mkdir(exist_ok=True)
+    return {
+        "store_id": STORE,
+        "device_id": DEVICE,
+        "region": "eu-west-1",
+        "stream_name": "events",
+        "evidence_bucket": "evidence",
+        "outbox_path": str(tmp_path / "state" / "outbox.db"),
+        "heartbeat_s": 0.05,
+        "health": {"port": 0},
+        "uplink": {"linger_s": 0, "shutdown_flush_s": 0.3},
+        "source": {"kind": "replay", "recording": str(tmp_path / "rec"), **extra},
+    }
+
+
+def test_a_registered_source_runs_and_a_finite_one_ends_in_a_full_drain(tmp_path: Path) -> None:
+    register_source("replay", lambda config, context: PipelineStub(config, context, 50))
+    kinesis = FakeKinesis()
+
+    code = Daemon(parse_config(_config(tmp_path)), clients=(kinesis, FakeS3())).run(
+        install_signals=False
+    )
+
+    assert code == 0
+    assert kinesis.records, "the outbox was drained to Kinesis"
+    outbox = Outbox(tmp_path / "state" / "outbox.db", store_id=STORE)
+    assert outbox.depth == 0
+    assert outbox.last_seq(DEVICE) is not None and outbox.last_seq(DEVICE) >= 50  # + heartbeat
+    outbox.close()
+
+
+def test_stop_while_offline_keeps_undelivered_events_on_disk_and_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    # Given a running daemon whose link is down
+    register_source("replay", lambda config, context: PipelineStub(config, context, 30))
+    daemon = Daemon(
+        parse_config(_config(tmp_path, options={"forever": True})),
+        clients=(FakeKinesis(online=False), FakeS3()),
+    )
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(daemon.run(install_signals=False)))
+    runner.start()
+    time.sleep(0.5)
+
+    # When it is told to stop (what SIGTERM does)
+    started = time.monotonic()
+    daemon.request_stop()
+    runner.join(10)
+
+    # Then it exits 0 within its flush budget, and every event is still in the outbox
+    assert result == [0]
+    assert time.monotonic() - started < 5
+    outbox = Outbox(tmp_path / "state" / "outbox.db", store_id=STORE)
+    assert outbox.depth >= 31  # 30 events and at least the last heartbeat
+    outbox.close()
+
+
+def test_a_source_that_crashes_is_a_failure_with_its_message(tmp_path: Path) -> None:
+    class Broken:
+        def run(self, stop: threading.Event) -> None:
+            raise RuntimeError("camera driver exploded")
+
+    register_source("replay", lambda config, context: Broken())
+    daemon = Daemon(parse_config(_config(tmp_path)), clients=(FakeKinesis(), FakeS3()))
+
+    with pytest.raises(DaemonError, match="RuntimeError: camera driver exploded") as error:
+        daemon.run(install_signals=False)
+    assert error.value.exit_code == 1
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> str:
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_cli_without_a_factory_for_the_kind_is_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", "--config", _write(tmp_path, _config(tmp_path))])
+
+    assert code == 2
+    err = [x for x in capsys.readouterr().err.strip().splitlines() if not x.startswith("{")]
+    assert err == [
+        "walkout-edge run: source.kind: no source is registered for kind 'replay' in this "
+        "installation (registered: events)"
+    ]
+    assert not (tmp_path / "state").exists()
+
+
+def test_cli_bad_config_is_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _config(tmp_path)
+    data["heartbeat_s"] = "often"
+
+    assert main(["run", "--config", _write(tmp_path, data)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"walkout-edge run: {tmp_path / 'edge.yaml'}: heartbeat_s: Input should be a valid number,"
+        " unable to parse string as a number"
+    )
+
+
+def test_cli_unwritable_outbox_is_one_line_and_status_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register_source("replay", lambda config, context: PipelineStub(config, context, 1))
+    data = _config(tmp_path)
+    if os.geteuid() == 0:
+        (tmp_path / "file").write_text("")
+        data["outbox_path"] = str(tmp_path / "file" / "outbox.db")
+    else:
+        (tmp_path / "ro").mkdir(mode=0o500)
+        data["outbox_path"] = str(tmp_path / "ro" / "outbox.db")
+
+    assert main(["run", "--config", _write(tmp_path, data)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    err = [line for line in lines if not line.startswith("{")]
+    assert len(err) == 1 and err[0].startswith("walkout-edge run: outbox ")
+    assert "not writable" in err[0] or "cannot create directory" in err[0]
+    assert logged[-1]["level"] == "error" and logged[-1]["exit_status"] == 1
