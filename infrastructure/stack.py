@@ -13,6 +13,7 @@ from typing import Any
 from aws_cdk import App, CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infrastructure.edge_access import EdgeAccess
 from infrastructure.encryption import DataKey
 from infrastructure.evidence import EvidenceStore
 from infrastructure.layers import DEPS_LAYER_DIR, SharedLayers
@@ -62,11 +63,26 @@ class WalkoutStack(Stack):
         self.state = StateTables(self, "State", config=config, key=key)
         self.evidence = EvidenceStore(self, "Evidence", config=config, key=key)
         self.layers = SharedLayers(self, "Layers", config=config, deps_dir=deps_layer_dir)
+        self.edge_access = EdgeAccess(
+            self,
+            "EdgeAccess",
+            stream=self.events.stream,
+            bucket=self.evidence.bucket,
+            key=key,
+            trust_anchor_arn=config.edge_trust_anchor_arn,
+            store_tag_key=config.edge_store_tag_key,
+        )
 
         self._outputs()
 
     def _outputs(self) -> None:
         stream = self.events.stream
+        CfnOutput(
+            self,
+            "EdgeRoleArn",
+            value=self.edge_access.role.role_arn,
+            description="the role store boxes assume (Roles Anywhere or a tag-setting broker)",
+        )
         CfnOutput(self, "StreamName", value=stream.stream_name, description="event stream")
         CfnOutput(self, "StreamArn", value=stream.stream_arn, description="event stream ARN")
         for key, table in self.state.tables.items():

@@ -14,7 +14,10 @@ from cdk_nag import AwsSolutionsChecks
 NAG_FINDING = Match.string_like_regexp(r"^AwsSolutions-")
 
 # (logical id prefix, rule): adding one is a decision, so it is listed here too.
-EXPECTED_SUPPRESSIONS = {("EventsStream", "AwsSolutions-KDS3")}
+EXPECTED_SUPPRESSIONS = {
+    ("EventsStream", "AwsSolutions-KDS3"),
+    ("EdgeAccess", "AwsSolutions-IAM5"),
+}
 
 
 def _findings(stack: Stack) -> tuple[list[Any], list[Any]]:

@@ -75,6 +75,13 @@ class DeploymentConfig(Model):
     retain_data: bool = True
     alarm_email: str | None = None
     ingest: IngestTuning = IngestTuning()
+    # Store boxes authenticate through IAM Roles Anywhere with this trust anchor (None: the
+    # edge role trusts only Roles Anywhere sessions of this account; see docs/edge-install.md).
+    edge_trust_anchor_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:rolesanywhere:")] | None
+    ) = None
+    # The session tag that carries a box's store id (x509Subject/OU with Roles Anywhere).
+    edge_store_tag_key: Annotated[str, Field(min_length=1, max_length=128)] = "store_id"
 
     @property
     def prefix(self) -> str:
