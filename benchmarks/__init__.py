@@ -1,0 +1,1 @@
+"""Benchmark scenarios (`scenarios/*.yaml`) and, later, the scoring and report code."""
