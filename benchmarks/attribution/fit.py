@@ -1,0 +1,129 @@
+"""Fitting the attribution model's free parameters on training cases (never on test cases).
+
+- who (reach_weight, reach_doubt_weight, distance_weight_per_m, distance_sq_weight_per_m2,
+  absent_score): maximum likelihood of the true actor among each shelf change's candidates
+  (or "absent" when the tracker missed them) under the multinomial logit of
+  `walkout.attribution.who`;
+- weight error (tolerance_sigmas, noise_scale, outlier_rate): maximum likelihood of the
+  true item's weight residuals under the mixture of `walkout.attribution.what`;
+- priors (multi_pick_ratio, misplaced_return_prior): frequencies in the training truth.
+
+No temperature is fitted: with the parts above fitted, a grid over the temperature (0.8 to
+1.4) moved the training ECE by less than its noise, so the posterior is used as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from benchmarks.attribution.cases import Case
+from benchmarks.attribution.derive import Derived
+from walkout.attribution import AttributionParams
+from walkout.attribution.who import clipped
+from walkout.events import ShelfChanged
+
+
+def fit_who(derived: Sequence[Derived], clip: float) -> dict[str, float]:
+    rows: list[tuple[np.ndarray, int]] = []
+    for d in derived:
+        for event in d.events:
+            if not isinstance(event, ShelfChanged) or event.event_id not in d.truth:
+                continue
+            cands = event.data.candidates
+            features = np.array(
+                [
+                    [
+                        math.log(clipped(c.reach_score, clip)),
+                        -math.log(1 - clipped(c.reach_score, clip)),
+                        -c.distance_m,
+                        -(c.distance_m**2),
+                    ]
+                    for c in cands
+                ]
+            ).reshape(len(cands), 4)
+            actor = d.truth[event.event_id].actor_track
+            index = next((i for i, c in enumerate(cands) if c.track_id == actor), -1)
+            rows.append((features, index))
+
+    def nll(x: np.ndarray) -> float:
+        weights, s0 = x[:4], x[4]
+        total = 0.0
+        for features, index in rows:
+            scores = np.concatenate([[s0 + math.log(max(1, len(features)))], features @ weights])
+            top = scores.max()
+            log_norm = top + math.log(np.exp(scores - top).sum())
+            total -= (scores[0] if index < 0 else scores[index + 1]) - log_norm
+        return total
+
+    result = minimize(nll, x0=np.array([2.0, 2.0, 3.0, 0.0, -6.0]), method="L-BFGS-B")
+    a, b, c, c2, s0 = result.x
+    return {
+        "reach_weight": float(a),
+        "reach_doubt_weight": float(b),
+        "distance_weight_per_m": float(c),
+        "distance_sq_weight_per_m2": float(c2),
+        "absent_score": float(s0),
+    }
+
+
+def fit_weight(
+    cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
+) -> dict[str, float]:
+    rows = []
+    for case, d in zip(cases, derived, strict=True):
+        products = case.definition.catalog.by_sku()
+        for event in d.events:
+            if not isinstance(event, ShelfChanged) or event.event_id not in d.truth:
+                continue
+            t = d.truth[event.event_id]
+            p = products[t.sku]
+            residual = abs(event.data.delta_g) - t.qty * p.unit_weight_g
+            rows.append((residual, t.qty, p.weight_tolerance_g, event.data.noise_g))
+    r = np.array([x[0] for x in rows])
+    q = np.array([x[1] for x in rows])
+    tol = np.array([x[2] for x in rows])
+    noise = np.array([x[3] for x in rows])
+    floor = params.weight_floor_g
+    width = params.outlier_range_g
+
+    def nll(x: np.ndarray) -> float:
+        k, c, logit_eps = x
+        eps = 1 / (1 + math.exp(-logit_eps))
+        var = q * (tol / k) ** 2 + (c * noise) ** 2 + floor**2
+        normal = np.exp(-0.5 * r**2 / var) / np.sqrt(2 * math.pi * var)
+        return float(-np.log((1 - eps) * normal + eps / width).sum())
+
+    result = minimize(nll, x0=np.array([3.0, 1.0, -6.0]), bounds=[(0.5, 20), (0.1, 10), (-12, -1)])
+    k, c, logit_eps = result.x
+    return {
+        "tolerance_sigmas": float(k),
+        "noise_scale": float(c),
+        "outlier_rate": float(1 / (1 + math.exp(-logit_eps))),
+    }
+
+
+def fit_priors(derived: Sequence[Derived]) -> dict[str, float]:
+    picks = [t for d in derived for t in d.truth.values() if t.kind == "pick"]
+    returns = [t for d in derived for t in d.truth.values() if t.kind == "return"]
+    mean_qty = sum(t.qty for t in picks) / len(picks)
+    misplaced = sum(1 for t in returns if t.misplaced)
+    return {
+        # a geometric count with ratio r has mean 1 / (1 - r)
+        "multi_pick_ratio": float(min(0.9, max(0.01, 1 - 1 / mean_qty))),
+        "misplaced_return_prior": float(max(0.01, misplaced / max(1, len(returns) - misplaced))),
+    }
+
+
+def fit(
+    cases: Sequence[Case], derived: Sequence[Derived], base: AttributionParams
+) -> tuple[AttributionParams, dict[str, Any]]:
+    fitted: dict[str, Any] = {}
+    fitted.update(fit_who(derived, base.reach_clip))
+    fitted.update(fit_weight(cases, derived, base))
+    fitted.update(fit_priors(derived))
+    return AttributionParams.model_validate({**base.model_dump(), **fitted}), fitted

@@ -1,0 +1,358 @@
+"""The ingest function: the stream's records into sessions, live carts and attributions.
+
+One function with its own role that may do exactly what `walkout.ingest` does: read the
+stream; read store definitions; read and write the sessions and ingest tables (no deletes,
+no scans); start the finalize workflow; put `CartUpdated` on the bus. The event source
+mapping keeps each store's order (partition key = store id), reports partial batch
+failures, splits failing batches, gives up after bounded retries or record age and then
+leaves the batch's position in an encrypted, TLS-only failure queue, from which operators
+replay while the stream still holds the records.
+
+Alarms: the stream falling behind (iterator age), failed invocations, quarantined events,
+and batches given up on (anything in the failure queue is an event that reached no cart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from walkout.config import DeploymentConfig
+from walkout.observability import NAMESPACE, MetricName
+from walkout.settings import INGEST_SERVICE, IngestSettings
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+INGEST_CODE_DIR = FUNCTIONS_DIR / "ingest"
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# What the code calls, per table (walkout.data.*): nothing more.
+SESSIONS_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+)
+INGEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
+STORES_ACTIONS = ("dynamodb:GetItem",)
+# DynamoDB uses the tables' key on the caller's behalf for every read and write.
+TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey")
+# A failure-queue message holds batch positions, not records; kept as long as SQS allows.
+FAILURE_RETENTION = Duration.days(14)
+
+
+def walkout_metric(
+    config: DeploymentConfig,
+    name: str,
+    *,
+    service: str = INGEST_SERVICE,
+    statistic: str = "Sum",
+    period: Duration | None = None,
+    extra: Mapping[str, str] | None = None,
+    label: str | None = None,
+) -> cloudwatch.Metric:
+    """A metric the functions emit through Powertools (EMF): namespace Walkout, dimensions
+    stage and service (and any `extra`), exactly as `walkout.observability` writes them."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={"stage": config.stage, "service": service, **(extra or {})},
+        statistic=statistic,
+        period=period or Duration.minutes(1),
+        label=label,
+    )
+
+
+class IngestPipeline(Construct):
+    """`function`, `role`, `failure_queue`, `event_source` and `alarms` of the ingest path."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        stream: kinesis.IStream,
+        tables: Mapping[str, dynamodb.ITable],
+        key: kms.IKey,
+        layers: Sequence[lambda_.ILayerVersion],
+        state_machine_arn: str,
+        event_bus: events.IEventBus,
+        alarm_topic: sns.ITopic | None = None,
+        code_dir: Path = INGEST_CODE_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        tuning = config.ingest
+        stack = Stack.of(self)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{config.prefix}-ingest",
+            retention=_RETENTION[config.log_retention_days],
+            removal_policy=removal,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Walkout {config.stage}: the ingest function",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SendTraces",
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                resources=["*"],
+            )
+        )
+        self._grant_table(tables["sessions"], SESSIONS_ACTIONS, "Sessions", with_indexes=True)
+        self._grant_table(tables["ingest"], INGEST_ACTIONS, "Ingest")
+        self._grant_table(tables["stores"], STORES_ACTIONS, "Stores")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UseTableKeyThroughDynamoDb",
+                actions=list(TABLE_KEY_ACTIONS),
+                resources=[key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"dynamodb.{stack.region}.{stack.url_suffix}"
+                    }
+                },
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="HandOverReadySessions",
+                actions=["states:StartExecution"],
+                resources=[state_machine_arn],
+            )
+        )
+        event_bus.grant_put_events_to(self.role)
+
+        environment = IngestSettings.environment(
+            config,
+            stores_table=tables["stores"].table_name,
+            sessions_table=tables["sessions"].table_name,
+            ingest_table=tables["ingest"].table_name,
+            finalize_state_machine_arn=state_machine_arn,
+            event_bus_name=event_bus.event_bus_name,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=f"{config.prefix}-ingest",
+            description="Walkout ingest: stream records -> sessions, live carts, attributions",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(code_dir), exclude=["__pycache__", "*.pyc"]),
+            layers=list(layers),
+            role=self.role,
+            memory_size=tuning.memory_mb,
+            timeout=Duration.seconds(tuning.timeout_s),
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+        )
+
+        self.failure_queue = sqs.Queue(
+            self,
+            "Failures",
+            queue_name=f"{config.prefix}-ingest-failures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILURE_RETENTION,
+            removal_policy=removal,
+        )
+        self.event_source = sources.KinesisEventSource(
+            stream,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=tuning.batch_size,
+            max_batching_window=Duration.seconds(tuning.batching_window_s),
+            parallelization_factor=tuning.parallelization_factor,
+            bisect_batch_on_error=True,
+            retry_attempts=tuning.retry_attempts,
+            max_record_age=Duration.seconds(tuning.max_record_age_s),
+            on_failure=sources.SqsDlq(self.failure_queue),
+            report_batch_item_failures=True,
+        )
+        self.function.add_event_source(self.event_source)
+
+        self.alarms = self._alarms(alarm_topic)
+        self._suppressions()
+
+    def _grant_table(
+        self,
+        table: dynamodb.ITable,
+        actions: Sequence[str],
+        name: str,
+        *,
+        with_indexes: bool = False,
+    ) -> None:
+        resources = [table.table_arn]
+        if with_indexes:
+            resources.append(f"{table.table_arn}/index/*")
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid=f"{name}Table", actions=list(actions), resources=resources)
+        )
+
+    def _alarms(self, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
+        tuning = self.config.ingest
+        prefix = self.config.prefix
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "IteratorAgeAlarm",
+                alarm_name=f"{prefix}-ingest-iterator-age",
+                alarm_description=(
+                    "Ingest is falling behind the stream: live carts lag and readiness waits."
+                ),
+                metric=self.function.metric(
+                    "IteratorAge", statistic="Maximum", period=Duration.minutes(1)
+                ),
+                threshold=tuning.iterator_age_alarm_s * 1000,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "ErrorsAlarm",
+                alarm_name=f"{prefix}-ingest-errors",
+                alarm_description=(
+                    "Ingest invocations failed as a whole (crash, timeout, every record failed)."
+                ),
+                metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "QuarantineAlarm",
+                alarm_name=f"{prefix}-ingest-quarantined",
+                alarm_description=(
+                    "Records were quarantined (bad event, unknown store, lane or session):"
+                    " see the ingest table's QUARANTINE# items."
+                ),
+                metric=walkout_metric(
+                    self.config, MetricName.QUARANTINED, period=Duration.minutes(5)
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "GivenUpAlarm",
+                alarm_name=f"{prefix}-ingest-given-up",
+                alarm_description=(
+                    "Ingest gave up on a batch after its retries: replay it from the failure"
+                    " queue's stream positions before the stream's retention ends."
+                ),
+                metric=self.failure_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        if topic is not None:
+            for alarm in alarms:
+                alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return alarms
+
+    def _suppressions(self) -> None:
+        NagSuppressions.add_resource_suppressions(
+            self.function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-L1",
+                    reason=(
+                        "Pinned to Python 3.12 on purpose: the third-party layer (pydantic-core,"
+                        " protobuf) is built with pip for cp312 on arm64, and the functions are"
+                        " tested on that runtime; moving runtimes is a deliberate change."
+                    ),
+                )
+            ],
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=(
+                        "Two wildcards, both unavoidable: X-Ray's PutTraceSegments has no"
+                        " resource-level permissions, and querying the sessions table's"
+                        " by-store-status index needs the table's index/* ARN. Log streams"
+                        " are created under the function's own log group only."
+                    ),
+                    applies_to=[
+                        "Resource::*",
+                        {"regex": "/^Resource::.*/index/\\*$/g"},
+                        {"regex": "/^Resource::.*:\\*$/g"},
+                        "Action::kms:GenerateDataKey*",
+                    ],
+                )
+            ],
+            apply_to_children=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.failure_queue,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3",
+                    reason=(
+                        "This queue is itself the dead end of the ingest event source mapping:"
+                        " it holds stream positions of batches given up on, for replay; an"
+                        " alarm fires on its first message."
+                    ),
+                )
+            ],
+        )
+
+
+# The day counts `DeploymentConfig.log_retention_days` allows, as CloudWatch Logs' enum.
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}

@@ -1,0 +1,97 @@
+"""The attribution record: what one shelf change did to whose cart, how sure, and why.
+
+Stored once per `shelf.changed` (docs/data-model.md) and read by review and audit, so it
+carries the alternatives and the reasons, not only the decision.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from walkout._base import Identifier, Model
+from walkout.events import UtcTimestamp
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class Action(StrEnum):
+    PICK = "pick"
+    RETURN = "return"
+
+
+class Hypothesis(Model):
+    """One explanation of the change: `session_id` took (or returned) `qty` x `sku`.
+
+    `session_id` None: nobody who can be charged: a person bound to no session, or, with
+    `unlisted`, an actor the edge did not list (their session unknown: never a decision).
+    `sku` None: not an item at all (a knock, drift); then `qty` is 0.
+    """
+
+    session_id: Identifier | None
+    sku: Identifier | None
+    qty: Annotated[int, Field(ge=0)]
+    probability: Probability
+    unlisted: bool = False
+
+    @property
+    def changes_a_cart(self) -> bool:
+        return self.session_id is not None and self.sku is not None and self.qty > 0
+
+    def same_effect(self, other: Hypothesis) -> bool:
+        return (self.session_id, self.sku, self.qty) == (other.session_id, other.sku, other.qty)
+
+
+class SessionShare(Model):
+    """A session's part in one event.
+
+    `probability`: the chance this session moved the item (its cart changes).
+    `factor`: the chance this session's receipt is right about this event, i.e. the mass of
+    the hypotheses that do to its cart what the decision does. The receipt's confidence is
+    the product of its factors over events.
+    """
+
+    session_id: Identifier
+    probability: Probability
+    factor: Probability
+    chosen: bool
+
+
+class LaneChange(Model):
+    """Foreign units the lane now holds more (+) or fewer (-) of."""
+
+    lane_id: Identifier
+    sku: Identifier
+    units: int
+
+
+class Attribution(Model):
+    schema_: Annotated[str, Field(alias="schema")] = "walkout.attribution/1"
+    event_id: Identifier
+    store_id: Identifier
+    lane_id: Identifier
+    action: Action
+    delta_g: float
+    t_start: UtcTimestamp
+    t_end: UtcTimestamp
+    decision: Hypothesis
+    p_who: Probability = Field(description="P(the decision's session did it)")
+    p_what: Probability = Field(description="P(the decision's sku and qty moved)")
+    p_unlisted: Probability = Field(
+        default=0.0, description="P(the actor is a person the edge did not list)"
+    )
+    alternatives: list[Hypothesis]
+    sessions: list[SessionShare]
+    lane_change: LaneChange | None = None
+    reasons: list[str]
+    model: str
+
+    @property
+    def probability(self) -> float:
+        """P(the cart change this record makes is right)."""
+        return self.decision.probability
+
+    def share_of(self, session_id: str) -> SessionShare | None:
+        return next((s for s in self.sessions if s.session_id == session_id), None)

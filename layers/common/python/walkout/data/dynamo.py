@@ -1,0 +1,130 @@
+"""DynamoDB plumbing shared by the data-access modules: item (de)serialisation, TTLs,
+paging and batch reads. boto3 clients are made once per process (`client`)."""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+
+from walkout.tables import PK, SK, TTL_ATTRIBUTE
+
+Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
+Clock = Callable[[], datetime]
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+# Adaptive retries absorb short throttling inside a call; what still fails surfaces as a
+# batch item failure and Lambda redelivers the record.
+_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=3, read_timeout=10
+)
+BATCH_GET_MAX_KEYS = 100
+
+
+@functools.cache
+def client(service: str) -> Any:
+    """One boto3 client per service per process (Lambda reuses it across invocations)."""
+    return boto3.client(service, config=_CONFIG)
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str | int | bytes):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot store a non-finite number: {value}")
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_from_dynamo(v) for v in value]
+    if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3 Binary
+        return bytes(value.value)
+    return value
+
+
+def to_item(values: Mapping[str, Any]) -> Item:
+    """A plain dict (JSON-like, floats allowed) as a low-level item."""
+    return {k: _SERIALIZER.serialize(_to_dynamo(v)) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A low-level item as a plain dict (integral numbers as int, others as float)."""
+    return {k: _from_dynamo(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
+
+
+def value(v: Any) -> Any:
+    """One attribute value in low-level form (for expression values)."""
+    return _SERIALIZER.serialize(_to_dynamo(v))
+
+
+def key(pk: str, sk: str) -> Item:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def expires_at(now: datetime, days: int) -> int:
+    """The TTL attribute's value: epoch seconds `days` after `now`."""
+    return int((now + timedelta(days=days)).timestamp())
+
+
+def query_all(ddb: Any, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a query, across pages, as plain dicts."""
+    while True:
+        page = ddb.query(**params)
+        for item in page.get("Items", []):
+            yield from_item(item)
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        params = {**params, "ExclusiveStartKey": last}
+
+
+def batch_get(ddb: Any, table: str, keys: Sequence[Item]) -> list[dict[str, Any]]:
+    """Items for `keys` (missing ones are left out), retrying unprocessed keys."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + BATCH_GET_MAX_KEYS])}}
+        for attempt in range(8):
+            page = ddb.batch_get_item(RequestItems=request)
+            found.extend(from_item(i) for i in page.get("Responses", {}).get(table, []))
+            request = page.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        if request:
+            raise RuntimeError(f"batch_get_item on {table}: keys left unprocessed after retries")
+    return found
+
+
+def ttl_attribute(now: datetime, days: int) -> dict[str, int]:
+    return {TTL_ATTRIBUTE: expires_at(now, days)}
+
+
+def is_conditional_failure(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return bool(code == "ConditionalCheckFailedException")
+
+
+def cancellation_codes(exc: Exception) -> list[str]:
+    """Per-item reasons of a cancelled transaction ("None" for items that were fine)."""
+    reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
+    return [str(r.get("Code", "None")) for r in reasons]

@@ -1,0 +1,443 @@
+"""The sessions table: sessions, live carts, attribution records, lane memory, ambiguities.
+
+Items (docs/data-model.md has the full table):
+
+    pk                               sk                     what
+    SESSION#<store>#<session>        META                   the session (GSI by-store-status)
+    SESSION#<store>#<session>        CART                   its live cart and receipt factors
+    EVENT#<store>#<event_id>         ATTRIBUTION            one shelf change's attribution
+    STORE#<store>#LANES              <lane_id>              foreign units a lane holds
+    STORE#<store>#AMBIGUITY          <t_start>#<event_id>   a track.ambiguity interval
+
+A session's META and CART share a partition, so one `Query` on it reads the live cart with
+its session. Everything here expires `transient_ttl_days` after its last write (receipts,
+in their own table, are the permanent record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field
+
+from walkout._base import Identifier, Model
+from walkout.attribution import Ambiguity, Attribution, receipt_confidence
+from walkout.cart import Cart
+from walkout.data.dynamo import (
+    Clock,
+    batch_get,
+    cancellation_codes,
+    from_item,
+    is_conditional_failure,
+    key,
+    query_all,
+    to_item,
+    ttl_attribute,
+    value,
+)
+from walkout.events import UtcTimestamp, format_timestamp
+from walkout.ingest.lifecycle import SessionStatus
+
+META = "META"
+CART = "CART"
+ATTRIBUTION = "ATTRIBUTION"
+STATUS_INDEX = "by-store-status"
+# How far back ambiguity intervals are read for a shelf change: longer than any visit.
+AMBIGUITY_HORIZON = timedelta(hours=3)
+
+
+def session_pk(store_id: str, session_id: str) -> str:
+    return f"SESSION#{store_id}#{session_id}"
+
+
+def event_pk(store_id: str, event_id: str) -> str:
+    return f"EVENT#{store_id}#{event_id}"
+
+
+def lanes_pk(store_id: str) -> str:
+    return f"STORE#{store_id}#LANES"
+
+
+def ambiguity_pk(store_id: str) -> str:
+    return f"STORE#{store_id}#AMBIGUITY"
+
+
+def store_gsi_pk(store_id: str) -> str:
+    return f"STORE#{store_id}"
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """An item changed under us (its `rev` moved): retry the record with fresh state."""
+
+
+# --- storage models -------------------------------------------------------------------------
+
+
+class SessionRecord(Model):
+    """A session's META item."""
+
+    store_id: Identifier
+    session_id: Identifier
+    status: SessionStatus
+    tracks: list[Identifier]
+    exits: dict[str, UtcTimestamp] = {}
+    gate_id: Identifier
+    # The scan's opaque account token: needed for the receipt, never logged.
+    account_ref: str = Field(repr=False)
+    entered_at: UtcTimestamp
+    opened_by: str
+    exit_at: UtcTimestamp | None = None
+    ready_at: UtcTimestamp | None = None
+    execution_arn: str | None = None
+
+    def status_key(self) -> str:
+        """The GSI sort key: status, then the time that status is ordered by."""
+        when = {
+            SessionStatus.OPEN: self.entered_at,
+            SessionStatus.CLOSING: self.exit_at or self.entered_at,
+            SessionStatus.READY: self.ready_at or self.exit_at or self.entered_at,
+        }[self.status]
+        return f"{self.status.value}#{format_timestamp(when)}#{self.session_id}"
+
+
+class CartRecord(Model):
+    """A session's CART item: item counts, the priced cart, and per-event receipt factors."""
+
+    store_id: Identifier
+    session_id: Identifier
+    items: dict[str, int] = {}
+    cart: Cart
+    # event id -> P(this session's receipt is right about that event)
+    factors: dict[str, float] = {}
+    rev: int = 0
+
+    @property
+    def confidence(self) -> float:
+        return receipt_confidence(self.factors)
+
+
+class LaneMemory(Model):
+    store_id: Identifier
+    lane_id: Identifier
+    foreign: dict[str, int] = {}
+    rev: int = 0
+
+
+@dataclass(frozen=True)
+class CartWrite:
+    """A cart to store in place of the one at `expected_rev`."""
+
+    record: CartRecord
+    expected_rev: int
+
+
+@dataclass(frozen=True)
+class LaneWrite:
+    record: LaneMemory
+    expected_rev: int
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+class SessionsTable:
+    def __init__(self, ddb: Any, table_name: str, *, ttl_days: int, clock: Clock) -> None:
+        self.ddb = ddb
+        self.table = table_name
+        self.ttl_days = ttl_days
+        self.clock = clock
+        self.write_items = 0  # items written (a transaction counts each of its items)
+
+    # sessions ------------------------------------------------------------------------------
+
+    def _meta_item(self, record: SessionRecord) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": session_pk(record.store_id, record.session_id),
+                "sk": META,
+                "gsi1pk": store_gsi_pk(record.store_id),
+                "gsi1sk": record.status_key(),
+                **record.model_dump(mode="json"),
+                **ttl_attribute(self.clock(), self.ttl_days),
+            }
+        )
+
+    def _cart_item(self, record: CartRecord) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": session_pk(record.store_id, record.session_id),
+                "sk": CART,
+                **record.model_dump(mode="json"),
+                **ttl_attribute(self.clock(), self.ttl_days),
+            }
+        )
+
+    def open_session(self, session: SessionRecord, cart: CartRecord) -> SessionRecord | None:
+        """Store a new session with its empty cart. Returns None when stored, else the
+        session already stored under that id (nothing is written then)."""
+        not_there = "attribute_not_exists(pk)"
+        try:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": self._meta_item(session),
+                            "ConditionExpression": not_there,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": self._cart_item(cart),
+                            "ConditionExpression": not_there,
+                        }
+                    },
+                ]
+            )
+        except self.ddb.exceptions.TransactionCanceledException as exc:
+            if "ConditionalCheckFailed" not in cancellation_codes(exc):
+                raise
+            existing = self.get_session(session.store_id, session.session_id)
+            if existing is None:
+                raise ConcurrentUpdateError("session vanished while being opened") from exc
+            return existing
+        self.write_items += 2
+        return None
+
+    def get_session(self, store_id: str, session_id: str) -> SessionRecord | None:
+        page = self.ddb.get_item(
+            TableName=self.table,
+            Key=key(session_pk(store_id, session_id), META),
+            ConsistentRead=True,
+        )
+        return _session(from_item(page["Item"])) if "Item" in page else None
+
+    def get_cart(self, store_id: str, session_id: str) -> CartRecord | None:
+        page = self.ddb.get_item(
+            TableName=self.table,
+            Key=key(session_pk(store_id, session_id), CART),
+            ConsistentRead=True,
+        )
+        return _cart(from_item(page["Item"])) if "Item" in page else None
+
+    def read_session(
+        self, store_id: str, session_id: str
+    ) -> tuple[SessionRecord | None, CartRecord | None]:
+        """The session and its live cart in one query (what the shopper's app reads)."""
+        items = list(
+            query_all(
+                self.ddb,
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": value(session_pk(store_id, session_id))},
+            )
+        )
+        meta = next((_session(i) for i in items if i["sk"] == META), None)
+        cart = next((_cart(i) for i in items if i["sk"] == CART), None)
+        return meta, cart
+
+    def get_sessions_with_carts(
+        self, store_id: str, session_ids: Iterable[str]
+    ) -> tuple[dict[str, SessionRecord], dict[str, CartRecord]]:
+        ids = sorted(set(session_ids))
+        keys = [key(session_pk(store_id, s), sk) for s in ids for sk in (META, CART)]
+        sessions: dict[str, SessionRecord] = {}
+        carts: dict[str, CartRecord] = {}
+        for item in batch_get(self.ddb, self.table, keys):
+            if item["sk"] == META:
+                s = _session(item)
+                sessions[s.session_id] = s
+            elif item["sk"] == CART:
+                c = _cart(item)
+                carts[c.session_id] = c
+        return sessions, carts
+
+    def list_sessions(self, store_id: str, status: SessionStatus) -> list[SessionRecord]:
+        return [
+            _session(i)
+            for i in query_all(
+                self.ddb,
+                TableName=self.table,
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :status)",
+                ExpressionAttributeValues={
+                    ":pk": value(store_gsi_pk(store_id)),
+                    ":status": value(f"{status.value}#"),
+                },
+            )
+        ]
+
+    def update_session(self, before: SessionRecord, after: SessionRecord) -> None:
+        """Store `after` in place of `before` (its tracks, exits and status)."""
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=self._meta_item(after),
+                ConditionExpression="#status = :status AND size(tracks) = :tracks",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": value(before.status.value),
+                    ":tracks": value(len(before.tracks)),
+                },
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise ConcurrentUpdateError(f"session {before.session_id} changed") from exc
+            raise
+        self.write_items += 1
+
+    # attribution ---------------------------------------------------------------------------
+
+    def commit_attribution(
+        self,
+        attribution: Attribution,
+        carts: Sequence[CartWrite],
+        lane: LaneWrite | None,
+    ) -> bool:
+        """Store an attribution and its effects atomically. False: it was stored before
+        (a duplicate event), and nothing is written."""
+        now = self.clock()
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(
+                        {
+                            "pk": event_pk(attribution.store_id, attribution.event_id),
+                            "sk": ATTRIBUTION,
+                            "record": attribution.model_dump(mode="json", by_alias=True),
+                            **ttl_attribute(now, self.ttl_days),
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        for write in carts:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._cart_item(write.record),
+                        "ConditionExpression": "rev = :rev",
+                        "ExpressionAttributeValues": {":rev": value(write.expected_rev)},
+                    }
+                }
+            )
+        if lane is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(
+                            {
+                                "pk": lanes_pk(lane.record.store_id),
+                                "sk": lane.record.lane_id,
+                                **lane.record.model_dump(mode="json"),
+                                **ttl_attribute(now, self.ttl_days),
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk) OR rev = :rev",
+                        "ExpressionAttributeValues": {":rev": value(lane.expected_rev)},
+                    }
+                }
+            )
+        try:
+            self.ddb.transact_write_items(TransactItems=items)
+        except self.ddb.exceptions.TransactionCanceledException as exc:
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False
+            if "ConditionalCheckFailed" in codes:
+                raise ConcurrentUpdateError(
+                    f"event {attribution.event_id}: a cart or lane changed meanwhile"
+                ) from exc
+            raise
+        self.write_items += len(items)
+        return True
+
+    def get_attribution(self, store_id: str, event_id: str) -> Attribution | None:
+        page = self.ddb.get_item(
+            TableName=self.table, Key=key(event_pk(store_id, event_id), ATTRIBUTION)
+        )
+        if "Item" not in page:
+            return None
+        return Attribution.model_validate(from_item(page["Item"])["record"])
+
+    def lanes(self, store_id: str) -> dict[str, LaneMemory]:
+        out = {}
+        for item in query_all(
+            self.ddb,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": value(lanes_pk(store_id))},
+        ):
+            lane = LaneMemory.model_validate(_fields(item, LaneMemory))
+            out[lane.lane_id] = lane
+        return out
+
+    # ambiguity -----------------------------------------------------------------------------
+
+    def put_ambiguity(self, store_id: str, ambiguity: Ambiguity) -> None:
+        self.ddb.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": ambiguity_pk(store_id),
+                    "sk": f"{format_timestamp(ambiguity.t_start)}#{ambiguity.event_id}",
+                    "event_id": ambiguity.event_id,
+                    "t_start": format_timestamp(ambiguity.t_start),
+                    "t_end": format_timestamp(ambiguity.t_end),
+                    "tracks": [ambiguity.track_a, ambiguity.track_b],
+                    "sessions": [ambiguity.session_a or "", ambiguity.session_b or ""],
+                    "swap_probability": ambiguity.swap_probability,
+                    **ttl_attribute(self.clock(), self.ttl_days),
+                }
+            ),
+        )
+        self.write_items += 1
+
+    def ambiguities(self, store_id: str, since: datetime) -> list[Ambiguity]:
+        out = []
+        for item in query_all(
+            self.ddb,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk >= :since",
+            ExpressionAttributeValues={
+                ":pk": value(ambiguity_pk(store_id)),
+                ":since": value(format_timestamp(since)),
+            },
+        ):
+            out.append(
+                Ambiguity(
+                    event_id=item["event_id"],
+                    t_start=_parse_ts(item["t_start"]),
+                    t_end=_parse_ts(item["t_end"]),
+                    track_a=item["tracks"][0],
+                    track_b=item["tracks"][1],
+                    swap_probability=float(item["swap_probability"]),
+                    session_a=item["sessions"][0] or None,
+                    session_b=item["sessions"][1] or None,
+                )
+            )
+        return out
+
+
+def _fields(item: Mapping[str, Any], model: type[Model]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k in model.model_fields}
+
+
+def _session(item: Mapping[str, Any]) -> SessionRecord:
+    return SessionRecord.model_validate(_fields(item, SessionRecord))
+
+
+def _cart(item: Mapping[str, Any]) -> CartRecord:
+    return CartRecord.model_validate(_fields(item, CartRecord))
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,150 @@
+"""One store's live state during one batch, read lazily and kept in step with the writes.
+
+Kinesis delivers a store's records (one partition key) to one invocation at a time and in
+order, so within an invocation this copy is authoritative: it is read from DynamoDB the
+first time a piece is needed and updated in memory only after the write that changes it
+succeeded. Every conditional write still checks what it assumed (`rev`, `status`), so a
+second writer could never be silently overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from walkout.attribution import Ambiguity, Floor
+from walkout.data.ingest import IngestTable, Watermark
+from walkout.data.sessions import (
+    AMBIGUITY_HORIZON,
+    CartRecord,
+    LaneMemory,
+    SessionRecord,
+    SessionsTable,
+)
+from walkout.definition import StoreDefinition
+from walkout.ingest.lifecycle import SessionStatus
+
+
+class StoreState:
+    def __init__(
+        self,
+        definition: StoreDefinition,
+        floor: Floor,
+        sessions: SessionsTable,
+        ingest: IngestTable,
+    ) -> None:
+        self.store_id = definition.store.store_id
+        self.definition = definition
+        self.floor = floor
+        self._table = sessions
+        self._ingest = ingest
+        self.sessions: dict[str, SessionRecord] = {}
+        self.carts: dict[str, CartRecord] = {}
+        self._missing: set[str] = set()  # sessions known not to exist
+        self._open_listed = False
+        self._closing: dict[str, SessionRecord] | None = None
+        self._watermarks: dict[str, Watermark] | None = None
+        self._lanes: dict[str, LaneMemory] | None = None
+        self._ambiguities: dict[str, Ambiguity] | None = None
+
+    # sessions ------------------------------------------------------------------------------
+
+    def session(self, session_id: str) -> SessionRecord | None:
+        if session_id in self.sessions:
+            return self.sessions[session_id]
+        if session_id in self._missing:
+            return None
+        found = self._table.get_session(self.store_id, session_id)
+        if found is None:
+            self._missing.add(session_id)
+        else:
+            self.sessions[session_id] = found
+        return found
+
+    def load(self, session_ids: Iterable[str]) -> None:
+        """Read the sessions and carts not yet here, in one batch read."""
+        wanted = {s for s in session_ids if s not in self.carts and s not in self._missing}
+        if not wanted:
+            return
+        sessions, carts = self._table.get_sessions_with_carts(self.store_id, wanted)
+        for sid in wanted:
+            if sid in sessions and sid not in self.sessions:
+                self.sessions[sid] = sessions[sid]
+            if sid in carts:
+                self.carts[sid] = carts[sid]
+            if sid not in sessions:
+                self._missing.add(sid)
+
+    def cart(self, session_id: str) -> CartRecord | None:
+        self.load([session_id])
+        return self.carts.get(session_id)
+
+    def remember(self, session: SessionRecord, cart: CartRecord | None = None) -> None:
+        self.sessions[session.session_id] = session
+        self._missing.discard(session.session_id)
+        if cart is not None:
+            self.carts[session.session_id] = cart
+        if self._closing is not None:
+            if session.status is SessionStatus.CLOSING:
+                self._closing[session.session_id] = session
+            else:
+                self._closing.pop(session.session_id, None)
+
+    def track_sessions(self) -> dict[str, str]:
+        """Track -> session for every open session of the store."""
+        if not self._open_listed:
+            for s in self._table.list_sessions(self.store_id, SessionStatus.OPEN):
+                self.sessions.setdefault(s.session_id, s)
+            self._open_listed = True
+        return {
+            track: s.session_id
+            for s in self.sessions.values()
+            if s.status is not SessionStatus.READY
+            for track in s.tracks
+        }
+
+    def closing(self) -> dict[str, SessionRecord]:
+        """Sessions whose tracks all left, waiting for the watermarks."""
+        if self._closing is None:
+            listed = self._table.list_sessions(self.store_id, SessionStatus.CLOSING)
+            self._closing = {}
+            for s in listed:
+                known = self.sessions.setdefault(s.session_id, s)
+                if known.status is SessionStatus.CLOSING:
+                    self._closing[s.session_id] = known
+            for s in self.sessions.values():
+                if s.status is SessionStatus.CLOSING:
+                    self._closing[s.session_id] = s
+        return self._closing
+
+    # watermarks ----------------------------------------------------------------------------
+
+    def watermarks(self) -> dict[str, Watermark]:
+        if self._watermarks is None:
+            self._watermarks = self._ingest.watermarks(self.store_id)
+        return self._watermarks
+
+    # lanes and ambiguities -----------------------------------------------------------------
+
+    def lane(self, lane_id: str) -> LaneMemory:
+        if self._lanes is None:
+            self._lanes = self._table.lanes(self.store_id)
+        return self._lanes.get(lane_id) or LaneMemory(store_id=self.store_id, lane_id=lane_id)
+
+    def remember_lane(self, lane: LaneMemory) -> None:
+        if self._lanes is None:
+            self._lanes = self._table.lanes(self.store_id)
+        self._lanes[lane.lane_id] = lane
+
+    def ambiguities(self, around: datetime) -> list[Ambiguity]:
+        """Ambiguity intervals recent enough to matter for an event at `around`."""
+        if self._ambiguities is None:
+            since = around - AMBIGUITY_HORIZON
+            self._ambiguities = {
+                a.event_id: a for a in self._table.ambiguities(self.store_id, since)
+            }
+        return list(self._ambiguities.values())
+
+    def remember_ambiguity(self, ambiguity: Ambiguity) -> None:
+        if self._ambiguities is not None:
+            self._ambiguities[ambiguity.event_id] = ambiguity

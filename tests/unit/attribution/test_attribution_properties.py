@@ -1,0 +1,196 @@
+"""Attribution invariants, as hypothesis properties over random shelf changes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from attribution_support import LANES, PRODUCTS, ShelfEventFactory
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from walkout.attribution import (
+    Ambiguity,
+    Floor,
+    ShelfContext,
+    attribute,
+    cart_after,
+    lane_after,
+    posterior,
+)
+from walkout.attribution.record import Action
+
+LANE_IDS = sorted(LANES)
+SKUS = sorted(PRODUCTS)
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+candidate = st.tuples(
+    st.sampled_from(["t1", "t2", "t3", "t4"]),
+    st.sampled_from(["s1", "s2", "s3", None]),
+    st.floats(0, 1),
+    st.floats(0, 3),
+)
+carts = st.dictionaries(
+    st.sampled_from(["s1", "s2", "s3"]),
+    st.dictionaries(st.sampled_from(SKUS), st.integers(0, 4), max_size=3),
+    max_size=3,
+)
+
+
+@SETTINGS
+@given(
+    lane=st.sampled_from(LANE_IDS),
+    delta=st.floats(-4000, 4000).filter(lambda d: abs(d) > 0.5),
+    noise=st.floats(0, 20),
+    candidates=st.lists(candidate, max_size=4, unique_by=lambda c: c[0]),
+    held=carts,
+    foreign=st.dictionaries(st.sampled_from(SKUS), st.integers(0, 3), max_size=2),
+    swap=st.floats(0, 1),
+)
+def test_probabilities_form_a_distribution(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    lane: str,
+    delta: float,
+    noise: float,
+    candidates: list[tuple[str, str | None, float, float]],
+    held: dict[str, dict[str, int]],
+    foreign: dict[str, int],
+    swap: float,
+) -> None:
+    # Given any shelf change, any candidates, carts, lane memory and an identity swap
+    event = shelf_event(lane, delta, candidates, noise_g=noise)
+    ambiguity = Ambiguity(
+        "01AMB", event.data.t_start, event.data.t_end, "t1", "t2", swap, "s1", "s2"
+    )
+    context = ShelfContext(foreign=foreign, carts=held, ambiguities=[ambiguity])
+    # When it is attributed
+    hypotheses = posterior(event, floor, context)
+    record = attribute(event, floor, context)
+    # Then the hypotheses' probabilities sum to 1, the decision is the most probable one,
+    # and every reported share and factor is a probability
+    assert math.isclose(sum(h.probability for h in hypotheses), 1.0, abs_tol=1e-9)
+    assert all(0 <= h.probability <= 1 for h in hypotheses)
+    assert record.decision == next(h for h in hypotheses if not h.unlisted)
+    assert all(h.probability <= record.decision.probability for h in record.alternatives)
+    assert 0 <= record.p_who <= 1 and 0 <= record.p_what <= 1
+    assert record.decision.probability <= min(record.p_who, record.p_what) + 1e-12
+    for share in record.sessions:
+        assert 0 <= share.probability <= 1 and 0 <= share.factor <= 1
+    assert sum(s.probability for s in record.sessions) <= 1 + 1e-9
+    # ... and a return only ever takes from a cart that holds the item
+    if record.action is Action.RETURN and record.decision.changes_a_cart:
+        assert record.decision.session_id is not None and record.decision.sku is not None
+        assert held[record.decision.session_id][record.decision.sku] >= record.decision.qty
+
+
+@SETTINGS
+@given(
+    lane=st.sampled_from(LANE_IDS),
+    qty=st.integers(1, 3),
+    noise=st.floats(0.2, 3.0),
+    error_sigmas=st.floats(-1.5, 1.5),
+    reach=st.floats(0.8, 1.0),
+    distance=st.floats(0.2, 0.5),
+    bystanders=st.lists(st.tuples(st.floats(0, 0.1), st.floats(1.5, 3.0)), max_size=2),
+)
+def test_an_unambiguous_pick_is_attributed_with_confidence_near_one(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    lane: str,
+    qty: int,
+    noise: float,
+    error_sigmas: float,
+    reach: float,
+    distance: float,
+    bystanders: list[tuple[float, float]],
+) -> None:
+    # Given a pick from a lane by one shopper clearly reaching in (others far and idle),
+    # whose weight is within 1.5 sensor sigmas of qty units
+    sku = LANES[lane]
+    weight, _, _ = PRODUCTS[sku]
+    candidates = [("t1", "s1", reach, distance)] + [
+        (f"t{i + 2}", f"s{i + 2}", r, d) for i, (r, d) in enumerate(bystanders)
+    ]
+    event = shelf_event(lane, -(qty * weight + error_sigmas * noise), candidates, noise_g=noise)
+    # When it is attributed
+    record = attribute(event, floor, ShelfContext())
+    # Then the right shopper gets the right item, and the model is sure of it
+    assert (record.decision.session_id, record.decision.sku, record.decision.qty) == (
+        "s1",
+        sku,
+        qty,
+    )
+    assert record.probability > 0.97
+
+
+@SETTINGS
+@given(
+    home_lane=st.sampled_from(LANE_IDS),
+    other_lane=st.sampled_from(LANE_IDS),
+    extra=st.dictionaries(st.sampled_from(SKUS), st.integers(1, 2), max_size=2),
+    error_g=st.floats(-2, 2),
+    reaches=st.tuples(st.floats(0.5, 1.0), st.floats(0.0, 0.5)),
+    neighbour_distance=st.floats(0.4, 1.0),
+)
+def test_a_put_back_on_the_wrong_lane_leaves_the_cart_right(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    home_lane: str,
+    other_lane: str,
+    extra: dict[str, int],
+    error_g: float,
+    reaches: tuple[float, float],
+    neighbour_distance: float,
+) -> None:
+    # Given s1 holds a unit taken from one lane, and a neighbour s2 whose cart lacks it
+    # (s2 may be reaching too, at most as clearly as s1)
+    sku = LANES[home_lane]
+    weight = PRODUCTS[sku][0]
+    # (items of nearly the same weight in one cart cannot be told apart by any model)
+    assume(all(s == sku or abs(PRODUCTS[s][0] - weight) > 20 for s in extra))
+    s1_cart = {**extra, sku: extra.get(sku, 0) + 1}
+    s2_cart = {s: n for s, n in extra.items() if s != sku}
+    context = ShelfContext(carts={"s1": s1_cart, "s2": s2_cart}, foreign={})
+    # When s1 puts it back on any lane (its own, or the wrong one) with s2 next to them
+    event = shelf_event(
+        other_lane,
+        weight + error_g,
+        [("t1", "s1", reaches[0], 0.45), ("t2", "s2", reaches[1], neighbour_distance)],
+    )
+    record = attribute(event, floor, context)
+    # Then the unit leaves s1's cart, s2's cart is untouched
+    assert cart_after(s1_cart, record, "s1") == {
+        k: v for k, v in {**s1_cart, sku: s1_cart[sku] - 1}.items() if v
+    }
+    assert cart_after(s2_cart, record, "s2") == s2_cart
+    # ... and a lane that is not the unit's home remembers the foreign unit
+    expected = {} if other_lane == home_lane else {sku: 1}
+    assert lane_after({}, record.lane_change) == expected
+
+
+@SETTINGS
+@given(
+    candidates=st.lists(candidate, min_size=1, max_size=4, unique_by=lambda c: c[0]),
+    delta=st.floats(-1500, -50),
+    data=st.data(),
+)
+def test_the_order_of_candidates_does_not_matter(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    candidates: list[tuple[str, str | None, float, float]],
+    delta: float,
+    data: st.DataObject,
+) -> None:
+    # Given the same change reported with the candidates in two orders
+    shuffled = data.draw(st.permutations(candidates))
+    one = attribute(shelf_event("L1", delta, candidates), floor, ShelfContext())
+    two = attribute(shelf_event("L1", delta, shuffled), floor, ShelfContext())
+    # Then the decisions and probabilities agree
+    assert one.decision.model_dump() == pytest.approx(two.decision.model_dump()) or (
+        one.decision.session_id == two.decision.session_id
+        and one.decision.sku == two.decision.sku
+        and math.isclose(one.decision.probability, two.decision.probability, rel_tol=1e-9)
+    )
