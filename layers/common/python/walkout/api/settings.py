@@ -1,0 +1,40 @@
+"""The API function's environment (keys shared with CDK through `walkout.settings`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import Field
+
+from walkout.config import DeploymentConfig
+from walkout.settings import (
+    ENV_METRICS_NAMESPACE,
+    ENV_SERVICE_NAME,
+    ENV_SESSIONS_TABLE,
+    ENV_STAGE,
+    ENV_STORES_TABLE,
+    ENV_TRANSIENT_TTL_DAYS,
+    FunctionSettings,
+)
+
+API_SERVICE: Final = "api"
+
+
+class ApiSettings(FunctionSettings):
+    stage: Annotated[str, Field(alias=ENV_STAGE, min_length=1)]
+    stores_table: Annotated[str, Field(alias=ENV_STORES_TABLE, min_length=3)]
+    sessions_table: Annotated[str, Field(alias=ENV_SESSIONS_TABLE, min_length=3)]
+    transient_ttl_days: Annotated[int, Field(alias=ENV_TRANSIENT_TTL_DAYS, ge=1)]
+
+    @staticmethod
+    def environment(
+        config: DeploymentConfig, *, stores_table: str, sessions_table: str
+    ) -> dict[str, str]:
+        return {
+            ENV_STAGE: config.stage,
+            ENV_STORES_TABLE: stores_table,
+            ENV_SESSIONS_TABLE: sessions_table,
+            ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
+            ENV_SERVICE_NAME: API_SERVICE,
+            ENV_METRICS_NAMESPACE: "Walkout",
+        }
