@@ -13,10 +13,15 @@ from typing import Any
 from aws_cdk import App, CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infrastructure.api import HttpApi
 from infrastructure.edge_access import EdgeAccess
 from infrastructure.encryption import DataKey
 from infrastructure.evidence import EvidenceStore
+from infrastructure.finalize import Finalization
+from infrastructure.ingest import IngestPipeline
 from infrastructure.layers import DEPS_LAYER_DIR, SharedLayers
+from infrastructure.observability import WalkoutDashboard
+from infrastructure.review import ReviewAdapters
 from infrastructure.state import StateTables
 from infrastructure.stream import EventStream
 from walkout.config import CONTEXT_KEY, ConfigError, DeploymentConfig
@@ -71,6 +76,49 @@ class WalkoutStack(Stack):
             key=key,
             trust_anchor_arn=config.edge_trust_anchor_arn,
             store_tag_key=config.edge_store_tag_key,
+        )
+        layers = [self.layers.deps, self.layers.common]
+        tables = self.state.tables
+        self.review = ReviewAdapters(
+            self,
+            "Review",
+            config=config,
+            tables=tables,
+            data_key=self.data_key,
+            layers=layers,
+            evidence_bucket=self.evidence.bucket,
+            access_log_bucket=self.evidence.access_log_bucket,
+        )
+        self.finalize = Finalization(
+            self,
+            "Finalize",
+            config=config,
+            tables=tables,
+            key=key,
+            layers=layers,
+            evidence_bucket=self.evidence.bucket,
+            review=self.review,
+        )
+        self.ingest = IngestPipeline(
+            self,
+            "Ingest",
+            config=config,
+            stream=self.events.stream,
+            tables=tables,
+            key=key,
+            layers=layers,
+            state_machine_arn=self.finalize.state_machine.state_machine_arn,
+            event_bus=self.finalize.event_bus,
+        )
+        self.dashboard = WalkoutDashboard(self, "Observability", config=config, ingest=self.ingest)
+        self.api = HttpApi(
+            self,
+            "Http",
+            config=config,
+            stores_table=tables["stores"],
+            sessions_table=tables["sessions"],
+            data_key=key,
+            layers=layers,
         )
 
         self._outputs()

@@ -60,6 +60,29 @@ class IngestTuning(Model):
         return self
 
 
+class GroundTruthSettings(Model):
+    """The streaming labeling job behind `review_backend: groundtruth` (docs/review.md).
+
+    A task reaches workers after the pre-annotation Lambda took it in (it sends the
+    workflow's heartbeat), waits up to `task_availability_s` for a worker, who then has
+    `task_time_limit_s`; so the answer follows that heartbeat within their sum, which
+    must fit in `review_heartbeat_s`. `job_version` is part of the job's name (names are
+    unique forever): raise it to replace the job on purpose.
+    """
+
+    workteam_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam/")]
+        | None
+    ) = None
+    # 1-9 workers per task (the API's limit); an odd number lets a majority form.
+    workers_per_task: Annotated[int, Field(ge=1, le=9)] = 3
+    # Custom tasks allow at most 8 hours per worker.
+    task_time_limit_s: Annotated[int, Field(ge=30, le=28_800)] = 600
+    task_availability_s: Annotated[int, Field(ge=60, le=864_000)] = 2400
+    max_concurrent_tasks: Annotated[int, Field(ge=1, le=5000)] = 100
+    job_version: Annotated[int, Field(ge=1, le=9999)] = 1
+
+
 class DeploymentConfig(Model):
     """Settings of one deployment (a stage)."""
 
@@ -71,6 +94,13 @@ class DeploymentConfig(Model):
     review_backend: ReviewBackend = ReviewBackend.CONSOLE
     review_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.95
     review_timeout_s: Annotated[int, Field(ge=60, le=28_800)] = 4 * 3600
+    # The longest silence a review may keep: the adapters send a heartbeat when the task is
+    # taken in (Ground Truth's pre-annotation) or taken by a reviewer (console), so a lost
+    # task falls back long before `review_timeout_s`.
+    review_heartbeat_s: Annotated[int, Field(ge=60, le=28_800)] = 3600
+    # What one reviewed session costs (for cost reports); an assumption, not a price list.
+    review_cost_per_task_usd: Annotated[float, Field(ge=0, le=100)] = 0.1
+    groundtruth: GroundTruthSettings = GroundTruthSettings()
     readiness_grace_s: Annotated[float, Field(ge=0, le=600)] = 5.0
     retain_data: bool = True
     alarm_email: str | None = None
@@ -83,9 +113,31 @@ class DeploymentConfig(Model):
     # The session tag that carries a box's store id (x509Subject/OU with Roles Anywhere).
     edge_store_tag_key: Annotated[str, Field(min_length=1, max_length=128)] = "store_id"
 
+    @model_validator(mode="after")
+    def _review_limits_fit(self) -> DeploymentConfig:
+        if self.review_heartbeat_s > self.review_timeout_s:
+            raise ValueError("review_heartbeat_s must not exceed review_timeout_s")
+        if self.review_backend is ReviewBackend.GROUNDTRUTH:
+            gt = self.groundtruth
+            if gt.workteam_arn is None:
+                raise ValueError(
+                    "groundtruth.workteam_arn is required for review_backend groundtruth"
+                )
+            if gt.task_availability_s + gt.task_time_limit_s > self.review_heartbeat_s:
+                raise ValueError(
+                    "groundtruth.task_availability_s + task_time_limit_s must fit in"
+                    " review_heartbeat_s (the answer follows the pre-annotation heartbeat)"
+                )
+        return self
+
     @property
     def prefix(self) -> str:
         return f"walkout-{self.stage}"
+
+    @property
+    def event_bus_name(self) -> str:
+        """The bus for `CartUpdated` and `ReceiptIssued`."""
+        return f"{self.prefix}-bus"
 
     @property
     def stream_name(self) -> str:

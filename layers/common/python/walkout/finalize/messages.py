@@ -1,0 +1,80 @@
+"""The finalize workflow's step inputs and outputs (what the state machine passes around).
+
+Inputs ignore keys they do not read: a step sees the whole execution state. Outputs carry
+the session key on, because each step's output becomes the state (`OutputPath: $.Payload`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from walkout._base import Identifier
+from walkout.cart import ReviewStatus
+from walkout.finalize.scoring import Route
+from walkout.review.contract import ReviewOutcome, ReviewTask
+
+
+class StepModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class SessionKey(StepModel):
+    """The execution's input, as issue 6's `FinalizeWorkflow.start` sends it."""
+
+    store_id: Identifier
+    session_id: Identifier
+
+
+class AssessOutput(StepModel):
+    store_id: Identifier
+    session_id: Identifier
+    route: Route
+    confidence: float
+    events: int
+    reviewed_events: int
+    review: ReviewTask | None = None
+
+
+class IssueInput(StepModel):
+    store_id: Identifier
+    session_id: Identifier
+    review: ReviewTask | None = None
+    review_outcome: ReviewOutcome | None = None
+
+
+class ReceiptSummary(StepModel):
+    receipt_id: Identifier
+    version: int
+    review_status: ReviewStatus
+    total_minor: int
+    needs_audit: bool
+    issued_now: bool
+
+
+class IssueOutput(StepModel):
+    store_id: Identifier
+    session_id: Identifier
+    receipt: ReceiptSummary
+    receipt_issued: dict[str, Any]
+
+
+class StepError(StepModel):
+    """A caught error as Step Functions writes it (`ResultPath: $.error`)."""
+
+    error: Annotated[str, Field(alias="Error")] = "Unknown"
+    cause: Annotated[str | None, Field(alias="Cause")] = None
+
+
+class FailedState(StepModel):
+    """The execution state when a step failed: whatever it holds, plus the caught error."""
+
+    store_id: str | None = None
+    session_id: str | None = None
+    error: StepError | None = None
+
+
+class AttentionInput(StepModel):
+    state: Annotated[FailedState, Field(alias="input")] = FailedState()
+    execution: str | None = None

@@ -1,0 +1,137 @@
+"""What the receipt charges once a session is settled (pure).
+
+- No review: the live cart, exactly as the shopper last saw it.
+- Reviewed: the session's attributions are replayed in time order with each reviewed
+  event's decision replaced by the reviewers' answer. An event the reviewers could not
+  settle is treated like a timed-out review for that event.
+- Review timed out: the customer-favourable fallback. Only the confident items are
+  charged: a reviewed event that would add an item to this session's cart adds nothing;
+  a reviewed return that took an item off the cart still counts (it favours the shopper).
+  The receipt is `timeout-partial` and flagged for audit.
+
+Replay is checked first: replaying the decisions as they are must give the live cart, or
+corrections cannot be applied safely (`CartMismatchError`, the session goes to a person).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from walkout.attribution.effects import cart_after
+from walkout.attribution.record import Action, Attribution, Hypothesis
+from walkout.cart import ReviewStatus
+from walkout.finalize.errors import AttributionMissingError, CartMismatchError
+from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewOutcome, ReviewTask
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The items to charge, how they were decided, and why the receipt needs an audit."""
+
+    items: dict[str, int]
+    status: ReviewStatus
+    audit: tuple[str, ...] = ()
+    corrected_events: tuple[str, ...] = ()
+
+
+def replay(
+    attributions: Sequence[Attribution],
+    session_id: str,
+    overrides: Mapping[str, Hypothesis] | None = None,
+) -> dict[str, int]:
+    """The session's item counts from its events, in time order, with some decisions
+    replaced (`overrides`: event id -> the hypothesis to apply instead)."""
+    items: dict[str, int] = {}
+    for recorded in sorted(attributions, key=lambda a: (a.t_end, a.event_id)):
+        override = (overrides or {}).get(recorded.event_id)
+        applied = (
+            recorded if override is None else recorded.model_copy(update={"decision": override})
+        )
+        items = cart_after(items, applied, session_id)
+    return items
+
+
+NOBODY = Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)
+
+
+def _uncharged(attribution: Attribution, session_id: str) -> Hypothesis | None:
+    """The fallback for one event: a pick charging this session charges nothing."""
+    decision = attribution.decision
+    if (
+        attribution.action is Action.PICK
+        and decision.changes_a_cart
+        and decision.session_id == session_id
+    ):
+        return NOBODY
+    return None
+
+
+def _answered(answer: EventAnswer, task: ReviewTask) -> Hypothesis:
+    question = task.question(answer.event_id)
+    session = question.session_of(answer.shopper) if question is not None else None
+    if session is None or answer.sku is None or answer.qty == 0:
+        return NOBODY
+    return Hypothesis(session_id=session, sku=answer.sku, qty=answer.qty, probability=1.0)
+
+
+def settle(
+    *,
+    session_id: str,
+    live_items: Mapping[str, int],
+    attributions: Sequence[Attribution],
+    task: ReviewTask | None,
+    outcome: ReviewOutcome | None,
+) -> Settlement:
+    """The receipt's items for a session, given its review outcome (None: not reviewed)."""
+    live = {s: n for s, n in sorted(live_items.items()) if n > 0}
+    if outcome is None or task is None:
+        return Settlement(items=live, status=ReviewStatus.AUTO)
+
+    by_event = {a.event_id: a for a in attributions}
+    missing = [q.event_id for q in task.questions if q.event_id not in by_event]
+    if missing:
+        raise AttributionMissingError(f"reviewed events without attribution: {missing}")
+    replayed = replay(attributions, session_id)
+    if replayed != live:
+        raise CartMismatchError(
+            f"session {session_id}: replaying {len(attributions)} events gives {replayed},"
+            f" the live cart holds {live}"
+        )
+
+    overrides: dict[str, Hypothesis] = {}
+    audit: list[str] = []
+    if isinstance(outcome, ReviewAnswer):
+        status = ReviewStatus.REVIEWED
+        unresolved = []
+        for q in task.questions:
+            answer = outcome.answer(q.event_id)
+            if answer is None or not answer.resolved:
+                unresolved.append(q.event_id)
+                fallback = _uncharged(by_event[q.event_id], session_id)
+                if fallback is not None:
+                    overrides[q.event_id] = fallback
+                continue
+            overrides[q.event_id] = _answered(answer, task)
+        if unresolved:
+            audit.append(
+                f"reviewers did not settle {len(unresolved)} event(s); their picks were not"
+                f" charged: {', '.join(unresolved)}"
+            )
+    else:
+        status = ReviewStatus.TIMEOUT_PARTIAL
+        for q in task.questions:
+            fallback = _uncharged(by_event[q.event_id], session_id)
+            if fallback is not None:
+                overrides[q.event_id] = fallback
+        audit.append(
+            f"review ended without an answer ({outcome.error}); only confident items were"
+            f" charged, {len(overrides)} uncertain pick(s) left off"
+        )
+    items = replay(attributions, session_id, overrides)
+    return Settlement(
+        items=items,
+        status=status,
+        audit=tuple(audit),
+        corrected_events=tuple(sorted(overrides)),
+    )

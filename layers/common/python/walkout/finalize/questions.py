@@ -1,0 +1,175 @@
+"""Turning a session's uncertain events into a review task (pure).
+
+Per event: the candidate shoppers are every session the attribution considered (the
+decision's, the runners-up, the alternatives'), always including the session under review;
+the candidate products are the SKUs of the decision and its alternatives, with names and
+pictures from the catalog. Candidates get letters in an order derived from a hash of the
+event and the session, so the letters carry no hint of what the system believed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from walkout.attribution.record import Action, Attribution
+from walkout.catalog import Catalog
+from walkout.config import ReviewBackend
+from walkout.review.contract import (
+    MAX_EVIDENCE,
+    MAX_PRODUCTS,
+    MAX_QTY,
+    MAX_SHOPPERS,
+    SHOPPER_MARKS,
+    EventQuestion,
+    ProductCandidate,
+    ReviewTask,
+    ShopperCandidate,
+)
+
+# Room for "one more than the model thought" when a reviewer counts items.
+QTY_HEADROOM = 2
+MIN_MAX_QTY = 3
+
+
+def task_id_for(store_id: str, session_id: str) -> str:
+    """One review task per session (the workflow runs once per session)."""
+    digest = hashlib.sha256(f"{store_id}#{session_id}".encode()).hexdigest()[:24]
+    return f"rt-{digest}"
+
+
+def _order(event_id: str, key: str) -> str:
+    return hashlib.sha256(f"{event_id}#{key}".encode()).hexdigest()
+
+
+def candidate_sessions(attribution: Attribution, session_id: str) -> list[str]:
+    """The sessions a reviewer chooses from, the reviewed one always among them."""
+    ranked: dict[str, float] = {}
+    for share in attribution.sessions:
+        ranked[share.session_id] = max(ranked.get(share.session_id, 0.0), share.probability)
+    for h in (attribution.decision, *attribution.alternatives):
+        if h.session_id is not None:
+            ranked[h.session_id] = max(ranked.get(h.session_id, 0.0), h.probability)
+    ranked.setdefault(session_id, 1.0)
+    # Keep the most likely ones when there are too many, then drop the likelihood order.
+    kept = sorted(ranked, key=lambda s: (s != session_id, -ranked[s], s))[:MAX_SHOPPERS]
+    return sorted(kept, key=lambda s: _order(attribution.event_id, s))
+
+
+def candidate_products(
+    attribution: Attribution, catalog: Catalog, lane_sku: str | None = None
+) -> list[ProductCandidate]:
+    """The SKUs the attribution weighed, and the lane's own SKU (always a fair guess)."""
+    products = catalog.by_sku()
+    ranked: dict[str, float] = {}
+    for h in (attribution.decision, *attribution.alternatives):
+        if h.sku is not None and h.sku in products:
+            ranked[h.sku] = max(ranked.get(h.sku, 0.0), h.probability)
+    if lane_sku is not None and lane_sku in products:
+        ranked.setdefault(lane_sku, 0.0)
+    kept = sorted(ranked, key=lambda s: (-ranked[s], s))[:MAX_PRODUCTS]
+    if not kept:
+        raise ValueError(f"event {attribution.event_id}: no candidate product in the catalog")
+    return [
+        ProductCandidate(
+            sku=sku,
+            name=products[sku].name,
+            image_url=str(products[sku].image_url) if products[sku].image_url else None,
+        )
+        for sku in sorted(kept, key=lambda s: (products[s].name.lower(), s))
+    ]
+
+
+def _local_time(when: datetime, timezone: str) -> str:
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = when.astimezone(zone)
+    return f"{local:%H:%M:%S} {local.tzname() or timezone}"
+
+
+def prompt(attribution: Attribution, local_time: str) -> str:
+    grams = abs(attribution.delta_g)
+    if attribution.action is Action.PICK:
+        return (
+            f"At {local_time} something was taken from lane {attribution.lane_id}"
+            f" (the shelf got {grams:.0f} g lighter). Who took it, what was it, and how many?"
+        )
+    return (
+        f"At {local_time} something was put back on lane {attribution.lane_id}"
+        f" (the shelf got {grams:.0f} g heavier). Who put it back, what was it, and how many?"
+    )
+
+
+def question_for(
+    attribution: Attribution,
+    *,
+    session_id: str,
+    catalog: Catalog,
+    evidence: Sequence[str],
+    timezone: str,
+    lane_sku: str | None = None,
+) -> EventQuestion:
+    sessions = candidate_sessions(attribution, session_id)
+    local = _local_time(attribution.t_end, timezone)
+    most = max((h.qty for h in (attribution.decision, *attribution.alternatives)), default=1)
+    return EventQuestion(
+        event_id=attribution.event_id,
+        action=attribution.action,
+        lane_id=attribution.lane_id,
+        t_start=attribution.t_start,
+        t_end=attribution.t_end,
+        delta_g=attribution.delta_g,
+        prompt=prompt(attribution, local),
+        local_time=local,
+        evidence=list(evidence)[:MAX_EVIDENCE],
+        shoppers=[
+            ShopperCandidate(label=label, colour=colour, colour_hex=hex_, session_id=s)
+            for s, (label, colour, hex_) in zip(sessions, SHOPPER_MARKS, strict=False)
+        ],
+        products=candidate_products(attribution, catalog, lane_sku),
+        max_qty=min(MAX_QTY, max(MIN_MAX_QTY, most + QTY_HEADROOM)),
+    )
+
+
+def build_review_task(
+    *,
+    store_id: str,
+    retailer_id: str,
+    session_id: str,
+    attributions: Sequence[Attribution],
+    catalog: Catalog,
+    evidence: Mapping[str, Sequence[str]],
+    timezone: str,
+    lane_skus: Mapping[str, str],
+    backend: ReviewBackend,
+    created_at: datetime,
+    timeout_s: int,
+    heartbeat_s: int,
+) -> ReviewTask:
+    """The review task for the uncertain events `attributions`, asked in time order (the
+    order a reviewer follows the visit in)."""
+    return ReviewTask(
+        task_id=task_id_for(store_id, session_id),
+        store_id=store_id,
+        retailer_id=retailer_id,
+        session_id=session_id,
+        backend=backend,
+        created_at=created_at,
+        timeout_s=timeout_s,
+        heartbeat_s=heartbeat_s,
+        questions=[
+            question_for(
+                a,
+                session_id=session_id,
+                catalog=catalog,
+                evidence=evidence.get(a.event_id, ()),
+                timezone=timezone,
+                lane_sku=lane_skus.get(a.lane_id),
+            )
+            for a in sorted(attributions, key=lambda a: (a.t_end, a.event_id))
+        ],
+    )

@@ -1,0 +1,346 @@
+"""The finalize workflow's Lambda steps: pure finalize code wired to the data modules.
+
+- `Assessor` (step Assess): score the session; when unsure, build the review task with only
+  its uncertain events (their attributions, evidence and catalog entries).
+- `ReceiptIssuer` (step IssueReceipt): settle the review outcome, price, store version 1.
+- `AttentionMarker` (step MarkForAttention): flag a session whose finalization failed.
+
+Errors: a throttled or conflicting write becomes `TransientError` (the state machine
+retries it with backoff); a `FinalizeError` means a person must look (no retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from walkout import observability as obs
+from walkout.attribution.record import Attribution
+from walkout.cart import Cart, Receipt, ReviewStatus
+from walkout.config import ReviewBackend
+from walkout.data.dynamo import Clock, cancellation_codes, client
+from walkout.data.evidence import EvidenceImages
+from walkout.data.receipts import FlagKind, ReceiptsTable
+from walkout.data.sessions import ConcurrentUpdateError, SessionsTable
+from walkout.data.stores import StoreDefinitions
+from walkout.definition import StoreDefinition
+from walkout.finalize.errors import (
+    AttributionMissingError,
+    FinalizeError,
+    SessionNotFoundError,
+    SessionNotReadyError,
+    StoreNotFoundError,
+    TransientError,
+)
+from walkout.finalize.messages import (
+    AssessOutput,
+    AttentionInput,
+    IssueInput,
+    IssueOutput,
+    ReceiptSummary,
+    SessionKey,
+)
+from walkout.finalize.outcome import settle
+from walkout.finalize.questions import build_review_task
+from walkout.finalize.receipt import issue_receipt, receipt_issued_detail
+from walkout.finalize.scoring import Route, assess, route
+from walkout.finalize.settings import AssessSettings, AttentionSettings, IssueSettings
+from walkout.ingest.lifecycle import SessionStatus
+
+TRANSIENT_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+TRANSIENT_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingError"})
+
+
+class MetricName:
+    SESSIONS_ASSESSED: Final = "SessionsAssessed"
+    SESSIONS_SENT_TO_REVIEW: Final = "SessionsSentToReview"
+    EVENTS_SENT_TO_REVIEW: Final = "EventsSentToReview"
+    RECEIPTS_ISSUED: Final = "ReceiptsIssued"
+    RECEIPTS_REVIEWED: Final = "ReceiptsReviewed"
+    RECEIPTS_TIMEOUT_PARTIAL: Final = "ReceiptsTimeoutPartial"
+    RECEIPTS_FOR_AUDIT: Final = "ReceiptsForAudit"
+    EXIT_TO_RECEIPT: Final = "ExitToReceiptMs"
+    SESSIONS_NEEDING_ATTENTION: Final = "SessionsNeedingAttention"
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def transient_errors() -> Iterator[None]:
+    """Re-raise the errors worth retrying as `TransientError` (the state machine's Retry)."""
+    try:
+        yield
+    except ConcurrentUpdateError as exc:
+        raise TransientError(str(exc)) from exc
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code in TRANSIENT_CODES or TRANSIENT_CANCELLATIONS & set(cancellation_codes(exc)):
+            raise TransientError(f"{code}: {exc}") from exc
+        raise
+
+
+def _store(stores: StoreDefinitions, store_id: str) -> StoreDefinition:
+    definition = stores.get(store_id)
+    if definition is None:
+        raise StoreNotFoundError(f"store {store_id} has no definition")
+    return definition
+
+
+def _attribution(sessions: SessionsTable, store_id: str, event_id: str) -> Attribution:
+    found = sessions.get_attribution(store_id, event_id)
+    if found is None:
+        raise AttributionMissingError(f"event {event_id}: no attribution record")
+    return found
+
+
+@dataclass
+class Assessor:
+    sessions: SessionsTable
+    stores: StoreDefinitions
+    evidence: EvidenceImages
+    threshold: float
+    backend: ReviewBackend
+    timeout_s: int
+    heartbeat_s: int
+    clock: Clock = utc_clock
+
+    @classmethod
+    def from_settings(cls, settings: AssessSettings) -> Assessor:
+        ddb = client("dynamodb")
+        return cls(
+            sessions=SessionsTable(
+                ddb, settings.sessions_table, ttl_days=settings.transient_ttl_days, clock=utc_clock
+            ),
+            stores=StoreDefinitions(ddb, settings.stores_table, cache_s=settings.store_cache_s),
+            evidence=EvidenceImages(client("s3"), settings.evidence_bucket),
+            threshold=settings.review_threshold,
+            backend=settings.review_backend,
+            timeout_s=settings.review_timeout_s,
+            heartbeat_s=settings.review_heartbeat_s,
+        )
+
+    def assess(self, key: SessionKey) -> AssessOutput:
+        with transient_errors():
+            session, cart = self.sessions.read_session(key.store_id, key.session_id)
+            if session is None or cart is None:
+                raise SessionNotFoundError(f"session {key.store_id}/{key.session_id} is unknown")
+            if session.status is SessionStatus.OPEN:
+                raise SessionNotReadyError(f"session {key.session_id} is still open")
+            assessment = assess(cart.factors, self.threshold)
+            next_step = route(assessment, self.backend)
+            obs.count(MetricName.SESSIONS_ASSESSED)
+            review = None
+            if next_step is not Route.ISSUE:
+                definition = _store(self.stores, key.store_id)
+                attributions = [
+                    _attribution(self.sessions, key.store_id, e) for e in assessment.to_review
+                ]
+                review = build_review_task(
+                    store_id=key.store_id,
+                    retailer_id=definition.store.retailer_id,
+                    session_id=key.session_id,
+                    attributions=attributions,
+                    catalog=definition.catalog,
+                    evidence={
+                        a.event_id: self.evidence.uris(key.store_id, a.event_id)
+                        for a in attributions
+                    },
+                    timezone=definition.store.timezone,
+                    lane_skus=definition.planogram.sku_by_lane(),
+                    backend=self.backend,
+                    created_at=self.clock(),
+                    timeout_s=self.timeout_s,
+                    heartbeat_s=self.heartbeat_s,
+                )
+                obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
+                obs.count(MetricName.EVENTS_SENT_TO_REVIEW, len(assessment.to_review))
+        obs.logger.info(
+            "session assessed",
+            extra={
+                "store_id": key.store_id,
+                "session_id": key.session_id,
+                "route": next_step.value,
+                "confidence": round(assessment.confidence, 6),
+                "events": len(assessment.events),
+                "reviewed_events": len(assessment.to_review),
+            },
+        )
+        return AssessOutput(
+            store_id=key.store_id,
+            session_id=key.session_id,
+            route=next_step,
+            confidence=assessment.confidence,
+            events=len(assessment.events),
+            reviewed_events=len(assessment.to_review),
+            review=review,
+        )
+
+
+def _same_prices(receipt: Receipt, cart: Cart) -> bool:
+    return (receipt.lines, receipt.savings, receipt.taxes, receipt.totals) == (
+        cart.lines,
+        cart.savings,
+        cart.taxes,
+        cart.totals,
+    )
+
+
+@dataclass
+class ReceiptIssuer:
+    sessions: SessionsTable
+    stores: StoreDefinitions
+    receipts: ReceiptsTable
+    clock: Clock = utc_clock
+    _status_metric: dict[ReviewStatus, str] = field(
+        default_factory=lambda: {
+            ReviewStatus.REVIEWED: MetricName.RECEIPTS_REVIEWED,
+            ReviewStatus.TIMEOUT_PARTIAL: MetricName.RECEIPTS_TIMEOUT_PARTIAL,
+        }
+    )
+
+    @classmethod
+    def from_settings(cls, settings: IssueSettings) -> ReceiptIssuer:
+        ddb = client("dynamodb")
+        return cls(
+            sessions=SessionsTable(
+                ddb, settings.sessions_table, ttl_days=settings.transient_ttl_days, clock=utc_clock
+            ),
+            stores=StoreDefinitions(ddb, settings.stores_table, cache_s=settings.store_cache_s),
+            receipts=ReceiptsTable(ddb, settings.receipts_table, clock=utc_clock),
+        )
+
+    def issue(self, request: IssueInput) -> IssueOutput:
+        if request.review_outcome is not None and request.review is None:
+            raise FinalizeError("a review outcome arrived without its review task")
+        with transient_errors():
+            session, cart = self.sessions.read_session(request.store_id, request.session_id)
+            if session is None or cart is None:
+                raise SessionNotFoundError(
+                    f"session {request.store_id}/{request.session_id} is unknown"
+                )
+            definition = _store(self.stores, request.store_id)
+            attributions = (
+                [_attribution(self.sessions, request.store_id, e) for e in sorted(cart.factors)]
+                if request.review_outcome is not None
+                else []
+            )
+            settlement = settle(
+                session_id=request.session_id,
+                live_items=cart.items,
+                attributions=attributions,
+                task=request.review,
+                outcome=request.review_outcome,
+            )
+            now = self.clock()
+            receipt = issue_receipt(
+                store_id=request.store_id,
+                session_id=request.session_id,
+                items=settlement.items,
+                catalog=definition.catalog,
+                prices_include_tax=definition.store.prices_include_tax,
+                priced_at=cart.cart.updated_at,
+                status=settlement.status,
+                issued_at=now,
+            )
+            if settlement.status is ReviewStatus.AUTO and not _same_prices(receipt, cart.cart):
+                # The catalog changed during the visit: charge what the shopper was shown
+                # (that cart was priced by the same function, with the catalog of then).
+                obs.logger.warning(
+                    "catalog changed during the visit; the receipt keeps the live cart's prices",
+                    extra={"store_id": request.store_id, "session_id": request.session_id},
+                )
+                receipt = Receipt.from_cart(
+                    cart.cart,
+                    receipt_id=receipt.receipt_id,
+                    review_status=ReviewStatus.AUTO,
+                    issued_at=now,
+                )
+            stored, issued_now = self.receipts.issue(receipt, audit=settlement.audit)
+        if issued_now:
+            obs.count(MetricName.RECEIPTS_ISSUED)
+            if stored.review_status in self._status_metric:
+                obs.count(self._status_metric[stored.review_status])
+            if settlement.audit:
+                obs.count(MetricName.RECEIPTS_FOR_AUDIT)
+            if session.exit_at is not None:
+                obs.milliseconds(
+                    MetricName.EXIT_TO_RECEIPT,
+                    max(0.0, (stored.issued_at - session.exit_at).total_seconds() * 1000),
+                )
+        obs.logger.info(
+            "receipt issued" if issued_now else "receipt was issued before",
+            extra={
+                "store_id": request.store_id,
+                "session_id": request.session_id,
+                "receipt_id": stored.receipt_id,
+                "review_status": stored.review_status.value,
+                "corrected_events": len(settlement.corrected_events),
+            },
+        )
+        return IssueOutput(
+            store_id=request.store_id,
+            session_id=request.session_id,
+            receipt=ReceiptSummary(
+                receipt_id=stored.receipt_id,
+                version=stored.version,
+                review_status=stored.review_status,
+                total_minor=stored.totals.total_minor,
+                needs_audit=bool(settlement.audit),
+                issued_now=issued_now,
+            ),
+            receipt_issued=receipt_issued_detail(stored, audit=settlement.audit),
+        )
+
+
+@dataclass
+class AttentionMarker:
+    receipts: ReceiptsTable
+
+    @classmethod
+    def from_settings(cls, settings: AttentionSettings) -> AttentionMarker:
+        return cls(ReceiptsTable(client("dynamodb"), settings.receipts_table, clock=utc_clock))
+
+    def mark(self, request: AttentionInput) -> bool:
+        """Flag the session; True when flagged now (False: flagged before, or no key)."""
+        state = request.state
+        error = state.error
+        reason = f"{error.error}: {error.cause or ''}" if error else "finalize failed"
+        if state.store_id is None or state.session_id is None:
+            obs.logger.error("finalize failed for an execution without a session key")
+            return False
+        with transient_errors():
+            flagged = self.receipts.flag(
+                state.store_id,
+                state.session_id,
+                FlagKind.ATTENTION,
+                reason,
+                {"execution": request.execution or "", "error": error.error if error else ""},
+            )
+        if flagged:
+            obs.count(MetricName.SESSIONS_NEEDING_ATTENTION)
+        obs.logger.error(
+            "session needs attention",
+            extra={
+                "store_id": state.store_id,
+                "session_id": state.session_id,
+                "error": error.error if error else None,
+            },
+        )
+        return flagged

@@ -1,0 +1,275 @@
+"""The review port's one task contract (DESIGN.md section 5), shared by both adapters.
+
+A `ReviewTask` lists only the uncertain events of one session. Per event it shows the
+evidence images, the candidate shoppers (a letter and a colour, never a name) and the
+candidate products, and asks one question: who moved what, and how many. The answer, per
+event, names a shopper by letter (or none of them), a SKU (or nothing moved) and a
+quantity.
+
+What reviewers see is `ReviewTask.reviewer_view()`: the same questions without session ids
+or model probabilities. The letters map back to sessions only inside the workflow.
+Candidates are listed in an order derived from a hash, not by likelihood, so "A" is not
+the system's guess and reviewers are not anchored on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from walkout._base import Identifier, Model
+from walkout.attribution.record import Action, Probability
+from walkout.config import ReviewBackend
+from walkout.events import UtcTimestamp
+
+TASK_SCHEMA: Final = "walkout.review-task/1"
+# The error a review ends with when the reviewers could not settle it (Step Functions
+# catches it like a timeout: the customer-favourable fallback).
+REVIEW_UNRESOLVED: Final = "Walkout.ReviewUnresolved"
+
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+SHOPPER_MARKS: Final = (
+    ("A", "orange", "#E69F00"),
+    ("B", "sky blue", "#56B4E9"),
+    ("C", "green", "#009E73"),
+    ("D", "yellow", "#F0E442"),
+    ("E", "blue", "#0072B2"),
+    ("F", "vermilion", "#D55E00"),
+    ("G", "pink", "#CC79A7"),
+    ("H", "black", "#000000"),
+)
+MAX_SHOPPERS: Final = len(SHOPPER_MARKS)
+MAX_PRODUCTS: Final = 8
+MAX_QTY: Final = 20
+MAX_EVIDENCE: Final = 6
+
+ShopperLabel = Annotated[str, StringConstraints(pattern=r"^[A-H]$")]
+S3Uri = Annotated[str, StringConstraints(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+")]
+ColourHex = Annotated[str, StringConstraints(pattern=r"^#[0-9A-F]{6}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class ReviewAnswerError(ValueError):
+    """An answer that does not fit its task; the message names the event and the field."""
+
+
+class ShopperCandidate(Model):
+    """A person who may have moved the item, as reviewers know them: a letter, a colour."""
+
+    label: ShopperLabel
+    colour: Text
+    colour_hex: ColourHex
+    # Where the person was, in words ("at the shelf, left"), when the edge reports it.
+    position: Annotated[str, StringConstraints(max_length=200)] = ""
+    session_id: Identifier
+
+
+class ProductCandidate(Model):
+    sku: Identifier
+    name: Text
+    image_url: str | None = None
+
+
+class EventQuestion(Model):
+    event_id: Identifier
+    action: Action
+    lane_id: Identifier
+    t_start: UtcTimestamp
+    t_end: UtcTimestamp
+    delta_g: float
+    prompt: Text
+    # Shown as local time: what a reviewer compares with the images' timestamps.
+    local_time: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    evidence: Annotated[list[S3Uri], Field(max_length=MAX_EVIDENCE)] = []
+    shoppers: Annotated[list[ShopperCandidate], Field(min_length=1, max_length=MAX_SHOPPERS)]
+    products: Annotated[list[ProductCandidate], Field(min_length=1, max_length=MAX_PRODUCTS)]
+    max_qty: Annotated[int, Field(ge=1, le=MAX_QTY)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        labels = [s.label for s in self.shoppers]
+        sessions = [s.session_id for s in self.shoppers]
+        skus = [p.sku for p in self.products]
+        for what, values in (("shopper labels", labels), ("sessions", sessions), ("skus", skus)):
+            if len(values) != len(set(values)):
+                raise ValueError(f"event {self.event_id}: {what} repeat")
+        return self
+
+    def session_of(self, label: str | None) -> str | None:
+        return next((s.session_id for s in self.shoppers if s.label == label), None)
+
+
+class ReviewTask(Model):
+    """One session's uncertain events, as sent to a review adapter."""
+
+    schema_: Annotated[Literal["walkout.review-task/1"], Field(alias="schema")] = TASK_SCHEMA
+    task_id: Identifier
+    store_id: Identifier
+    retailer_id: Identifier
+    session_id: Identifier
+    backend: ReviewBackend
+    created_at: UtcTimestamp
+    # Step Functions reads these two (TimeoutSecondsPath / HeartbeatSecondsPath).
+    timeout_s: Annotated[int, Field(ge=1, le=28_800)]
+    heartbeat_s: Annotated[int, Field(ge=1, le=28_800)]
+    questions: Annotated[list[EventQuestion], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _one_question_per_event(self) -> Self:
+        events = [q.event_id for q in self.questions]
+        if len(events) != len(set(events)):
+            raise ValueError(f"task {self.task_id}: an event is asked about twice")
+        return self
+
+    @property
+    def deadline(self) -> datetime:
+        return self.created_at + timedelta(seconds=self.timeout_s)
+
+    def question(self, event_id: str) -> EventQuestion | None:
+        return next((q for q in self.questions if q.event_id == event_id), None)
+
+    def reviewer_view(self) -> ReviewerTask:
+        """What a reviewer may see: no session ids, no probabilities."""
+        return ReviewerTask(
+            task_id=self.task_id,
+            store_id=self.store_id,
+            deadline=self.deadline,
+            questions=[
+                ReviewerQuestion(
+                    number=i,
+                    event_id=q.event_id,
+                    action=q.action,
+                    lane_id=q.lane_id,
+                    prompt=q.prompt,
+                    local_time=q.local_time,
+                    evidence=list(q.evidence),
+                    shoppers=[
+                        ReviewerShopper(
+                            label=s.label,
+                            colour=s.colour,
+                            colour_hex=s.colour_hex,
+                            position=s.position,
+                        )
+                        for s in q.shoppers
+                    ],
+                    products=list(q.products),
+                    max_qty=q.max_qty,
+                )
+                for i, q in enumerate(self.questions, start=1)
+            ],
+        )
+
+
+class ReviewerShopper(Model):
+    label: ShopperLabel
+    colour: Text
+    colour_hex: ColourHex
+    position: str = ""
+
+
+class ReviewerQuestion(Model):
+    number: Annotated[int, Field(ge=1)]
+    event_id: Identifier
+    action: Action
+    lane_id: Identifier
+    prompt: Text
+    local_time: str
+    evidence: list[S3Uri]
+    shoppers: list[ReviewerShopper]
+    products: list[ProductCandidate]
+    max_qty: int
+
+
+class ReviewerTask(Model):
+    """The worker-facing task: Ground Truth's `taskInput`, the console's review page."""
+
+    task_id: Identifier
+    store_id: Identifier
+    deadline: UtcTimestamp
+    questions: list[ReviewerQuestion]
+
+
+class EventAnswer(Model):
+    """The answer about one event.
+
+    `shopper` None: none of the candidates (nobody who can be charged). `sku` None or
+    `qty` 0: nothing was moved (a knock, a shift); the other fields are then cleared, so
+    every way of saying "nothing" is one answer when votes are counted.
+    `resolved` False: the reviewers did not agree; the event is treated as unanswered.
+    """
+
+    event_id: Identifier
+    shopper: ShopperLabel | None
+    sku: Identifier | None
+    qty: Annotated[int, Field(ge=0, le=MAX_QTY)]
+    resolved: bool = True
+    agreement: Probability = 1.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nothing_is_one_answer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (data.get("sku") is None or data.get("qty") == 0):
+            return {**data, "shopper": None, "sku": None, "qty": 0}
+        return data
+
+    @property
+    def choice(self) -> tuple[str | None, str | None, int]:
+        return (self.shopper, self.sku, self.qty)
+
+
+class ReviewAnswer(Model):
+    """A finished review: what `SendTaskSuccess` hands back to the workflow."""
+
+    kind: Literal["answered"] = "answered"
+    task_id: Identifier
+    answers: list[EventAnswer]
+    reviewers: Annotated[int, Field(ge=1)]
+    agreement: Probability
+    source: ReviewBackend
+    answered_at: UtcTimestamp
+
+    def answer(self, event_id: str) -> EventAnswer | None:
+        return next((a for a in self.answers if a.event_id == event_id), None)
+
+
+class ReviewTimedOut(Model):
+    """No answer in time (or none the reviewers could agree on)."""
+
+    kind: Literal["timeout"] = "timeout"
+    error: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+ReviewOutcome = Annotated[ReviewAnswer | ReviewTimedOut, Field(discriminator="kind")]
+
+
+def check_answers(task: ReviewTask, answers: Sequence[EventAnswer]) -> None:
+    """Every question answered once, with candidates of that question; raises
+    `ReviewAnswerError` naming the event and the field otherwise."""
+    seen: set[str] = set()
+    for answer in answers:
+        question = task.question(answer.event_id)
+        if question is None:
+            raise ReviewAnswerError(
+                f"answers: event {answer.event_id} is not in task {task.task_id}"
+            )
+        if answer.event_id in seen:
+            raise ReviewAnswerError(f"answers: event {answer.event_id} is answered twice")
+        seen.add(answer.event_id)
+        if answer.shopper is not None and question.session_of(answer.shopper) is None:
+            raise ReviewAnswerError(
+                f"answers[{answer.event_id}].shopper: {answer.shopper} is not a candidate"
+            )
+        if answer.sku is not None and answer.sku not in {p.sku for p in question.products}:
+            raise ReviewAnswerError(
+                f"answers[{answer.event_id}].sku: {answer.sku} is not a candidate product"
+            )
+        if answer.qty > question.max_qty:
+            raise ReviewAnswerError(
+                f"answers[{answer.event_id}].qty: {answer.qty} exceeds {question.max_qty}"
+            )
+    missing = [q.event_id for q in task.questions if q.event_id not in seen]
+    if missing:
+        raise ReviewAnswerError(f"answers: no answer for event(s) {', '.join(missing)}")

@@ -1,0 +1,678 @@
+"""The finalize workflow on moto: the real ASL file, executed by moto's interpreter, with its
+Lambda tasks dispatched in-process to the real handlers (`functions/*/handler.py`).
+
+moto runs Lambda without Docker through `LambdaSimpleBackend`, whose `invoke` only echoes
+the payload; here it (and its SNS-to-Lambda delivery) is replaced by a dispatcher that calls
+the handler the function name stands for, and reports a raised exception the way Lambda
+does (`FunctionError`, `errorType` = the exception's class name), so the state machine's
+Retry and Catch see what they would see on AWS.
+
+Sessions are seeded through the sessions table's own API (`open_session`,
+`commit_attribution`), with attribution records written by hand so each test knows exactly
+which events are uncertain; carts are priced with `walkout.pricing`, as ingest does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import json
+import os
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ingest_support import REGION, STORE, T0, FakeContext, create_tables, small_definition
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from walkout.attribution.effects import cart_after
+from walkout.attribution.record import Action, Attribution, Hypothesis, SessionShare
+from walkout.cart import Cart
+from walkout.config import DeploymentConfig, ReviewBackend
+from walkout.data import dynamo
+from walkout.data.receipts import ReceiptsTable
+from walkout.data.review_tasks import ReviewTasksTable
+from walkout.data.sessions import CartRecord, CartWrite, SessionRecord, SessionsTable
+from walkout.data.stores import StoreDefinitions
+from walkout.data.task_tokens import TaskCallbacks
+from walkout.data.workflow import FinalizeWorkflow
+from walkout.definition import StoreDefinition
+from walkout.finalize.questions import task_id_for
+from walkout.finalize.settings import AssessSettings, AttentionSettings, IssueSettings
+from walkout.ingest.lifecycle import SessionStatus
+from walkout.pricing import price_items
+from walkout.review.console import ConsoleReview
+from walkout.review.contract import ReviewTask
+from walkout.review.settings import ReviewTasksSettings
+from walkout.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_PATH = ROOT / "infrastructure" / "statemachines" / "finalize.asl.json"
+FUNCTIONS_DIR = ROOT / "functions"
+ACCOUNT = "123456789012"
+
+# function name suffix -> (code folder, handler attribute)
+HANDLERS = {
+    "finalize-assess": ("finalize", "assess"),
+    "finalize-issue": ("finalize", "issue_receipt"),
+    "finalize-attention": ("finalize", "mark_attention"),
+    "review-queue": ("review_queue", "lambda_handler"),
+    "review-gt-pre": ("gt_pre", "lambda_handler"),
+    "review-gt-consolidate": ("gt_consolidate", "lambda_handler"),
+    "review-gt-result": ("gt_result", "lambda_handler"),
+}
+
+
+def load_module(folder: str) -> ModuleType:
+    """A fresh copy of `functions/<folder>/handler.py` (its per-container globals reset)."""
+    path = FUNCTIONS_DIR / folder / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"walkout_fn_{folder}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Dispatcher:
+    """Routes moto's Lambda invocations to the real handlers; records every call."""
+
+    prefix: str
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    calls: list[tuple[str, float]] = field(default_factory=list)
+    # function suffix -> exceptions to raise on its next calls (in order)
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handler_for(self, function_name: str) -> Callable[[Any, Any], Any]:
+        name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+        suffix = name.removeprefix(f"{self.prefix}-")
+        folder, attribute = HANDLERS[suffix]
+        with self.lock:
+            if folder not in self.modules:
+                self.modules[folder] = load_module(folder)
+            self.calls.append((suffix, time.monotonic()))
+            pending = self.failures.get(suffix)
+            failure = pending.pop(0) if pending else None
+        if failure is not None:
+
+            def fail(event: Any, context: Any) -> Any:
+                raise failure
+
+            return fail
+        handler: Callable[[Any, Any], Any] = getattr(self.modules[folder], attribute)
+        return handler
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
+        text = body.decode() if isinstance(body, bytes) else body
+        event = json.loads(text) if text else {}
+        try:
+            result = self.handler_for(function_name)(event, FakeContext())
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(
+                {"errorType": type(exc).__name__, "errorMessage": str(exc)[:2000]}
+            ).encode()
+        return json.dumps(result).encode()
+
+    def count(self, suffix: str) -> int:
+        return sum(1 for s, _ in self.calls if s == suffix)
+
+
+def _install(dispatcher: Dispatcher) -> Callable[[], None]:
+    original_invoke = LambdaSimpleBackend.invoke
+    original_sns = LambdaSimpleBackend.send_sns_message
+
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        return dispatcher.invoke(function_name, body, response_headers)
+
+    def send_sns_message(
+        self: Any,
+        function_name: str,
+        message: str,
+        subject: str | None = None,
+        qualifier: str | None = None,
+    ) -> None:
+        event = {
+            "Records": [
+                {
+                    "EventSource": "aws:sns",
+                    "EventVersion": "1.0",
+                    "EventSubscriptionArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:out:sub",
+                    "Sns": {
+                        "Type": "Notification",
+                        "MessageId": "00000000-0000-0000-0000-000000000001",
+                        "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:out",
+                        "Subject": subject,
+                        "Message": message,
+                        "Timestamp": "2026-11-25T18:00:00.000Z",
+                        "SignatureVersion": "1",
+                        "Signature": "EXAMPLE",
+                        "SigningCertUrl": "EXAMPLE",
+                        "UnsubscribeUrl": "EXAMPLE",
+                        "MessageAttributes": {},
+                    },
+                }
+            ]
+        }
+        headers: dict[str, Any] = {}
+        payload = dispatcher.invoke(function_name, json.dumps(event), headers)
+        if headers:
+            raise AssertionError(f"SNS delivery to {function_name} failed: {payload!r}")
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.send_sns_message = send_sns_message  # type: ignore[method-assign]
+
+    def restore() -> None:
+        LambdaSimpleBackend.invoke = original_invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.send_sns_message = original_sns  # type: ignore[method-assign]
+
+    return restore
+
+
+# --- attribution records, as ingest would have written them ----------------------------------
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One shelf event for seeding: the decision, its alternatives, and the sessions' shares.
+
+    `who`: (session, P(that session moved it)) for every candidate session; the first is
+    the decision's. `what`: (sku, qty, P) for the decision's item and its alternatives.
+    `p`: the decision's joint probability (its session's receipt factor).
+    """
+
+    lane: str
+    who: Sequence[tuple[str, float]]
+    what: Sequence[tuple[str, int, float]]
+    p: float
+    action: Action = Action.PICK
+
+
+def attribution_of(pick: Pick, event_id: str, at: datetime, store_id: str = STORE) -> Attribution:
+    chosen_session = pick.who[0][0]
+    sku, qty, _ = pick.what[0]
+    decision = Hypothesis(session_id=chosen_session, sku=sku, qty=qty, probability=pick.p)
+    alternatives = [
+        Hypothesis(session_id=chosen_session, sku=s, qty=q, probability=p)
+        for s, q, p in pick.what[1:]
+    ] + [Hypothesis(session_id=s, sku=sku, qty=qty, probability=p) for s, p in pick.who[1:]]
+    shares = [
+        SessionShare(
+            session_id=s,
+            probability=p,
+            factor=pick.p if i == 0 else max(0.0, 1.0 - p),
+            chosen=i == 0,
+        )
+        for i, (s, p) in enumerate(pick.who)
+    ]
+    grams = 100.0 * qty
+    return Attribution(
+        event_id=event_id,
+        store_id=store_id,
+        lane_id=pick.lane,
+        action=pick.action,
+        delta_g=-grams if pick.action is Action.PICK else grams,
+        t_start=at - timedelta(seconds=1),
+        t_end=at,
+        decision=decision,
+        p_who=pick.who[0][1],
+        p_what=pick.what[0][2],
+        alternatives=alternatives,
+        sessions=shares,
+        reasons=["seeded by the finalize test"],
+        model="test",
+    )
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The seeded sessions' real names (by the names the picks used) and the event ids."""
+
+    names: dict[str, str]
+    events: list[str]
+
+    def __getitem__(self, name: str) -> str:
+        return self.names[name]
+
+
+# --- the deployment ---------------------------------------------------------------------------
+
+
+@dataclass
+class FinalizeCloud:
+    config: DeploymentConfig
+    definition: StoreDefinition
+    dispatcher: Dispatcher
+    state_machine_arn: str
+    bus_name: str
+    receipts_queue: str
+    gt_input_queue: str
+    gt_output_topic: str
+    review_bucket: str
+    evidence_bucket: str
+    started: dict[str, float] = field(default_factory=dict)
+    event_numbers: Iterator[int] = field(default_factory=itertools.count)
+    bus_events: list[dict[str, Any]] = field(default_factory=list)
+    seeded_sessions: int = 0
+
+    def configure(
+        self,
+        *,
+        backend: ReviewBackend = ReviewBackend.CONSOLE,
+        review_timeout_s: int = 30,
+        review_heartbeat_s: int = 20,
+    ) -> FinalizeCloud:
+        """Settings for the next executions (a fresh "container" for every function)."""
+        os.environ["WALKOUT_REVIEW_BACKEND"] = backend.value
+        os.environ["WALKOUT_REVIEW_TIMEOUT_S"] = str(review_timeout_s)
+        os.environ["WALKOUT_REVIEW_HEARTBEAT_S"] = str(review_heartbeat_s)
+        get_settings.cache_clear()
+        with self.dispatcher.lock:
+            self.dispatcher.modules.clear()
+            self.dispatcher.failures.clear()
+            self.dispatcher.calls.clear()
+        return self
+
+    @property
+    def ddb(self) -> Any:
+        return dynamo.client("dynamodb")
+
+    @property
+    def sfn(self) -> Any:
+        return dynamo.client("stepfunctions")
+
+    @property
+    def sqs(self) -> Any:
+        return dynamo.client("sqs")
+
+    @property
+    def s3(self) -> Any:
+        return dynamo.client("s3")
+
+    @property
+    def sns(self) -> Any:
+        return dynamo.client("sns")
+
+    def sessions(self) -> SessionsTable:
+        return SessionsTable(
+            self.ddb,
+            self.config.table_name("sessions"),
+            ttl_days=14,
+            clock=lambda: datetime.now(UTC),
+        )
+
+    def receipts(self) -> ReceiptsTable:
+        return ReceiptsTable(
+            self.ddb, self.config.table_name("receipts"), clock=lambda: datetime.now(UTC)
+        )
+
+    def review_tasks(self) -> ReviewTasksTable:
+        return ReviewTasksTable(
+            self.ddb,
+            self.config.table_name("sessions"),
+            ttl_days=14,
+            clock=lambda: datetime.now(UTC),
+        )
+
+    def console(self) -> ConsoleReview:
+        return ConsoleReview(self.review_tasks(), TaskCallbacks(self.sfn))
+
+    # seeding ---------------------------------------------------------------------------------
+
+    def price(self, items: dict[str, int], session_id: str, version: int, at: datetime) -> Cart:
+        return price_items(
+            items,
+            self.definition.catalog,
+            prices_include_tax=self.definition.store.prices_include_tax,
+            at=at,
+        ).to_cart(store_id=STORE, session_id=session_id, version=version, updated_at=at)
+
+    def seed(
+        self,
+        picks: Sequence[Pick],
+        *,
+        exit_s: float = 300.0,
+        status: SessionStatus = SessionStatus.READY,
+    ) -> Seeded:
+        """Open every session the picks name (under names unique in this deployment),
+        commit the picks in order as ingest would, and close the sessions."""
+        self.seeded_sessions += 1
+        tag = self.seeded_sessions
+        table = self.sessions()
+        names = {s: f"{s}-{tag}" for s in sorted({s for p in picks for s, _ in p.who})}
+        carts: dict[str, CartRecord] = {}
+        exit_at = T0 + timedelta(seconds=exit_s)
+        for i, session_id in enumerate(names.values()):
+            record = SessionRecord(
+                store_id=STORE,
+                session_id=session_id,
+                status=status,
+                tracks=[f"t-{session_id}"],
+                exits={f"t-{session_id}": exit_at} if status is not SessionStatus.OPEN else {},
+                gate_id="in",
+                account_ref=f"acct-{session_id}",
+                entered_at=T0 + timedelta(seconds=i),
+                opened_by=f"open-{session_id}",
+                exit_at=exit_at if status is not SessionStatus.OPEN else None,
+                ready_at=exit_at if status is SessionStatus.READY else None,
+            )
+            cart = CartRecord(
+                store_id=STORE,
+                session_id=session_id,
+                cart=self.price({}, session_id, 0, record.entered_at),
+            )
+            assert table.open_session(record, cart) is None
+            carts[session_id] = cart
+        events = []
+        for n, pick in enumerate(picks):
+            at = T0 + timedelta(seconds=10 + 10 * n)
+            event_id = f"01JEVT{next(self.event_numbers):020d}"
+            renamed = Pick(
+                pick.lane, [(names[s], p) for s, p in pick.who], pick.what, pick.p, pick.action
+            )
+            attribution = attribution_of(renamed, event_id, at)
+            writes = []
+            for share in attribution.sessions:
+                current = carts[share.session_id]
+                update: dict[str, Any] = {
+                    "factors": {**current.factors, event_id: share.factor},
+                    "rev": current.rev + 1,
+                }
+                if share.chosen:
+                    items = cart_after(current.items, attribution, share.session_id)
+                    update["items"] = items
+                    update["cart"] = self.price(
+                        items, share.session_id, current.cart.version + 1, at
+                    )
+                writes.append(
+                    CartWrite(record=current.model_copy(update=update), expected_rev=current.rev)
+                )
+            assert table.commit_attribution(attribution, writes, None)
+            for write in writes:
+                carts[write.record.session_id] = write.record
+            events.append(event_id)
+        return Seeded(names, events)
+
+    def put_evidence(
+        self, event_id: str, names: Sequence[str] = ("reach-cam-1", "reach-cam-2")
+    ) -> None:
+        s3 = dynamo.client("s3")
+        for name in names:
+            s3.put_object(
+                Bucket=self.evidence_bucket,
+                Key=f"stores/{STORE}/evidence/{event_id}/{name}.jpg",
+                Body=b"\xff\xd8\xff\xe0 jpeg",
+            )
+
+    # running ---------------------------------------------------------------------------------
+
+    def start(self, session_id: str) -> str:
+        """Hand the session over exactly as ingest does (`FinalizeWorkflow.start`)."""
+        arn = FinalizeWorkflow(self.sfn, self.state_machine_arn).start(STORE, session_id)
+        self.started[arn] = time.monotonic()
+        return arn
+
+    def wait(self, execution_arn: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(0.02)
+        raise AssertionError(f"{execution_arn} still running after {timeout_s} s")
+
+    def wait_for_state(self, execution_arn: str, state: str, timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if state in self.entered_states(execution_arn):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{execution_arn} never entered {state}")
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return list(self.sfn.get_execution_history(executionArn=execution_arn)["events"])
+
+    def entered_states(self, execution_arn: str) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(execution_arn)
+            if e["type"].endswith("StateEntered")
+        ]
+
+    def transitions(self, execution_arn: str) -> int:
+        """State transitions, as Standard workflows are billed: one per state entered."""
+        return len(self.entered_states(execution_arn))
+
+    def receipt_events(
+        self, session_id: str | None = None, wait_s: float = 5.0, expect: int = 1
+    ) -> list[dict[str, Any]]:
+        """`ReceiptIssued` events that reached the bus's queue target (of one session)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            for message in self.sqs.receive_message(
+                QueueUrl=self.receipts_queue, MaxNumberOfMessages=10
+            ).get("Messages", []):
+                self.bus_events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.receipts_queue, ReceiptHandle=message["ReceiptHandle"]
+                )
+            found = [
+                e
+                for e in self.bus_events
+                if session_id is None or e["detail"]["session_id"] == session_id
+            ]
+            if len(found) >= expect or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
+    def queued_task(self, session_id: str, timeout_s: float = 10.0) -> ReviewTask:
+        """The session's review task once the workflow stored it (console backend)."""
+        deadline = time.monotonic() + timeout_s
+        task_id = task_id_for(STORE, session_id)
+        while time.monotonic() < deadline:
+            stored = self.review_tasks().get(task_id)
+            if stored is not None:
+                return stored.task
+            time.sleep(0.02)
+        raise AssertionError(f"no review task was queued for {session_id}")
+
+    def gt_input_lines(self, wait_s: float = 10.0) -> list[dict[str, Any]]:
+        """What Ground Truth would take from the input topic (raw SNS messages)."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.gt_input_queue, MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if messages:
+                for m in messages:
+                    self.sqs.delete_message(
+                        QueueUrl=self.gt_input_queue, ReceiptHandle=m["ReceiptHandle"]
+                    )
+                return [json.loads(m["Body"]) for m in messages]
+            time.sleep(0.02)
+        raise AssertionError("nothing arrived on the Ground Truth input topic")
+
+    def invoke(self, suffix: str, event: Any) -> Any:
+        """Invoke a function through moto's Lambda API, as Ground Truth would."""
+        response = dynamo.client("lambda").invoke(
+            FunctionName=f"{self.config.prefix}-{suffix}", Payload=json.dumps(event).encode()
+        )
+        payload = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, payload
+        return payload
+
+
+def _queue(name: str) -> tuple[str, str]:
+    sqs = dynamo.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return url, arn
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def _environment(config: DeploymentConfig, evidence_bucket: str) -> dict[str, str]:
+    tables = {k: config.table_name(k) for k in ("sessions", "stores", "receipts")}
+    env: dict[str, str] = {}
+    env.update(
+        AssessSettings.environment(
+            config,
+            sessions_table=tables["sessions"],
+            stores_table=tables["stores"],
+            evidence_bucket=evidence_bucket,
+        )
+    )
+    env.update(
+        IssueSettings.environment(
+            config,
+            sessions_table=tables["sessions"],
+            stores_table=tables["stores"],
+            receipts_table=tables["receipts"],
+        )
+    )
+    env.update(AttentionSettings.environment(config, receipts_table=tables["receipts"]))
+    env.update(ReviewTasksSettings.environment(config, "review", sessions_table=tables["sessions"]))
+    return env
+
+
+def deploy() -> FinalizeCloud:
+    """Inside an active `mock_aws`: tables, buckets, bus, topics, functions, state machine."""
+    config = DeploymentConfig(stage="test", review_backend=ReviewBackend.CONSOLE)
+    create_tables(config)
+    prefix = config.prefix
+    s3 = dynamo.client("s3")
+    evidence_bucket = f"{prefix}-evidence"
+    review_bucket = f"{prefix}-review"
+    for bucket in (evidence_bucket, review_bucket):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    definition = small_definition()
+    StoreDefinitions(dynamo.client("dynamodb"), config.table_name("stores")).put(
+        definition, version=1, updated_at=T0
+    )
+
+    iam = dynamo.client("iam")
+    role = iam.create_role(RoleName="walkout-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = dynamo.client("lambda")
+    arns = {}
+    for suffix in HANDLERS:
+        arns[suffix] = lam.create_function(
+            FunctionName=f"{prefix}-{suffix}",
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": _zip()},
+        )["FunctionArn"]
+
+    events = dynamo.client("events")
+    bus = config.event_bus_name
+    events.create_event_bus(Name=bus)
+    receipts_url, receipts_arn = _queue("receipts-issued")
+    events.put_rule(
+        Name="receipt-issued",
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": ["walkout.finalize"], "detail-type": ["ReceiptIssued"]}),
+    )
+    events.put_targets(
+        Rule="receipt-issued", EventBusName=bus, Targets=[{"Id": "queue", "Arn": receipts_arn}]
+    )
+
+    sns = dynamo.client("sns")
+    input_topic = sns.create_topic(Name=f"{prefix}-review-input")["TopicArn"]
+    output_topic = sns.create_topic(Name=f"{prefix}-review-output")["TopicArn"]
+    gt_url, gt_arn = _queue("gt-input")
+    sns.subscribe(
+        TopicArn=input_topic,
+        Protocol="sqs",
+        Endpoint=gt_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    sns.subscribe(TopicArn=output_topic, Protocol="lambda", Endpoint=arns["review-gt-result"])
+
+    substitutions = {
+        "AssessFunctionArn": arns["finalize-assess"],
+        "ReviewQueueFunctionArn": arns["review-queue"],
+        "ReviewInputTopicArn": input_topic,
+        "IssueReceiptFunctionArn": arns["finalize-issue"],
+        "MarkAttentionFunctionArn": arns["finalize-attention"],
+        "EventBusName": bus,
+    }
+    text = ASL_PATH.read_text()
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text.split('"States"', 1)[1], "an unsubstituted placeholder is left"
+    sfn = dynamo.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"{prefix}-finalize", definition=text, roleArn=role, type="STANDARD"
+    )["stateMachineArn"]
+
+    os.environ.update(_environment(config, evidence_bucket))
+    dispatcher = Dispatcher(prefix=prefix)
+    cloud = FinalizeCloud(
+        config=config,
+        definition=definition,
+        dispatcher=dispatcher,
+        state_machine_arn=machine,
+        bus_name=bus,
+        receipts_queue=receipts_url,
+        gt_input_queue=gt_url,
+        gt_output_topic=output_topic,
+        review_bucket=review_bucket,
+        evidence_bucket=evidence_bucket,
+    )
+    return cloud.configure()
+
+
+def finalize_cloud() -> Iterator[FinalizeCloud]:
+    """A fresh moto account with the finalize deployment (for a module-scoped fixture; each
+    test calls `configure` and seeds sessions under names of its own)."""
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="Walkout",
+    )
+    try:
+        with mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "lambda": {"use_docker": False},
+            }
+        ):
+            dynamo.client.cache_clear()
+            cloud = deploy()
+            restore = _install(cloud.dispatcher)
+            try:
+                yield cloud
+            finally:
+                restore()
+    finally:
+        dynamo.client.cache_clear()
+        get_settings.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)

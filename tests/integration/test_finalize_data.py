@@ -1,0 +1,360 @@
+"""The finalize data modules against moto's DynamoDB: receipts (append-only versions, flags)
+and review tasks (the console queue, answers), and the console adapter over them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from ingest_support import REGION, create_tables
+from moto import mock_aws
+
+from walkout.cart import ReviewStatus
+from walkout.catalog import Catalog, MultiBuy, Product, TaxClass
+from walkout.config import DeploymentConfig, ReviewBackend
+from walkout.data import dynamo
+from walkout.data.receipts import FlagKind, ReceiptsTable, ReceiptVersionError
+from walkout.data.review_tasks import (
+    AnswerConflictError,
+    ReviewTasksTable,
+    ReviewTaskStatus,
+)
+from walkout.finalize.receipt import issue_receipt
+from walkout.review.console import ConsoleReview, UnknownTaskError
+from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
+
+NOW = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)
+CATALOG = Catalog(
+    currency="EUR",
+    tax_classes=[TaxClass(tax_class="std", name="Standard", rate_bp=2000)],
+    products=[
+        Product(
+            sku="cola",
+            name="Cola",
+            price_minor=199,
+            currency="EUR",
+            unit_weight_g=355,
+            weight_tolerance_g=5,
+            tax_class="std",
+        )
+    ],
+    promotions=[
+        MultiBuy(promotion_id="cola-2", name="2 for 3", skus=["cola"], buy_qty=2, price_minor=300)
+    ],
+)
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def ddb() -> Iterator[Any]:
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
+    )
+    try:
+        with mock_aws():
+            dynamo.client.cache_clear()
+            create_tables(DeploymentConfig(stage="data"))
+            yield dynamo.client("dynamodb")
+    finally:
+        dynamo.client.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def receipt(session: str = "s-1", qty: int = 2) -> Any:
+    return issue_receipt(
+        store_id="store-1",
+        session_id=session,
+        items={"cola": qty},
+        catalog=CATALOG,
+        prices_include_tax=True,
+        priced_at=NOW - timedelta(minutes=10),
+        status=ReviewStatus.AUTO,
+        issued_at=NOW,
+    )
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+def test_a_receipt_is_issued_once_and_a_retry_gets_the_first(ddb: Any) -> None:
+    table = ReceiptsTable(ddb, "walkout-data-receipts", clock=Clock())
+    first = receipt()
+    later = first.model_copy(update={"issued_at": NOW + timedelta(seconds=5)})
+
+    assert table.issue(first) == (first, True)
+    assert table.issue(later) == (first, False)
+    assert table.versions("store-1", "s-1") == [first]
+
+
+def test_adjustments_append_versions_and_never_rewrite(ddb: Any) -> None:
+    table = ReceiptsTable(ddb, "walkout-data-receipts", clock=Clock())
+    v1 = receipt()
+    table.issue(v1)
+    v2 = v1.with_adjustment(
+        reason="dented can", created_at=NOW + timedelta(hours=1), refund_minor=50
+    )
+
+    table.append(v2)
+
+    assert table.versions("store-1", "s-1") == [v1, v2]
+    assert table.latest("store-1", "s-1") == v2
+    with pytest.raises(ReceiptVersionError):
+        table.append(v2)  # version 2 exists: no rewrite
+    v4 = v2.with_adjustment(reason="x", created_at=NOW + timedelta(hours=2), refund_minor=1)
+    with pytest.raises(ReceiptVersionError, match="version 3 is missing"):
+        table.append(v4.model_copy(update={"version": 4}))
+
+
+def test_receipts_are_listed_by_store_and_time(ddb: Any) -> None:
+    table = ReceiptsTable(ddb, "walkout-data-receipts", clock=Clock())
+    table.issue(receipt("s-1"))
+    table.issue(receipt("s-2", qty=1))
+
+    listed = table.by_store("store-1", NOW - timedelta(minutes=1), NOW + timedelta(minutes=1))
+
+    assert {r.session_id for r in listed} == {"s-1", "s-2"}
+    assert table.by_store("store-1", NOW + timedelta(hours=1), NOW + timedelta(hours=2)) == []
+
+
+def test_an_audit_flag_is_stored_with_the_receipt_and_listed_per_store(ddb: Any) -> None:
+    table = ReceiptsTable(ddb, "walkout-data-receipts", clock=Clock())
+
+    table.issue(receipt(), audit=["review timed out"])
+
+    [flag] = table.flags("store-1", FlagKind.AUDIT)
+    assert (flag.session_id, flag.reason) == ("s-1", "review timed out")
+    assert table.flags("store-1", FlagKind.ATTENTION) == []
+
+
+def test_the_first_attention_flag_stays(ddb: Any) -> None:
+    table = ReceiptsTable(ddb, "walkout-data-receipts", clock=Clock())
+
+    assert table.flag("store-1", "s-9", FlagKind.ATTENTION, "first", {"execution": "e1"})
+    assert not table.flag("store-1", "s-9", FlagKind.ATTENTION, "second")
+    [flag] = table.flags("store-1", FlagKind.ATTENTION)
+    assert (flag.reason, flag.details) == ("first", {"execution": "e1"})
+
+
+# --- review tasks and the console -------------------------------------------------------------
+
+
+def task(task_id: str = "rt-1", created: datetime = NOW, timeout_s: int = 3600) -> ReviewTask:
+    return ReviewTask.model_validate(
+        {
+            "task_id": task_id,
+            "store_id": "store-1",
+            "retailer_id": "retailer-1",
+            "session_id": f"s-{task_id}",
+            "backend": "console",
+            "created_at": created,
+            "timeout_s": timeout_s,
+            "heartbeat_s": 600,
+            "questions": [
+                {
+                    "event_id": "E1",
+                    "action": "pick",
+                    "lane_id": "L1",
+                    "t_start": NOW - timedelta(minutes=20),
+                    "t_end": NOW - timedelta(minutes=20),
+                    "delta_g": -355.0,
+                    "prompt": "Who took what from lane L1?",
+                    "local_time": "18:10:00 UTC",
+                    "shoppers": [
+                        {
+                            "label": "A",
+                            "colour": "orange",
+                            "colour_hex": "#E69F00",
+                            "session_id": f"s-{task_id}",
+                        }
+                    ],
+                    "products": [{"sku": "cola", "name": "Cola"}],
+                    "max_qty": 3,
+                }
+            ],
+        }
+    )
+
+
+@dataclass
+class Callbacks:
+    """Step Functions' side: tokens in `dead` are no longer waited for."""
+
+    dead: set[str] = field(default_factory=set)
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def succeed(self, token: str, output: Any) -> bool:
+        self.calls.append(("succeed", token, output))
+        return token not in self.dead
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        self.calls.append(("fail", token, error))
+        return token not in self.dead
+
+    def heartbeat(self, token: str) -> bool:
+        self.calls.append(("heartbeat", token, None))
+        return token not in self.dead
+
+
+def console(ddb: Any, clock: Clock, callbacks: Callbacks) -> tuple[ConsoleReview, ReviewTasksTable]:
+    tasks = ReviewTasksTable(ddb, "walkout-data-sessions", ttl_days=14, clock=clock)
+    return ConsoleReview(tasks, callbacks, clock=clock, claim_timeout_s=900), tasks  # type: ignore[arg-type]
+
+
+ANSWER = [EventAnswer(event_id="E1", shopper="A", sku="cola", qty=1)]
+
+
+def test_next_task_gives_the_oldest_task_and_tells_the_workflow(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-new", created=NOW - timedelta(minutes=1)), "tok-new")
+    review.enqueue(task("rt-old", created=NOW - timedelta(minutes=5)), "tok-old")
+
+    view = review.next_task("retailer-1", "alice")
+
+    assert view is not None and view.task_id == "rt-old"
+    assert ("heartbeat", "tok-old", None) in callbacks.calls
+    stored = tasks.get("rt-old")
+    assert stored is not None and (stored.status, stored.claimed_by) == (
+        ReviewTaskStatus.CLAIMED,
+        "alice",
+    )
+    # a second reviewer gets the next one, and nobody gets a third
+    second = review.next_task("retailer-1", "bob")
+    assert second is not None and second.task_id == "rt-new"
+    assert review.next_task("retailer-1", "carol") is None
+    assert review.next_task("retailer-2", "dave") is None
+
+
+def test_a_stale_claim_goes_to_the_next_reviewer(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, _ = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok")
+    review.next_task("retailer-1", "alice")
+
+    clock.now = NOW + timedelta(minutes=20)
+    view = review.next_task("retailer-1", "bob")
+
+    assert view is not None and view.task_id == "rt-1"
+
+
+def test_tasks_whose_workflow_moved_on_are_closed_and_skipped(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks(dead={"tok-dead"})
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-dead", created=NOW - timedelta(minutes=9)), "tok-dead")
+    review.enqueue(task("rt-late", created=NOW - timedelta(hours=2)), "tok-late")
+    review.enqueue(task("rt-live", created=NOW - timedelta(minutes=1)), "tok-live")
+
+    view = review.next_task("retailer-1", "alice")
+
+    assert view is not None and view.task_id == "rt-live"
+    closed = [tasks.get(t) for t in ("rt-dead", "rt-late")]
+    assert [c.status for c in closed if c] == [ReviewTaskStatus.CLOSED] * 2
+
+
+def test_an_answer_is_checked_recorded_and_sent_back_with_the_token(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+
+    with pytest.raises(ReviewAnswerError, match="sku: soap"):
+        review.answer_task(
+            "rt-1",
+            [EventAnswer(event_id="E1", shopper="A", sku="soap", qty=1)],
+            reviewer_id="a",
+            retailer_id="retailer-1",
+        )
+    result = review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+
+    assert result.status == "delivered"
+    [(kind, token, output)] = [c for c in callbacks.calls if c[0] == "succeed"]
+    assert (kind, token) == ("succeed", "tok-1")
+    assert ReviewAnswer.model_validate(output).answers == ANSWER
+    recorded = tasks.answer("rt-1")
+    assert recorded is not None and recorded.answered_by == "alice"
+
+
+def test_answering_twice_the_same_is_harmless_and_differently_is_refused(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, _ = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+    review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+
+    again = review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+    with pytest.raises(AnswerConflictError):
+        review.answer_task(
+            "rt-1",
+            [EventAnswer(event_id="E1", shopper=None, sku=None, qty=0)],
+            reviewer_id="b",
+            retailer_id="retailer-1",
+        )
+
+    assert again.status == "delivered"
+
+
+def test_a_retried_review_step_gets_the_recorded_answer_with_its_new_token(ddb: Any) -> None:
+    # Given a task answered under its first token, then queued again by a retried step
+    clock, callbacks = Clock(), Callbacks(dead={"tok-1"})
+    review, _ = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+    assert (
+        review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1").status
+        == "expired"
+    )
+
+    queued = review.enqueue(task("rt-1"), "tok-2")
+
+    assert not queued
+    assert callbacks.calls[-1][:2] == ("succeed", "tok-2")
+
+
+def test_a_retried_step_before_any_answer_takes_the_new_token(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+
+    assert review.enqueue(task("rt-1"), "tok-2")
+    stored = tasks.get("rt-1")
+    assert stored is not None and stored.token == "tok-2"
+
+
+def test_another_retailers_task_is_unknown_to_a_reviewer(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+
+    with pytest.raises(UnknownTaskError):
+        review.answer_task("rt-1", ANSWER, reviewer_id="mallory", retailer_id="retailer-2")
+    stored = tasks.get("rt-1")
+    assert stored is not None and stored.status is ReviewTaskStatus.OPEN
+    assert [c for c in callbacks.calls if c[0] == "succeed"] == []
+
+
+def test_the_first_recorded_answer_of_a_task_wins(ddb: Any) -> None:
+    tasks = ReviewTasksTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+    first = ReviewAnswer(
+        task_id="rt-9",
+        answers=ANSWER,
+        reviewers=3,
+        agreement=0.67,
+        source=ReviewBackend.GROUNDTRUTH,
+        answered_at=NOW,
+    )
+    second = first.model_copy(update={"reviewers": 5})
+
+    tasks.record_answer(first, answered_by="groundtruth", deadline=NOW)
+    kept = tasks.record_answer(second, answered_by="groundtruth", deadline=NOW)
+
+    assert kept.answer == first

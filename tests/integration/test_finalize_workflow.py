@@ -1,0 +1,430 @@
+"""The finalize state machine, run for real by moto's interpreter, its Lambda tasks in-process.
+
+Sessions (store-1, small_definition: cola 1.99 with "2 colas for 3.00", chips 2.49, soap
+3.49, juice 2.99, tea 3.99, candy 0.99; 20 % tax included):
+
+- `s-auto`: three confident picks -> receipt at once, `ReceiptIssued` on the bus.
+- `s-rev` : six picks, two of them uncertain (chips or tea? s-rev or s-other took the
+  candy?) -> only those two go to review.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from finalize_support import FinalizeCloud, Pick, finalize_cloud
+from ingest_support import REGION, STORE
+
+from walkout.cart import Receipt, ReviewStatus
+from walkout.config import ReviewBackend
+from walkout.data.receipts import Flag, FlagKind
+from walkout.data.review_tasks import ReviewTaskStatus
+from walkout.finalize.errors import TransientError
+from walkout.finalize.receipt import RECEIPT_ISSUED, RECEIPT_SOURCE
+from walkout.review.contract import EventAnswer, ReviewTask
+from walkout.review.groundtruth import ANSWERS_FIELD, LABEL_ATTRIBUTE, task_of
+
+AUTO = [
+    Pick("L1", who=[("s-auto", 0.99)], what=[("cola", 1, 0.995)], p=0.995),
+    Pick("L1", who=[("s-auto", 0.99)], what=[("cola", 1, 0.995)], p=0.995),
+    Pick("L3", who=[("s-auto", 0.99)], what=[("soap", 1, 0.99)], p=0.99),
+]
+CHIPS_OR_TEA = Pick("L2", who=[("s-rev", 0.97)], what=[("chips", 1, 0.6), ("tea", 1, 0.37)], p=0.6)
+WHO_TOOK_CANDY = Pick(
+    "L6", who=[("s-rev", 0.55), ("s-other", 0.42)], what=[("candy", 1, 0.98)], p=0.55
+)
+REVIEWED = [
+    Pick("L1", who=[("s-rev", 0.999)], what=[("cola", 2, 0.999)], p=0.999),
+    CHIPS_OR_TEA,
+    Pick("L3", who=[("s-rev", 0.998)], what=[("soap", 1, 0.998)], p=0.998),
+    Pick("L4", who=[("s-rev", 0.997)], what=[("juice", 1, 0.997)], p=0.997),
+    WHO_TOOK_CANDY,
+    Pick("L1", who=[("s-rev", 0.999)], what=[("cola", 1, 0.999)], p=0.999),
+]
+CHIPS, CANDY = 1, 4  # positions of the uncertain picks
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[FinalizeCloud]:
+    yield from finalize_cloud()
+
+
+@pytest.fixture
+def cloud(deployment: FinalizeCloud) -> FinalizeCloud:
+    return deployment.configure()
+
+
+@pytest.fixture
+def gt_cloud(deployment: FinalizeCloud) -> FinalizeCloud:
+    return deployment.configure(backend=ReviewBackend.GROUNDTRUTH)
+
+
+@pytest.fixture
+def short_review_cloud(deployment: FinalizeCloud) -> FinalizeCloud:
+    return deployment.configure(review_timeout_s=2, review_heartbeat_s=2)
+
+
+def lines(receipt: dict[str, Any]) -> dict[str, int]:
+    return {line["sku"]: line["qty"] for line in receipt["lines"]}
+
+
+def charged(receipt: Receipt) -> dict[str, int]:
+    return {line.sku: line.qty for line in receipt.lines}
+
+
+def session_flags(cloud: FinalizeCloud, kind: FlagKind, session_id: str) -> list[Flag]:
+    return [f for f in cloud.receipts().flags(STORE, kind) if f.session_id == session_id]
+
+
+CORRECTED = {"cola": 3, "soap": 1, "juice": 1, "tea": 1}
+CONFIDENT_ONLY = {"cola": 3, "soap": 1, "juice": 1}
+
+
+# --- the confident path -----------------------------------------------------------------------
+
+
+def test_a_confident_session_gets_its_receipt_and_a_receipt_issued_event(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given a session whose three picks are all confident
+    session = cloud.seed(AUTO)["s-auto"]
+    _, live = cloud.sessions().read_session(STORE, session)
+    assert live is not None
+
+    # When ingest hands it over
+    execution = cloud.start(session)
+    done = cloud.wait(execution)
+
+    # Then the execution succeeds without review, the receipt is the live cart to the cent,
+    assert done["status"] == "SUCCEEDED"
+    receipt = cloud.receipts().latest(STORE, session)
+    assert receipt is not None
+    assert receipt.review_status is ReviewStatus.AUTO
+    assert (receipt.lines, receipt.savings, receipt.taxes, receipt.totals) == (
+        live.cart.lines,
+        live.cart.savings,
+        live.cart.taxes,
+        live.cart.totals,
+    )
+    assert receipt.totals.total_minor == 300 + 349  # two colas on the multi-buy, one soap
+    # and `ReceiptIssued` reached the bus with that receipt
+    [event] = cloud.receipt_events(session)
+    assert (event["source"], event["detail-type"]) == (RECEIPT_SOURCE, RECEIPT_ISSUED)
+    assert event["detail"]["receipt_id"] == receipt.receipt_id
+    assert event["detail"]["session_id"] == session
+    assert event["detail"]["total_minor"] == receipt.totals.total_minor
+    assert event["detail"]["review_status"] == "auto"
+
+
+def test_the_auto_path_takes_four_transitions(cloud: FinalizeCloud) -> None:
+    session = cloud.seed(AUTO)["s-auto"]
+
+    execution = cloud.start(session)
+    cloud.wait(execution)
+    cloud.receipt_events(session)
+
+    assert cloud.entered_states(execution) == [
+        "Assess",
+        "Route",
+        "IssueReceipt",
+        "PublishReceiptIssued",
+    ]
+
+
+def test_a_transient_failure_is_retried_and_the_session_still_gets_one_receipt(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given a confident session, and an issue step that is throttled once
+    session = cloud.seed(AUTO)["s-auto"]
+    cloud.dispatcher.failures["finalize-issue"] = [TransientError("throttled")]
+
+    execution = cloud.start(session)
+    done = cloud.wait(execution)
+
+    assert done["status"] == "SUCCEEDED"
+    assert cloud.dispatcher.count("finalize-issue") == 2
+    assert len(cloud.receipts().versions(STORE, session)) == 1
+    assert len(cloud.receipt_events(session)) == 1
+
+
+# --- a failing step ---------------------------------------------------------------------------
+
+
+def test_a_failing_step_marks_the_session_for_attention_and_fails_visibly(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given a session handed over before ingest ever stored it
+    execution = cloud.start("s-ghost")
+
+    done = cloud.wait(execution)
+
+    # Then the execution fails with the step's own error, after flagging the session
+    assert done["status"] == "FAILED"
+    assert done["error"] == "SessionNotFoundError"
+    assert cloud.entered_states(execution)[-2:] == ["MarkForAttention", "FinalizeFailed"]
+    [flag] = session_flags(cloud, FlagKind.ATTENTION, "s-ghost")
+    assert flag.reason.startswith("SessionNotFoundError")
+    assert flag.details["execution"] == execution
+    assert cloud.receipt_events("s-ghost", wait_s=0.3) == []
+
+
+# --- review through the console ---------------------------------------------------------------
+
+
+def test_an_uncertain_session_sends_only_its_uncertain_events_to_review(
+    cloud: FinalizeCloud,
+) -> None:
+    seeded = cloud.seed(REVIEWED)
+    chips_event, candy_event = seeded.events[CHIPS], seeded.events[CANDY]
+    cloud.put_evidence(chips_event)
+
+    execution = cloud.start(seeded["s-rev"])
+    task = cloud.queued_task(seeded["s-rev"])
+
+    assert [q.event_id for q in task.questions] == [chips_event, candy_event]
+    chips = task.question(chips_event)
+    assert chips is not None
+    assert {p.sku for p in chips.products} == {"chips", "tea"}
+    assert len(chips.evidence) == 2
+    candy = task.question(candy_event)
+    assert candy is not None
+    assert {s.session_id for s in candy.shoppers} == {seeded["s-rev"], seeded["s-other"]}
+    # (answer it, so that the queue holds no task of this test for the next one)
+    cloud.console().answer_task(
+        task.task_id,
+        [EventAnswer(event_id=q.event_id, shopper=None, sku=None, qty=0) for q in task.questions],
+        reviewer_id="r0",
+        retailer_id="retailer-1",
+    )
+    assert cloud.wait(execution)["status"] == "SUCCEEDED"
+
+
+def test_a_console_answer_finishes_the_session_with_the_corrected_receipt(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given an uncertain session waiting in the console queue
+    seeded = cloud.seed(REVIEWED)
+    session = seeded["s-rev"]
+    execution = cloud.start(session)
+    task = cloud.queued_task(session)
+    console = cloud.console()
+
+    # When a reviewer takes it and answers: tea, not chips; the other shopper took the candy
+    view = console.next_task("retailer-1", "reviewer-7")
+    assert view is not None and view.task_id == task.task_id
+    chips_event, candy_event = seeded.events[CHIPS], seeded.events[CANDY]
+    result = console.answer_task(
+        view.task_id,
+        [
+            EventAnswer(
+                event_id=chips_event, shopper=label(task, chips_event, session), sku="tea", qty=1
+            ),
+            EventAnswer(
+                event_id=candy_event,
+                shopper=label(task, candy_event, seeded["s-other"]),
+                sku="candy",
+                qty=1,
+            ),
+        ],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+    done = cloud.wait(execution)
+
+    # Then the receipt charges tea and no candy, marked reviewed
+    assert result.status == "delivered"
+    assert done["status"] == "SUCCEEDED"
+    receipt = cloud.receipts().latest(STORE, session)
+    assert receipt is not None
+    assert receipt.review_status is ReviewStatus.REVIEWED
+    assert charged(receipt) == CORRECTED
+    [event] = cloud.receipt_events(session)
+    assert event["detail"]["review_status"] == "reviewed"
+    assert lines(event["detail"]["receipt"]) == CORRECTED
+    stored = cloud.review_tasks().get(view.task_id)
+    assert stored is not None and stored.status is ReviewTaskStatus.ANSWERED
+    assert cloud.entered_states(execution) == [
+        "Assess",
+        "Route",
+        "ReviewInConsole",
+        "IssueReceipt",
+        "PublishReceiptIssued",
+    ]
+
+
+# --- review through Ground Truth --------------------------------------------------------------
+
+
+def test_a_ground_truth_review_finishes_the_session_with_the_corrected_receipt(
+    gt_cloud: FinalizeCloud,
+) -> None:
+    cloud = gt_cloud
+    # Given an uncertain session, and Ground Truth's input topic
+    seeded = cloud.seed(REVIEWED)
+    session = seeded["s-rev"]
+    chips_event, candy_event = seeded.events[CHIPS], seeded.events[CANDY]
+    cloud.put_evidence(chips_event)
+    execution = cloud.start(session)
+
+    # When Ground Truth takes the data object in (pre-annotation) ...
+    [line] = cloud.gt_input_lines()
+    job = f"arn:aws:sagemaker:{REGION}:123456789012:labeling-job/walkout-test-review-v1-abc"
+    pre = cloud.invoke(
+        "review-gt-pre", {"version": "2018-10-06", "labelingJobArn": job, "dataObject": line}
+    )
+    assert pre["isHumanAnnotationRequired"] == "true"
+    questions = pre["taskInput"]["questions"]
+    assert sorted(q["event_id"] for q in questions) == sorted([chips_event, candy_event])
+    assert session not in json.dumps(pre["taskInput"])
+
+    # ... three workers answer (two say tea and the other shopper, one says chips) ...
+    task, _ = task_of(line)
+    mine, other = label(task, chips_event, session), label(task, candy_event, seeded["s-other"])
+    majority = [
+        {"event_id": chips_event, "shopper": mine, "sku": "tea", "qty": 1},
+        {"event_id": candy_event, "shopper": other, "sku": "candy", "qty": 1},
+    ]
+    dissent = [
+        {"event_id": chips_event, "shopper": mine, "sku": "chips", "qty": 1},
+        {"event_id": candy_event, "shopper": other, "sku": "candy", "qty": 1},
+    ]
+    payload = [
+        {
+            "datasetObjectId": "0",
+            "dataObject": line,
+            "annotations": [
+                {
+                    "workerId": f"private.{REGION}.worker{i}",
+                    "annotationData": {"content": json.dumps({ANSWERS_FIELD: json.dumps(a)})},
+                }
+                for i, a in enumerate([majority, dissent, majority])
+            ],
+        }
+    ]
+    key = "output/walkout-test-review-v1-abc/annotations/consolidation-request/iteration-1/0.json"
+    cloud.s3.put_object(Bucket=cloud.review_bucket, Key=key, Body=json.dumps(payload).encode())
+    # ... GT calls the consolidation Lambda ...
+    consolidated = cloud.invoke(
+        "review-gt-consolidate",
+        {
+            "version": "2018-10-06",
+            "labelingJobArn": job,
+            "labelCategories": None,
+            "labelAttributeName": LABEL_ATTRIBUTE,
+            "roleArn": "arn:aws:iam::123456789012:role/walkout-test-groundtruth",
+            "payload": {"s3Uri": f"s3://{cloud.review_bucket}/{key}"},
+            "outputConfig": f"s3://{cloud.review_bucket}/output/",
+        },
+    )
+    # ... and publishes the output-manifest line, twice (SNS delivers at least once)
+    output_line = {
+        **line,
+        LABEL_ATTRIBUTE: consolidated[0]["consolidatedAnnotation"]["content"][LABEL_ATTRIBUTE],
+        f"{LABEL_ATTRIBUTE}-metadata": {
+            "type": "groundtruth/custom",
+            "job-name": "walkout-test-review-v1-abc",
+            "human-annotated": "yes",
+            "creation-date": datetime.now(UTC).isoformat(),
+        },
+    }
+    for _ in range(2):
+        cloud.sns.publish(TopicArn=cloud.gt_output_topic, Message=json.dumps(output_line))
+    done = cloud.wait(execution)
+
+    # Then the majority answer corrected the receipt, once
+    assert done["status"] == "SUCCEEDED"
+    receipt = cloud.receipts().latest(STORE, session)
+    assert receipt is not None
+    assert receipt.review_status is ReviewStatus.REVIEWED
+    assert charged(receipt) == CORRECTED
+    assert len(cloud.receipts().versions(STORE, session)) == 1
+    assert cloud.dispatcher.count("review-gt-result") == 2
+    recorded = cloud.review_tasks().answer(task.task_id)
+    assert recorded is not None
+    assert recorded.answer.reviewers == 3
+    chips_answer = recorded.answer.answer(chips_event)
+    assert chips_answer is not None and chips_answer.agreement == pytest.approx(2 / 3)
+    assert len(cloud.receipt_events(session)) == 1
+    assert cloud.entered_states(execution) == [
+        "Assess",
+        "Route",
+        "ReviewByGroundTruth",
+        "IssueReceipt",
+        "PublishReceiptIssued",
+    ]
+
+
+def test_a_ground_truth_review_nobody_settled_falls_back_at_once(gt_cloud: FinalizeCloud) -> None:
+    cloud = gt_cloud
+    # Given an uncertain session sent to Ground Truth
+    session = cloud.seed(REVIEWED)["s-rev"]
+    execution = cloud.start(session)
+    [line] = cloud.gt_input_lines()
+
+    # When Ground Truth gives the object back without a label (no worker answered in time)
+    failed_line = {
+        **line,
+        f"{LABEL_ATTRIBUTE}-metadata": {"failure-reason": "ClientError: expired"},
+    }
+    cloud.sns.publish(TopicArn=cloud.gt_output_topic, Message=json.dumps(failed_line))
+    done = cloud.wait(execution)
+
+    # Then the session is finalized with the fallback, long before the review timeout
+    assert done["status"] == "SUCCEEDED"
+    assert "FallBackToConfidentItems" in cloud.entered_states(execution)
+    receipt = cloud.receipts().latest(STORE, session)
+    assert receipt is not None
+    assert receipt.review_status is ReviewStatus.TIMEOUT_PARTIAL
+    assert charged(receipt) == CONFIDENT_ONLY
+
+
+# --- review timeout ---------------------------------------------------------------------------
+
+
+def test_a_review_that_times_out_charges_only_confident_items_and_flags_an_audit(
+    short_review_cloud: FinalizeCloud,
+) -> None:
+    cloud = short_review_cloud
+    # Given an uncertain session whose review nobody answers (2 s in this deployment)
+    session = cloud.seed(REVIEWED)["s-rev"]
+
+    execution = cloud.start(session)
+    task = cloud.queued_task(session)
+    done = cloud.wait(execution, timeout_s=20)
+
+    # Then the receipt leaves off the uncertain picks (chips, candy), is timeout-partial,
+    assert done["status"] == "SUCCEEDED"
+    assert "FallBackToConfidentItems" in cloud.entered_states(execution)
+    receipt = cloud.receipts().latest(STORE, session)
+    assert receipt is not None
+    assert receipt.review_status is ReviewStatus.TIMEOUT_PARTIAL
+    assert charged(receipt) == CONFIDENT_ONLY
+    # and the session is flagged for audit
+    assert len(session_flags(cloud, FlagKind.AUDIT, session)) == 1
+    [event] = cloud.receipt_events(session)
+    assert event["detail"]["needs_audit"] is True
+    assert event["detail"]["review_status"] == "timeout-partial"
+
+    # And an answer arriving after that is recorded but changes nothing
+    late = cloud.console().answer_task(
+        task.task_id,
+        [EventAnswer(event_id=q.event_id, shopper=None, sku=None, qty=0) for q in task.questions],
+        reviewer_id="late-reviewer",
+        retailer_id="retailer-1",
+    )
+    assert late.status == "expired"
+    assert cloud.receipts().versions(STORE, session) == [receipt]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def label(task: ReviewTask, event_id: str, session_id: str) -> str:
+    """The letter reviewers see for `session_id` (only the task maps letters to sessions)."""
+    question = task.question(event_id)
+    assert question is not None
+    return next(s.label for s in question.shoppers if s.session_id == session_id)

@@ -1,0 +1,180 @@
+"""Settling a session: the live cart, corrected by reviewers' answers, or the
+customer-favourable fallback when the review brings no answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from finalize_builders import T0, attribution, catalog
+
+from walkout.attribution.record import Action, Attribution
+from walkout.cart import ReviewStatus
+from walkout.config import ReviewBackend
+from walkout.finalize.errors import AttributionMissingError, CartMismatchError
+from walkout.finalize.outcome import replay, settle
+from walkout.finalize.questions import build_review_task
+from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask, ReviewTimedOut
+
+ME, OTHER = "s-1", "s-2"
+COLA = attribution(0, who=[(ME, 0.999)], what=[("cola", 2, 0.999)], p=0.999)
+CHIPS_OR_TEA = attribution(1, who=[(ME, 0.97)], what=[("chips", 1, 0.6), ("tea", 1, 0.37)], p=0.6)
+CANDY = attribution(2, who=[(ME, 0.55), (OTHER, 0.42)], what=[("candy", 1, 0.98)], p=0.55)
+SOAP_BACK = attribution(
+    3, who=[(ME, 0.6), (OTHER, 0.35)], what=[("cola", 1, 0.6)], p=0.6, action=Action.RETURN
+)
+EVENTS = [COLA, CHIPS_OR_TEA, CANDY, SOAP_BACK]
+LIVE = replay(EVENTS, ME)
+
+
+def review(*uncertain: Attribution) -> ReviewTask:
+    return build_review_task(
+        store_id="store-1",
+        retailer_id="retailer-1",
+        session_id=ME,
+        attributions=uncertain,
+        catalog=catalog(),
+        evidence={},
+        timezone="UTC",
+        lane_skus={},
+        backend=ReviewBackend.CONSOLE,
+        created_at=T0,
+        timeout_s=60,
+        heartbeat_s=60,
+    )
+
+
+def letter(task: ReviewTask, event_id: str, session: str) -> str:
+    question = task.question(event_id)
+    assert question is not None
+    return next(s.label for s in question.shoppers if s.session_id == session)
+
+
+def answered(task: ReviewTask, *answers: EventAnswer) -> ReviewAnswer:
+    return ReviewAnswer(
+        task_id=task.task_id,
+        answers=list(answers),
+        reviewers=1,
+        agreement=1.0,
+        source=ReviewBackend.CONSOLE,
+        answered_at=T0 + timedelta(minutes=5),
+    )
+
+
+def test_the_live_cart_is_what_replaying_the_decisions_gives() -> None:
+    assert LIVE == {"chips": 1, "candy": 1, "cola": 1}
+
+
+def test_without_review_the_receipt_charges_the_live_cart() -> None:
+    settled = settle(session_id=ME, live_items=LIVE, attributions=[], task=None, outcome=None)
+
+    assert (settled.items, settled.status, settled.audit) == (LIVE, ReviewStatus.AUTO, ())
+
+
+def test_answers_replace_the_product_and_move_an_item_to_another_shopper() -> None:
+    task = review(CHIPS_OR_TEA, CANDY)
+    outcome = answered(
+        task,
+        EventAnswer(event_id="E001", shopper=letter(task, "E001", ME), sku="tea", qty=1),
+        EventAnswer(event_id="E002", shopper=letter(task, "E002", OTHER), sku="candy", qty=1),
+    )
+
+    settled = settle(
+        session_id=ME, live_items=LIVE, attributions=EVENTS, task=task, outcome=outcome
+    )
+
+    assert settled.items == {"cola": 1, "tea": 1}
+    assert settled.status is ReviewStatus.REVIEWED
+    assert settled.audit == ()
+
+
+def test_an_answer_can_add_an_item_the_system_gave_someone_else() -> None:
+    # Given a pick the system charged to the other shopper (this session a runner-up)
+    theirs = attribution(2, who=[(OTHER, 0.55), (ME, 0.42)], what=[("candy", 1, 0.98)], p=0.55)
+    events = [COLA, theirs]
+    task = review(theirs)
+    outcome = answered(
+        task, EventAnswer(event_id="E002", shopper=letter(task, "E002", ME), sku="candy", qty=2)
+    )
+
+    settled = settle(
+        session_id=ME,
+        live_items=replay(events, ME),
+        attributions=events,
+        task=task,
+        outcome=outcome,
+    )
+
+    assert settled.items == {"cola": 2, "candy": 2}
+
+
+def test_nothing_moved_takes_the_item_off() -> None:
+    task = review(CHIPS_OR_TEA)
+    outcome = answered(task, EventAnswer(event_id="E001", shopper=None, sku=None, qty=0))
+
+    settled = settle(
+        session_id=ME, live_items=LIVE, attributions=EVENTS, task=task, outcome=outcome
+    )
+
+    assert "chips" not in settled.items
+
+
+def test_a_timeout_charges_only_confident_items_but_keeps_uncertain_returns() -> None:
+    task = review(CHIPS_OR_TEA, CANDY, SOAP_BACK)
+
+    settled = settle(
+        session_id=ME,
+        live_items=LIVE,
+        attributions=EVENTS,
+        task=task,
+        outcome=ReviewTimedOut(error="States.Timeout"),
+    )
+
+    # chips and candy (uncertain picks) are off; the uncertain return of a cola still counts
+    assert settled.items == {"cola": 1}
+    assert settled.status is ReviewStatus.TIMEOUT_PARTIAL
+    assert "States.Timeout" in settled.audit[0]
+    assert settled.corrected_events == ("E001", "E002")
+
+
+def test_an_unresolved_event_is_left_off_and_flagged_while_the_rest_is_applied() -> None:
+    task = review(CHIPS_OR_TEA, CANDY)
+    outcome = answered(
+        task,
+        EventAnswer(event_id="E001", shopper=letter(task, "E001", ME), sku="tea", qty=1),
+        EventAnswer(event_id="E002", shopper=None, sku=None, qty=0, resolved=False, agreement=0.5),
+    )
+
+    settled = settle(
+        session_id=ME, live_items=LIVE, attributions=EVENTS, task=task, outcome=outcome
+    )
+
+    assert settled.items == {"cola": 1, "tea": 1}
+    assert settled.status is ReviewStatus.REVIEWED
+    assert "E002" in settled.audit[0]
+
+
+def test_corrections_are_refused_when_the_live_cart_does_not_replay() -> None:
+    task = review(CHIPS_OR_TEA)
+
+    with pytest.raises(CartMismatchError, match="live cart"):
+        settle(
+            session_id=ME,
+            live_items={**LIVE, "soap": 1},
+            attributions=EVENTS,
+            task=task,
+            outcome=ReviewTimedOut(error="States.Timeout"),
+        )
+
+
+def test_a_reviewed_event_without_its_record_is_refused() -> None:
+    task = review(CHIPS_OR_TEA)
+
+    with pytest.raises(AttributionMissingError):
+        settle(
+            session_id=ME,
+            live_items={"cola": 2},
+            attributions=[COLA],
+            task=task,
+            outcome=ReviewTimedOut(error="States.Timeout"),
+        )

@@ -1,0 +1,100 @@
+"""Review questions built from attribution records: who (letters and colours, never names),
+what (names and pictures from the catalog), how many."""
+
+from __future__ import annotations
+
+from finalize_builders import T0, attribution, catalog
+
+from walkout.attribution.record import Action, Attribution
+from walkout.config import ReviewBackend
+from walkout.finalize.questions import build_review_task, candidate_sessions, task_id_for
+from walkout.review.contract import SHOPPER_MARKS, ReviewTask
+
+CANDY_WHO = attribution(
+    2, who=[("s-1", 0.55), ("s-2", 0.42)], what=[("candy", 1, 0.98)], p=0.55, lane="L6"
+)
+CHIPS_OR_TEA = attribution(
+    1, who=[("s-1", 0.97)], what=[("chips", 1, 0.6), ("tea", 1, 0.37)], p=0.6, lane="L2"
+)
+
+
+def task(*attributions: Attribution, evidence: dict[str, list[str]] | None = None) -> ReviewTask:
+    return build_review_task(
+        store_id="store-1",
+        retailer_id="retailer-1",
+        session_id="s-1",
+        attributions=attributions,
+        catalog=catalog(),
+        evidence=evidence or {},
+        timezone="Europe/Berlin",
+        lane_skus={"L2": "chips", "L6": "candy"},
+        backend=ReviewBackend.CONSOLE,
+        created_at=T0,
+        timeout_s=3600,
+        heartbeat_s=600,
+    )
+
+
+def test_a_question_per_uncertain_event_in_time_order() -> None:
+    built = task(CANDY_WHO, CHIPS_OR_TEA)
+
+    assert [q.event_id for q in built.questions] == ["E001", "E002"]
+    assert built.task_id == task_id_for("store-1", "s-1")
+
+
+def test_candidate_shoppers_get_letters_and_colours_and_include_the_reviewed_session() -> None:
+    question = task(CANDY_WHO).questions[0]
+
+    assert {s.session_id for s in question.shoppers} == {"s-1", "s-2"}
+    assert [(s.label, s.colour, s.colour_hex) for s in question.shoppers] == [
+        m for m in SHOPPER_MARKS[:2]
+    ]
+
+
+def test_letters_carry_no_hint_of_the_systems_belief() -> None:
+    # Given the same event, once believed to be s-1's and once s-2's
+    mine = attribution(2, who=[("s-1", 0.9), ("s-2", 0.1)], what=[("candy", 1, 0.9)], p=0.9)
+    theirs = attribution(2, who=[("s-2", 0.9), ("s-1", 0.1)], what=[("candy", 1, 0.9)], p=0.9)
+
+    # Then both get the same letters
+    assert candidate_sessions(mine, "s-1") == candidate_sessions(theirs, "s-1")
+
+
+def test_candidate_products_carry_names_and_pictures_and_the_lanes_own_sku() -> None:
+    question = task(CHIPS_OR_TEA).questions[0]
+
+    assert [(p.sku, p.name, p.image_url) for p in question.products] == [
+        ("chips", "Chips", "https://img.example.com/chips.png"),
+        ("tea", "Tea", "https://img.example.com/tea.png"),
+    ]
+    knock = attribution(3, who=[("s-1", 0.5)], what=[(None, 0, 0.5)], p=0.5, lane="L2")
+    assert [p.sku for p in task(knock).questions[0].products] == ["chips"]
+
+
+def test_the_question_says_what_happened_in_the_stores_local_time() -> None:
+    question = task(CHIPS_OR_TEA).questions[0]
+    returned = attribution(
+        4, who=[("s-1", 0.6)], what=[("tea", 1, 0.6)], p=0.6, action=Action.RETURN
+    )
+
+    assert question.local_time == "19:00:20 CET"
+    assert "taken from lane L2" in question.prompt and "how many" in question.prompt
+    assert "put back" in task(returned).questions[0].prompt
+    assert question.max_qty == 3
+
+
+def test_evidence_images_are_attached_to_their_event() -> None:
+    uris = ["s3://bucket/stores/store-1/evidence/E001/reach-cam-1.jpg"]
+
+    built = task(CHIPS_OR_TEA, CANDY_WHO, evidence={"E001": uris})
+
+    assert built.questions[0].evidence == uris
+    assert built.questions[1].evidence == []
+
+
+def test_the_reviewer_view_hides_sessions_and_probabilities() -> None:
+    view = task(CANDY_WHO).reviewer_view()
+    text = view.model_dump_json()
+
+    assert "s-1" not in text and "s-2" not in text
+    assert "0.55" not in text
