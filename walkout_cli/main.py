@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from walkout_cli import openapi, schema, sim, token
+from walkout_cli import eval, openapi, schema, sim, token
 from walkout_cli.errors import CliError
 
 # Each command module exposes `register(subparsers)` and sets `func` on its parser.
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     schema.register,
     sim.register,
+    eval.register,
     openapi.register,
     token.register,
 )

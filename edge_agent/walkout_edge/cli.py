@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from walkout_edge import __version__
+from walkout_edge.perception.replay_cli import register_bench, register_replay
 from walkout_edge.uplink_cli import register_run
 
 
@@ -19,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"walkout-edge {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     register_run(subparsers)
+    register_replay(subparsers)
+    register_bench(subparsers)
     return parser
 
 

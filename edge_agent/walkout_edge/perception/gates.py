@@ -1,0 +1,238 @@
+"""Gate binding: which tracks belong to which scan, and who left.
+
+A scan at an entry gate opens a session; everyone who comes through the turnstile under
+it, up to the next scan, belongs to it (a family shops on one account). The next group
+may scan while the last member of the previous one is still in the turnstile, so a pulse
+belongs to the latest scan at least `scan_to_pass_s` before it. The turnstile's
+`enter` pulses say how many people passed and when; tracks are born at the entry in the
+same order, so a new track at the entry takes the unclaimed pulse nearest in time to when
+it was first seen, and the pulse's session. A gate that sends no pulses falls back to "the
+latest scan before the track appeared". A pulse nobody claims within `pulse_window_s`
+(a person the cameras missed at the gate) is kept as a missing member for a while: a
+track found later near the entry may take it.
+
+Announcing a session waits `hold_s` after its first member, so a group walking through
+together is one `session.entered` with all its tracks; a member bound later is a
+`session.joined`. Pure: times in, decisions out; the pipeline turns them into events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GateEvent:
+    ts: float
+    gate_id: str
+    kind: str  # "scan", "enter" or "exit"
+    account_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionOpened:
+    t: float
+    session_id: str
+    gate_id: str
+    account_ref: str
+    track_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MemberJoined:
+    t: float
+    session_id: str
+    track_id: str
+
+
+GateDecision = SessionOpened | MemberJoined
+
+
+@dataclass
+class _Session:
+    session_id: str
+    gate_id: str
+    account_ref: str
+    scan_ts: float
+    members: list[str] = field(default_factory=list)
+    first_bound_t: float | None = None
+    announced: bool = False
+    missing: int = 0
+    missing_since: float = 0.0
+
+
+@dataclass
+class _Pulse:
+    ts: float
+    session: _Session | None
+
+
+class GateBinder:
+    def __init__(
+        self,
+        new_session_id: Callable[[float], str],
+        *,
+        hold_s: float = 2.0,
+        pulse_window_s: float = 4.0,
+        scan_window_s: float = 60.0,
+        late_member_s: float = 15.0,
+        scan_to_pass_s: float = 0.4,
+        pulse_lead_s: float = 1.0,
+    ) -> None:
+        self._new_session_id = new_session_id
+        self.hold_s = hold_s
+        self.pulse_window_s = pulse_window_s
+        self.scan_window_s = scan_window_s
+        self.late_member_s = late_member_s
+        self.scan_to_pass_s = scan_to_pass_s
+        self.pulse_lead_s = pulse_lead_s
+        self._sessions: list[_Session] = []
+        self._pulses: deque[_Pulse] = deque()
+        self.pulses_seen = False
+        self.exit_pulses_seen = False
+        self.session_of: dict[str, str] = {}
+        self._out: list[GateDecision] = []
+        self._waiting: list[tuple[str, float]] = []
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def on_gate(self, event: GateEvent) -> None:
+        if event.kind == "scan":
+            self._sessions.append(
+                _Session(
+                    self._new_session_id(event.ts), event.gate_id, event.account_ref or "", event.ts
+                )
+            )
+        elif event.kind == "enter":
+            self.pulses_seen = True
+            pulse = _Pulse(event.ts, self._session_for_pulse(event.ts, event.gate_id))
+            waiting = [w for w in self._waiting if event.ts - w[1] <= self.pulse_window_s]
+            self._waiting = waiting
+            if waiting:
+                # A track seen at the entry just before its pulse (clocks differ a little).
+                track_id, _ = waiting.pop(0)
+                self._bind(track_id, pulse.session, event.ts)
+            else:
+                self._pulses.append(pulse)
+        elif event.kind == "exit":
+            self.exit_pulses_seen = True
+
+    def _session_for_pulse(self, ts: float, gate_id: str | None) -> _Session | None:
+        # The next group may scan while the last member of the previous one is still
+        # walking through: a pulse belongs to the latest scan at least `scan_to_pass_s`
+        # before it (nobody passes that soon after their own scan).
+        scans = [s for s in self._sessions if gate_id is None or s.gate_id == gate_id]
+        for cutoff in (ts - self.scan_to_pass_s, ts):
+            earlier = [s for s in scans if s.scan_ts <= cutoff]
+            if earlier:
+                session = max(earlier, key=lambda s: s.scan_ts)
+                if ts - session.scan_ts <= self.scan_window_s:
+                    return session
+                return None
+        return None
+
+    def on_track_born(self, track_id: str, born_t: float, at_entry: bool, now: float) -> None:
+        """A new confirmed track; `born_t` is when it was first seen."""
+        if track_id in self.session_of:
+            return
+        session: _Session | None = None
+        if at_entry and self.pulses_seen:
+            self._expire(now)
+            pulse = self._claim_pulse(born_t)
+            if pulse is None:
+                self._waiting.append((track_id, now))
+                return
+            session = pulse.session
+        elif at_entry:
+            session = self._session_for_pulse(born_t, None)
+        else:
+            self._expire(now)
+            late = [
+                s
+                for s in self._sessions
+                if s.missing > 0 and now - s.missing_since <= self.late_member_s
+            ]
+            if late:
+                session = late[-1]
+                session.missing -= 1
+        self._bind(track_id, session, now)
+
+    def _claim_pulse(self, born_t: float) -> _Pulse | None:
+        # The pulse nearest in time to when the track was first seen, not simply the
+        # oldest: when the cameras see a person late (merged with the one ahead of them
+        # at the gate), the person behind may be confirmed first and must not take the
+        # earlier pulse, and with it possibly the earlier group's session.
+        usable = [p for p in self._pulses if p.ts <= born_t + self.pulse_lead_s]
+        if not usable:
+            return None
+        pulse = min(usable, key=lambda p: abs(p.ts - born_t))
+        self._pulses.remove(pulse)
+        return pulse
+
+    def _bind(self, track_id: str, session: _Session | None, now: float) -> None:
+        if session is None:
+            return
+        session.members.append(track_id)
+        self.session_of[track_id] = session.session_id
+        if session.first_bound_t is None:
+            session.first_bound_t = now
+        if session.announced:
+            self._out.append(MemberJoined(now, session.session_id, track_id))
+
+    # --- outputs -------------------------------------------------------------------------
+
+    def unclaimed_pulses(self, now: float) -> int | None:
+        """People the turnstiles let in that no track has claimed (None: no pulses)."""
+        if not self.pulses_seen:
+            return None
+        self._expire(now)
+        return len(self._pulses)
+
+    def earliest_unannounced_t(self) -> float | None:
+        """Time of the earliest decision still held back (a session not yet announced)."""
+        held = [
+            s.first_bound_t
+            for s in self._sessions
+            if not s.announced and s.first_bound_t is not None
+        ]
+        return min(held) if held else None
+
+    def poll(self, now: float) -> list[GateDecision]:
+        """Decisions due by `now`: sessions to announce, members who joined later."""
+        self._expire(now)
+        out, self._out = self._out, []
+        for session in self._sessions:
+            if (
+                not session.announced
+                and session.first_bound_t is not None
+                and now - session.first_bound_t >= self.hold_s
+            ):
+                session.announced = True
+                out.append(
+                    SessionOpened(
+                        session.first_bound_t,
+                        session.session_id,
+                        session.gate_id,
+                        session.account_ref,
+                        tuple(session.members),
+                    )
+                )
+        # Old sessions are forgotten (bounded memory); their bindings stay in session_of.
+        horizon = now - 4 * max(self.scan_window_s, self.late_member_s)
+        self._sessions = [
+            s for s in self._sessions if s.scan_ts >= horizon or (not s.announced and s.members)
+        ]
+        return sorted(out, key=lambda d: d.t)
+
+    def flush(self, now: float) -> list[GateDecision]:
+        """At the end of a recording: announce what is still held."""
+        return self.poll(now + self.hold_s)
+
+    def _expire(self, now: float) -> None:
+        while self._pulses and now - self._pulses[0].ts > self.pulse_window_s:
+            pulse = self._pulses.popleft()
+            if pulse.session is not None:
+                pulse.session.missing += 1
+                pulse.session.missing_since = now

@@ -1,0 +1,155 @@
+"""Person detection on the floor: every camera's foreground votes for where people stand.
+
+An overhead camera sees a standing person as a streak along the line from the image's
+nadir (where vertical lines meet) outwards: feet nearest the nadir, head farthest. Taken
+back to the floor through the calibration at one height h, the streak lands on the
+person's true (x, y) only with the body part at height h; the rest smears along the ray.
+So each camera's foreground is carried to the floor grid at several heights (ankles to
+head) and added up: the true position collects a vote from every height, a smear only
+from one or two. The same sum over cameras fuses overlapping views, and two people close
+together still give two peaks as long as they are apart by more than a body's width.
+
+Each camera votes only where it sees a person whole (head height inside its image), so a
+person at the edge of one view, cut in half, is counted by the neighbouring camera
+instead; the sum is divided by the number of cameras that voted (a dropped frame simply
+has one voter less).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from walkout_edge.perception.geometry import CameraGeometry, FloorGrid
+
+# Ankles to the top of the head of a 1.5-1.95 m shopper.
+VOTE_HEIGHTS_M: tuple[float, ...] = (0.3, 0.65, 1.0, 1.3, 1.55)
+HEAD_TOP_M = 1.85
+
+
+@dataclass(frozen=True)
+class Detection:
+    x: float
+    y: float
+    score: float  # 0-1: share of heights and cameras that saw someone here
+    colour: tuple[float, float, float] = (0.0, 0.0, 0.0)  # shoulders' mean BGR, gain-normalised
+
+
+@dataclass
+class CameraVotes:
+    """Precomputed floor -> image maps of one camera, restricted to what it sees whole."""
+
+    geometry: CameraGeometry
+    scale: int
+    rows: slice
+    cols: slice
+    maps: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+    @classmethod
+    def build(
+        cls, geometry: CameraGeometry, grid: FloorGrid, scale: int, heights: tuple[float, ...]
+    ) -> CameraVotes:
+        gx, gy = grid.centres()
+        flat = np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+        def seen(z: float, margin: float) -> np.ndarray:
+            pts = np.column_stack([flat, np.full(len(flat), z)])
+            px, front = geometry.project(pts)
+            inside: np.ndarray = geometry.inside(px, front, margin).reshape(gx.shape)
+            return inside
+
+        whole = seen(0.0, 1.0) & seen(HEAD_TOP_M, 1.0)
+        if not whole.any():
+            whole = seen(1.0, 1.0)
+        ii, jj = np.nonzero(whole)
+        if len(ii) == 0:
+            return cls(geometry, scale, slice(0, 0), slice(0, 0))
+        rows = slice(int(ii.min()), int(ii.max()) + 1)
+        cols = slice(int(jj.min()), int(jj.max()) + 1)
+        sub_x, sub_y = gx[rows, cols], gy[rows, cols]
+        votes = cls(geometry, scale, rows, cols)
+        votes.weight = whole[rows, cols].astype(np.float32)
+        for z in heights:
+            pts = np.column_stack([sub_x.ravel(), sub_y.ravel(), np.full(sub_x.size, z)])
+            px, front = geometry.project(pts)
+            px = np.where(front[:, None], px, -100.0) / scale
+            mx = px[:, 0].reshape(sub_x.shape).astype(np.float32)
+            my = px[:, 1].reshape(sub_x.shape).astype(np.float32)
+            votes.maps.append(cv2.convertMaps(mx, my, cv2.CV_16SC2))
+        return votes
+
+    def cast(self, mask: np.ndarray) -> np.ndarray:
+        """Votes (0..len(heights)) of one foreground mask (0/1 values) over this camera's ROI."""
+        total: np.ndarray | None = None
+        for m1, m2 in self.maps:
+            warped = cv2.remap(
+                mask, m1, m2, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+            )
+            total = warped if total is None else cv2.add(total, warped)
+        assert total is not None
+        return total
+
+
+class OccupancyMap:
+    """The floor grid the cameras of one time step vote into, and the people it shows."""
+
+    def __init__(
+        self,
+        grid: FloorGrid,
+        cameras: dict[str, CameraVotes],
+        *,
+        heights: tuple[float, ...] = VOTE_HEIGHTS_M,
+        min_score: float = 0.45,
+        nms_radius_m: float = 0.2,
+        blur_m: float = 0.075,
+    ) -> None:
+        self.grid = grid
+        self.cameras = cameras
+        self.heights = heights
+        self.min_score = min_score
+        self.blur_cells = blur_m / grid.cell_m
+        self._votes = np.zeros((grid.rows, grid.cols), np.float32)
+        self._cover = np.zeros((grid.rows, grid.cols), np.float32)
+        r = max(1, round(nms_radius_m / grid.cell_m))
+        self._nms = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        self.last_score: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._votes.fill(0)
+        self._cover.fill(0)
+
+    def add(self, camera_id: str, votes: np.ndarray) -> None:
+        cam = self.cameras[camera_id]
+        w = cam.weight
+        self._votes[cam.rows, cam.cols] += votes.astype(np.float32) * w
+        self._cover[cam.rows, cam.cols] += w
+
+    def detect(self) -> list[tuple[float, float, float]]:
+        """Peaks of the fused map: (x, y, score) of each person-sized concentration."""
+        cover = self._cover
+        score = np.divide(
+            self._votes,
+            cover * len(self.heights),
+            out=np.zeros_like(self._votes),
+            where=cover > 0,
+        )
+        score = cv2.GaussianBlur(score, (0, 0), self.blur_cells)
+        self.last_score = score
+        peaks = (score >= cv2.dilate(score, self._nms)) & (score >= self.min_score)
+        out: list[tuple[float, float, float]] = []
+        ii, jj = np.nonzero(peaks)
+        rows, cols = score.shape
+        for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
+            i0, i1, j0, j1 = max(0, i - 2), min(rows, i + 3), max(0, j - 2), min(cols, j + 3)
+            patch = score[i0:i1, j0:j1]
+            wsum = float(patch.sum())
+            if wsum <= 0:
+                continue
+            pi = float((patch.sum(axis=1) * np.arange(i0, i1)).sum() / wsum)
+            pj = float((patch.sum(axis=0) * np.arange(j0, j1)).sum() / wsum)
+            x, y = self.grid.to_xy(pi, pj)
+            out.append((x, y, float(score[i, j])))
+        return out

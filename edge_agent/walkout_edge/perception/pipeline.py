@@ -1,0 +1,402 @@
+"""The perception pipeline: sensor readings in, walkout.event/1 events out into a sink.
+
+    source ──frames──────▶ CameraPipeline (foreground, floor votes, tracker) ─┐
+           ──load cells──▶ SettleDetector per cell ──▶ weight changes ────────┼─▶ events ─▶ sink
+           ──gates───────▶ GateBinder (scans, turnstile pulses, exits) ───────┘
+
+The same object runs a replay (`walkout-edge replay`) and a live store (`walkout-edge run`):
+it only sees readings with timestamps. Its clock is the latest reading's time, so a replay
+at any speed gives the same events as live.
+
+A weight change becomes a `shelf.changed` once the cameras have moved past its end (so the
+tracks during the change are known); its candidates are the tracks that were near the lane,
+with reach evidence, and their sessions. Every event carries the time it is about (the
+change's end, the first member's entry, an exit), in UTC, and a `seq` that increases by one
+per event of this device. `watermark()` is the time before which nothing more will be
+emitted; the daemon's heartbeats carry it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from walkout.definition import StoreDefinition
+from walkout.events import Event, make_event
+from walkout.ids import new_ulid
+from walkout.store import Rect
+from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
+from walkout_edge.perception.reach import ReachParams, ReachScorer
+from walkout_edge.perception.sources import CameraFrame, LoadCellReadings, Reading
+from walkout_edge.perception.tracking import AmbiguityReport, Track
+from walkout_edge.perception.vision import CameraPipeline, VisionParams
+from walkout_edge.perception.weights import SettleDetector, WeightChange, WeightParams
+from walkout_edge.sinks import EventSink, EvidenceImage, evidence_key
+
+MAX_CANDIDATES = 5
+# A weight change waits for the cameras to pass its end by this much, or this long at most
+# when the cameras are behind (a dead camera must not hold shelf events forever).
+CAMERA_LAG_S = 0.6
+MAX_HOLD_S = 6.0
+EXIT_PULSE_WAIT_S = 2.5
+EXIT_VANISH_S = 1.5
+LOST_EXIT_S = 2.0
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    vision: VisionParams = field(default_factory=VisionParams)
+    weights: WeightParams = field(default_factory=WeightParams)
+    reach: ReachParams = field(default_factory=ReachParams)
+    evidence: bool = True
+    session_hold_s: float = 2.0
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class TrackLog:
+    """Track positions per time step as CSV (`ts,track_id,x,y`), for offline evaluation.
+
+    Rows are held for `lag_s` before being written, so that an identity swap decided when
+    two people separate also corrects the positions written during their encounter.
+    """
+
+    def __init__(self, out: IO[str], lag_s: float = 120.0) -> None:
+        self._out = out
+        self._lag_s = lag_s
+        self._rows: list[tuple[float, str, float, float]] = []
+        self._out.write("ts,track_id,x,y\n")
+
+    def add(self, t: float, positions: list[tuple[str, float, float]]) -> None:
+        self._rows.extend((t, tid, x, y) for tid, x, y in positions)
+        if self._rows and t - self._rows[0][0] > 2 * self._lag_s:
+            cut = t - self._lag_s
+            old = [r for r in self._rows if r[0] < cut]
+            self._rows = [r for r in self._rows if r[0] >= cut]
+            self._write(old)
+
+    def swap(self, a: str, b: str, since: float) -> None:
+        def other(tid: str) -> str:
+            return b if tid == a else a if tid == b else tid
+
+        self._rows = [(t, other(tid) if t >= since else tid, x, y) for t, tid, x, y in self._rows]
+
+    def close(self) -> None:
+        self._write(self._rows)
+        self._rows = []
+        self._out.close()
+
+    def _write(self, rows: list[tuple[float, str, float, float]]) -> None:
+        self._out.write("".join(f"{t:.3f},{tid},{x:.3f},{y:.3f}\n" for t, tid, x, y in rows))
+
+
+@dataclass
+class _PendingShelf:
+    change: WeightChange
+    lane_id: str
+
+
+class PerceptionPipeline:
+    def __init__(
+        self,
+        definition: StoreDefinition,
+        sink: EventSink,
+        *,
+        store_id: str,
+        device_id: str,
+        next_seq: Callable[[], int] | None = None,
+        params: PipelineParams | None = None,
+        track_log: TrackLog | None = None,
+        run_tag: str | None = None,
+    ) -> None:
+        self.params = params or PipelineParams()
+        self.definition = definition
+        self.store = definition.store
+        self.sink = sink
+        self.store_id = store_id
+        self.device_id = device_id
+        counter = itertools.count()
+        self._next_seq = next_seq or (lambda: next(counter))
+        tag = run_tag or new_ulid()[-6:].lower()
+        track_numbers = itertools.count(1)
+        self.vision = CameraPipeline(
+            self.store, lambda: f"trk-{tag}-{next(track_numbers)}", self.params.vision
+        )
+        self.reach = ReachScorer(self.store, self.vision, self.params.reach)
+        self.binder = GateBinder(
+            lambda ts: f"ses-{new_ulid(ts).lower()}", hold_s=self.params.session_hold_s
+        )
+        self.vision.births_allowed = self.binder.unclaimed_pulses
+        self._cells: dict[str, SettleDetector] = {}
+        self._lane_of_cell: dict[str, str] = {}
+        self._shelf_of_lane: dict[str, str] = {}
+        for shelf in self.store.shelves:
+            for lane in shelf.lanes:
+                cell = lane.load_cell
+                self._lane_of_cell[cell.cell_id] = lane.lane_id
+                self._shelf_of_lane[lane.lane_id] = shelf.shelf_id
+                self._cells[cell.cell_id] = SettleDetector(
+                    cell.cell_id, cell.rate_hz, self.params.weights
+                )
+        self._exit_gates: dict[str, Rect] = {
+            g.gate_id: g.area for g in self.store.gates if g.kind == "exit"
+        }
+        self._pending_shelf: list[_PendingShelf] = []
+        self._pending_exits: list[GateEvent] = []
+        self._exited: set[str] = set()
+        self.track_log = track_log
+        self.now: float | None = None
+        self.unknown_cells: set[str] = set()
+        self.emitted: dict[str, int] = {}
+
+    # --- input ---------------------------------------------------------------------------
+
+    def feed(self, reading: Reading) -> None:
+        if isinstance(reading, CameraFrame):
+            self._advance(reading.ts)
+            if self.vision.process_frame(reading.camera_id, reading.ts, reading.image):
+                self._after_step()
+        elif isinstance(reading, LoadCellReadings):
+            self._advance(reading.ts)
+            for cell_id, grams in reading.samples:
+                detector = self._cells.get(cell_id)
+                if detector is None:
+                    self.unknown_cells.add(cell_id)
+                    continue
+                for change in detector.push(reading.ts, grams):
+                    self._pending_shelf.append(_PendingShelf(change, self._lane_of_cell[cell_id]))
+            self._release_shelf(final=False)
+        else:
+            self._advance(reading.ts)
+            self.binder.on_gate(reading)
+            if reading.kind == "exit":
+                self._pending_exits.append(reading)
+
+    def finish(self) -> None:
+        """End of input: settle everything still held and emit it."""
+        self.vision.close_step()
+        self._after_step()
+        for cell_id, detector in self._cells.items():
+            for change in detector.flush():
+                self._pending_shelf.append(_PendingShelf(change, self._lane_of_cell[cell_id]))
+        self._release_shelf(final=True)
+        now = self.now or 0.0
+        for decision in self.binder.flush(now):
+            self._emit_gate_decision(decision)
+        if self.track_log is not None:
+            self.track_log.close()
+
+    def watermark(self) -> float | None:
+        """Store time before which this pipeline will emit nothing more."""
+        if self.now is None:
+            return None
+        mark = self.now - 0.5
+        for pending in self._pending_shelf:
+            mark = min(mark, pending.change.t_end - 0.5)
+        for detector in self._cells.values():
+            held = detector.earliest_open_t()
+            if held is not None:
+                mark = min(mark, held - 0.5)
+        held_session = self.binder.earliest_unannounced_t()
+        if held_session is not None:
+            mark = min(mark, held_session - 0.5)
+        return mark
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _advance(self, ts: float) -> None:
+        if self.now is None or ts > self.now:
+            self.now = ts
+
+    def _after_step(self) -> None:
+        t = self.vision.last_step_t
+        if t is None:
+            return
+        tracker = self.vision.tracker
+        for track in tracker.take_births():
+            at_entry = track.from_entry
+            self.binder.on_track_born(track.track_id, track.born_t, at_entry, t)
+        for report in tracker.take_ambiguities():
+            if report.swapped and self.track_log is not None:
+                first, second = report.track_ids
+                self.track_log.swap(first, second, report.t_start)
+            self._emit_ambiguity(report, t)
+        self._exits(t)
+        if self.track_log is not None:
+            self.track_log.add(t, tracker.reported_positions(t))
+        for decision in self.binder.poll(t):
+            self._emit_gate_decision(decision)
+        self._release_shelf(final=False)
+
+    def _exits(self, t: float) -> None:
+        tracker = self.vision.tracker
+        keep: list[GateEvent] = []
+        for pulse in self._pending_exits:
+            area = self._exit_gates.get(pulse.gate_id)
+            near = [tr for tr in tracker.exit_candidates(t) if tr.track_id not in self._exited]
+            if area is not None and near:
+                track = min(near, key=lambda tr: _distance_to_rect(tr.xy, area))
+                self._exit(track, pulse.gate_id, pulse.ts)
+            elif t - pulse.ts < EXIT_PULSE_WAIT_S:
+                keep.append(pulse)
+            elif area is not None:
+                # Someone left whom the cameras did not follow to the gate: most likely the
+                # person whose track was lost nearest to it. Exits stay one per pulse, so
+                # lost tracks do not pile up (nor their sessions stay open for ever).
+                lost = [
+                    tr
+                    for tr in tracker.active()
+                    if tr.confirmed
+                    and tr.track_id not in self._exited
+                    and t - tr.last_seen_t > LOST_EXIT_S
+                ]
+                if lost:
+                    track = min(lost, key=lambda tr: _distance_to_rect(tr.xy, area))
+                    self._exit(track, pulse.gate_id, pulse.ts)
+        self._pending_exits = keep
+        # No pulse (a gate that does not send them, or one missed): a track that vanished
+        # in the exit zone has left.
+        wait = EXIT_VANISH_S + (EXIT_PULSE_WAIT_S if self.binder.exit_pulses_seen else 0.0)
+        for track in tracker.exit_candidates(t):
+            if track.track_id not in self._exited and t - track.last_seen_t > wait:
+                gate_id = min(
+                    self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g])
+                )
+                self._exit(track, gate_id, track.last_seen_t)
+
+    def _exit(self, track: Track, gate_id: str, ts: float) -> None:
+        self._exited.add(track.track_id)
+        self.vision.tracker.mark_exited(track.track_id)
+        self._emit(
+            "track.exited",
+            {
+                "track_id": track.track_id,
+                "session_id": self.binder.session_of.get(track.track_id),
+                "gate_id": gate_id,
+            },
+            ts,
+        )
+
+    def _release_shelf(self, final: bool) -> None:
+        if not self._pending_shelf:
+            return
+        seen_to = self.vision.last_step_t
+        now = self.now or 0.0
+        ready: list[_PendingShelf] = []
+        keep: list[_PendingShelf] = []
+        for pending in self._pending_shelf:
+            end = pending.change.t_end + self.params.reach.after_s + CAMERA_LAG_S
+            if final or (seen_to is not None and seen_to >= end) or now - end > MAX_HOLD_S:
+                ready.append(pending)
+            else:
+                keep.append(pending)
+        self._pending_shelf = keep
+        for pending in sorted(ready, key=lambda p: p.change.t_end):
+            self._emit_shelf(pending)
+
+    def _emit_shelf(self, pending: _PendingShelf) -> None:
+        change = pending.change
+        lane_id = pending.lane_id
+        cands = self.reach.candidates(lane_id, change.t_start, change.t_end)[:MAX_CANDIDATES]
+        ts = change.t_end
+        event_id = new_ulid(ts)
+        evidence: list[EvidenceImage] = []
+        if self.params.evidence:
+            moment = (change.t_start + change.t_end) / 2
+            crop = self.reach.evidence_crop(lane_id, moment)
+            if crop is not None:
+                camera_id, jpeg = crop
+                key = evidence_key(self.store_id, event_id, f"reach-{camera_id}")
+                evidence.append(EvidenceImage(key, jpeg))
+        data = {
+            "shelf_id": self._shelf_of_lane[lane_id],
+            "lane_id": lane_id,
+            "delta_g": change.delta_g,
+            "t_start": utc(change.t_start),
+            "t_end": utc(change.t_end),
+            "noise_g": change.noise_g,
+            "candidates": [
+                {
+                    "track_id": c.track_id,
+                    "session_id": self.binder.session_of.get(c.track_id),
+                    "reach_score": c.reach_score,
+                    "distance_m": c.distance_m,
+                }
+                for c in cands
+            ],
+            "evidence": [image.key for image in evidence],
+        }
+        self._emit("shelf.changed", data, ts, evidence, event_id)
+
+    def _emit_ambiguity(self, report: AmbiguityReport, t: float) -> None:
+        self._emit(
+            "track.ambiguity",
+            {
+                "track_ids": list(report.track_ids),
+                "t_start": utc(report.t_start),
+                "t_end": utc(report.t_end),
+                "swap_probability": report.swap_probability,
+            },
+            report.t_end,
+        )
+
+    def _emit_gate_decision(self, decision: SessionOpened | MemberJoined) -> None:
+        if isinstance(decision, SessionOpened):
+            self._emit(
+                "session.entered",
+                {
+                    "session_id": decision.session_id,
+                    "gate_id": decision.gate_id,
+                    "account_ref": decision.account_ref,
+                    "track_ids": list(decision.track_ids),
+                },
+                decision.t,
+            )
+        else:
+            self._emit(
+                "session.joined",
+                {"session_id": decision.session_id, "track_id": decision.track_id},
+                decision.t,
+            )
+
+    def _emit(
+        self,
+        type_: str,
+        data: dict[str, Any],
+        ts: float,
+        evidence: Sequence[EvidenceImage] = (),
+        event_id: str | None = None,
+    ) -> None:
+        when = utc(ts)
+        event: Event = make_event(
+            type_,
+            data,
+            store_id=self.store_id,
+            device_id=self.device_id,
+            seq=self._next_seq(),
+            ts=when,
+            event_id=event_id or new_ulid(when),
+        )
+        self.sink.emit(event, evidence)
+        self.emitted[type_] = self.emitted.get(type_, 0) + 1
+
+
+def _distance_to_rect(xy: tuple[float, float], rect: Rect) -> float:
+    x, y = xy
+    dx = max(rect.x0 - x, 0.0, x - rect.x1)
+    dy = max(rect.y0 - y, 0.0, y - rect.y1)
+    return math.hypot(dx, dy)
+
+
+def open_track_log(path: Path | None) -> TrackLog | None:
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return TrackLog(path.open("w", encoding="utf-8"))

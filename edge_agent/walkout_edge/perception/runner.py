@@ -1,0 +1,118 @@
+"""The daemon's `replay` and `live` sources: the perception pipeline behind `SourceRunner`.
+
+Importing this module registers both kinds with `walkout_edge.sources_registry`; it is
+light (OpenCV and the pipeline load only when a source is created), and `walkout-edge`'s
+CLI imports it, so `walkout-edge run` finds them with a config like
+
+    source: {kind: replay, recording: /data/rec, speed: 1.0}
+    source: {kind: live, store_layout: store.json, cameras: [{id: cam-1, url: rtsp://…}],
+             loadcells: {transport: tcp, host: 10.0.0.5, port: 7001},
+             gates: {transport: tcp, host: 10.0.0.6, port: 7002}}
+
+A replay stamps events (and, through the store clock, heartbeats) with the recording's
+time, and restarts from the beginning of the recording when the daemon restarts: it is for
+demos and soak tests, not for re-sending a store's day.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from walkout_edge.sources_registry import SourceContext, SourceError, SourceRunner, register_source
+
+if TYPE_CHECKING:
+    from walkout_edge.perception.pipeline import PerceptionPipeline
+    from walkout_edge.perception.sources import SensorSource
+
+HEALTH_EVERY_S = 1.0
+
+
+class PipelineRunner:
+    """Feeds a sensor source through the pipeline into the daemon's sink."""
+
+    def __init__(
+        self, source: SensorSource, context: SourceContext, finite: bool, tail_s: float
+    ) -> None:
+        from walkout_edge.perception.pipeline import PerceptionPipeline, utc  # noqa: PLC0415
+
+        self.source = source
+        self.context = context
+        self.finite = finite
+        self.tail_s = tail_s
+        self.pipeline: PerceptionPipeline = PerceptionPipeline(
+            source.definition,
+            context.sink,
+            store_id=context.store_id,
+            device_id=context.device_id,
+            next_seq=context.next_seq,
+        )
+        self._utc = utc
+        if finite:
+            # A replay's heartbeats are in the recording's time, like its events.
+            context.clock.use(self._store_now)
+
+    def _store_now(self) -> Any:
+        now = self.pipeline.now
+        return self._utc(now if now is not None else time.time())
+
+    def run(self, stop: threading.Event) -> None:
+        last_report = 0.0
+        try:
+            for reading in self.source.readings(stop):
+                self.pipeline.feed(reading)
+                wall = time.monotonic()
+                if wall - last_report >= HEALTH_EVERY_S:
+                    last_report = wall
+                    self._report()
+            if self.finite and not stop.is_set():
+                self.pipeline.finish()
+                end = self.pipeline.now
+                if end is not None:
+                    self.context.watermark.advance(self._utc(end + self.tail_s))
+            self._report()
+        finally:
+            self.source.close()
+
+    def _report(self) -> None:
+        sensors = self.context.sensors
+        for status in self.source.health():
+            if status.kind == "camera":
+                sensors.report_camera(status.sensor_id, status.fps or 0.0, status.ok)
+            else:
+                sensors.report_sensor(status.kind, status.sensor_id, status.ok)
+        if self.finite:
+            # A replay has no live load-cell or gate feeds; they are as healthy as the file.
+            sensors.report_sensor("loadcell", "recording", True)
+        mark = self.pipeline.watermark()
+        if mark is not None:
+            self.context.watermark.advance(self._utc(mark))
+
+
+def create_replay(config: Any, context: SourceContext) -> SourceRunner:
+    from walkout_edge.perception.errors import PerceptionError  # noqa: PLC0415
+    from walkout_edge.perception.sources import RecordingSource  # noqa: PLC0415
+
+    try:
+        source = RecordingSource(config.recording, speed=config.speed)
+        return PipelineRunner(
+            source, context, finite=True, tail_s=float(config.options.get("tail_s", 60.0))
+        )
+    except PerceptionError as exc:
+        raise SourceError(f"source.recording: {exc}") from None
+
+
+def create_live(config: Any, context: SourceContext) -> SourceRunner:
+    from walkout_edge.perception.errors import PerceptionError  # noqa: PLC0415
+    from walkout_edge.perception.live import LiveSource  # noqa: PLC0415
+
+    try:
+        source = LiveSource(config, on_bad_line=context.report_error)
+        return PipelineRunner(source, context, finite=False, tail_s=0.0)
+    except PerceptionError as exc:
+        raise SourceError(f"source: {exc}") from None
+
+
+register_source("replay", create_replay)
+register_source("live", create_live)

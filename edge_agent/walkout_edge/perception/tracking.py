@@ -1,0 +1,536 @@
+"""Multi-person tracking on the floor: one track per shopper from the entry gate to the exit.
+
+A store is a closed world: people appear only at the entry gate and disappear only at the
+exit. The tracker uses that instead of guessing:
+
+- births only in the entry zone (a detection there that no track explains, seen on
+  several consecutive steps);
+- a track that loses its detections (two people merged into one blob, a dropped frame)
+  coasts on its motion model, then waits where it was last seen; it is never dropped inside
+  the store. A detection that appears away from the entry and persists is given back to a
+  lost track that could have walked there (and looks like it), not made a new person;
+- a track ends only at the exit (the exit gate's pulse, or vanishing in the exit zone).
+
+Each step: predict every track (constant velocity, damped while unseen), assign detections
+by the Hungarian method (scipy) on a cost of distance over the track's uncertainty plus
+appearance (colour of the shoulders from above), update with a Kalman filter.
+
+People brushing past each other: while two tracks are too close to be told apart (one
+blob for two, or an assignment whose alternative is nearly as cheap), the pair is in an
+*encounter*. When they separate, the tracker compares each track's appearance before the
+encounter with both after it, and motion continuity; it keeps or swaps the identities,
+whichever is likelier, and reports the encounter as `track.ambiguity` with the probability
+that the identities are (still) swapped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from walkout.store import Rect
+from walkout_edge.perception.appearance import Appearance, similarity
+
+BIG = 1e6
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    gate_m: float = 0.55  # farthest a matched detection may be from the prediction
+    lost_gate_m: float = 1.2
+    accel_sigma: float = 2.0  # m/s^2, process noise of the constant-velocity model
+    coast_s: float = 0.35  # unseen this long, a track's velocity decays
+    coast_damping: float = 0.6  # per step
+    meas_sigma_m: float = 0.07
+    appearance_weight: float = 0.35  # cost of a completely different colour, in metres
+    birth_hits: int = 3  # consecutive steps a new person must be seen at the entry
+    orphan_hits: int = 5  # steps an unexplained detection must persist to revive a track
+    coast_report_s: float = 1.5  # report a predicted position this long without detection
+    lost_after_s: float = 0.8
+    walk_speed_m_s: float = 1.6  # fastest plausible walk, for re-linking a lost track
+    encounter_m: float = 0.75  # two tracks this close may be confused
+    encounter_timeout_s: float = 5.0
+    separate_m: float = 0.9
+    ambiguity_min_p: float = 0.03
+    exit_zone_margin_m: float = 0.6
+    entry_zone_margin_m: float = 0.7
+
+
+@dataclass
+class TrackPoint:
+    t: float
+    x: float
+    y: float
+    seen: bool
+
+
+@dataclass
+class Track:
+    track_id: str
+    born_t: float
+    x: np.ndarray  # [x, y, vx, vy]
+    p: np.ndarray
+    appearance: Appearance
+    last_seen_t: float
+    hits: int = 1
+    confirmed: bool = False
+    exited: bool = False
+    from_entry: bool = True
+    history: deque[TrackPoint] = field(default_factory=lambda: deque(maxlen=600))
+    recent_looks: deque[Appearance] = field(default_factory=lambda: deque(maxlen=5))
+
+    @property
+    def xy(self) -> tuple[float, float]:
+        return float(self.x[0]), float(self.x[1])
+
+    def lost(self, t: float, after_s: float) -> bool:
+        return t - self.last_seen_t > after_s
+
+    def position_at(self, t: float) -> tuple[float, float] | None:
+        """Where the track was at time t (nearest history point within 0.3 s)."""
+        best: TrackPoint | None = None
+        for pt in reversed(self.history):
+            if best is None or abs(pt.t - t) < abs(best.t - t):
+                best = pt
+            if pt.t < t - 0.3:
+                break
+        if best is None or abs(best.t - t) > 0.3:
+            return None
+        return best.x, best.y
+
+
+@dataclass
+class Encounter:
+    a: str
+    b: str
+    t_start: float
+    t_end: float
+    look_a: Appearance
+    look_b: Appearance
+    merged_steps: int = 0
+
+
+@dataclass(frozen=True)
+class AmbiguityReport:
+    track_ids: tuple[str, str]
+    t_start: float
+    t_end: float
+    swap_probability: float
+    swapped: bool
+
+
+@dataclass
+class Orphan:
+    """A detection no track explains, followed over a few steps (a would-be track)."""
+
+    x: float
+    y: float
+    hits: int
+    first_t: float
+    last_t: float
+    looks: list[Appearance] = field(default_factory=list)
+    x0: float = 0.0
+    y0: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.x0, self.y0 = self.x, self.y
+
+
+@dataclass(frozen=True)
+class DetectionIn:
+    x: float
+    y: float
+    score: float
+    look: Appearance
+
+
+class Tracker:
+    """Closed-world multi-person tracker (see the module docstring)."""
+
+    def __init__(
+        self,
+        entry_zones: list[Rect],
+        exit_zones: list[Rect],
+        new_track_id: Callable[[], str],
+        params: TrackerParams | None = None,
+    ) -> None:
+        self.params = params or TrackerParams()
+        self.entry_zones = entry_zones
+        self.exit_zones = exit_zones
+        self._new_id = new_track_id
+        self.tracks: dict[str, Track] = {}
+        self._candidates: list[Orphan] = []  # would-be births at the entry
+        self._orphans: list[Orphan] = []
+        self._encounters: dict[tuple[str, str], Encounter] = {}
+        self._t: float | None = None
+        self._births_allowed: int | None = None
+        self._encounter_ids: set[str] = set()
+        self.births: list[Track] = []  # confirmed since the last call of `take_births`
+        self.ambiguities: list[AmbiguityReport] = []
+
+    # --- queries -------------------------------------------------------------------------
+
+    def active(self) -> list[Track]:
+        return [t for t in self.tracks.values() if not t.exited]
+
+    def reported_positions(self, t: float) -> list[tuple[str, float, float]]:
+        """Positions worth reporting now: seen recently, or coasting for a short while."""
+        out = []
+        for tr in self.active():
+            if tr.confirmed and t - tr.last_seen_t <= self.params.coast_report_s:
+                out.append((tr.track_id, *tr.xy))
+        return out
+
+    def take_births(self) -> list[Track]:
+        births, self.births = self.births, []
+        return births
+
+    def take_ambiguities(self) -> list[AmbiguityReport]:
+        out, self.ambiguities = self.ambiguities, []
+        return out
+
+    def in_zone(self, x: float, y: float, zones: list[Rect], margin: float) -> bool:
+        return any(z.contains(x, y, margin) for z in zones)
+
+    # --- one step ------------------------------------------------------------------------
+
+    def step(
+        self, t: float, detections: list[DetectionIn], births_allowed: int | None = None
+    ) -> None:
+        """One time step. `births_allowed`: people the entry gate let in and no track has
+        claimed yet (None when the gate does not count them)."""
+        dt = 0.1 if self._t is None else max(1e-3, t - self._t)
+        self._t = t
+        tracks = [tr for tr in self.active() if tr.confirmed]
+        for tr in tracks:
+            self._predict(tr, dt, t)
+        self._births_allowed = births_allowed
+        self._encounter_ids = {tid for key in self._encounters for tid in key}
+        matches, free_tracks, free_dets, ambiguous = self._assign(t, tracks, detections)
+        for ti, di in matches:
+            self._update(tracks[ti], detections[di], t)
+        for ti in free_tracks:
+            tr = tracks[ti]
+            tr.history.append(TrackPoint(t, *tr.xy, seen=False))
+        self._update_encounters(t, tracks, matches, free_tracks, ambiguous)
+        leftovers = [detections[i] for i in free_dets]
+        self._births(t, leftovers)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _predict(self, tr: Track, dt: float, t: float) -> None:
+        unseen = t - tr.last_seen_t
+        if unseen > self.params.coast_s:
+            # Shoppers stop: an unseen track slows down instead of walking on through
+            # shelves and into other people.
+            tr.x[2:] *= self.params.coast_damping
+        f = np.eye(4)
+        f[0, 2] = f[1, 3] = dt
+        q = self.params.accel_sigma**2
+        g = np.array([[dt * dt / 2, 0], [0, dt * dt / 2], [dt, 0], [0, dt]])
+        tr.x = f @ tr.x
+        tr.p = f @ tr.p @ f.T + g @ g.T * q
+        if unseen > 2.0:
+            # Long unseen: a wider position uncertainty, but bounded.
+            tr.p[:2, :2] = np.minimum(tr.p[:2, :2], np.eye(2) * 1.0)
+
+    def _update(self, tr: Track, det: DetectionIn, t: float) -> None:
+        h = np.zeros((2, 4))
+        h[0, 0] = h[1, 1] = 1.0
+        r = np.eye(2) * self.params.meas_sigma_m**2
+        z = np.array([det.x, det.y])
+        s = h @ tr.p @ h.T + r
+        k = tr.p @ h.T @ np.linalg.inv(s)
+        tr.x = tr.x + k @ (z - h @ tr.x)
+        tr.p = (np.eye(4) - k @ h) @ tr.p
+        speed = math.hypot(tr.x[2], tr.x[3])
+        if speed > 2.5:
+            tr.x[2:] *= 2.5 / speed
+        tr.last_seen_t = t
+        tr.hits += 1
+        tr.history.append(TrackPoint(t, det.x, det.y, seen=True))
+        if det.look.valid:
+            tr.recent_looks.append(det.look)
+            if not self._in_encounter(tr.track_id):
+                tr.appearance = tr.appearance.blend(det.look, 0.1)
+
+    def _in_encounter(self, track_id: str) -> bool:
+        return track_id in self._encounter_ids
+
+    def _gate(self, tr: Track, t: float) -> float:
+        p = self.params
+        unseen = t - tr.last_seen_t
+        if unseen <= 0.25:
+            return p.gate_m
+        return min(p.lost_gate_m, p.gate_m + unseen * 0.5)
+
+    def _costs(self, t: float, tracks: list[Track], dets: list[DetectionIn]) -> np.ndarray:
+        """Track x detection cost: distance plus appearance, BIG where not allowed."""
+        p = self.params
+        pos_t = np.array([tr.x[:2] for tr in tracks])
+        pos_d = np.array([[d.x, d.y] for d in dets])
+        dist = np.hypot(
+            pos_t[:, None, 0] - pos_d[None, :, 0], pos_t[:, None, 1] - pos_d[None, :, 1]
+        )
+        look = np.zeros_like(dist)
+        ti = [k for k, tr in enumerate(tracks) if tr.appearance.hist is not None]
+        di = [k for k, d in enumerate(dets) if d.look.hist is not None]
+        if ti and di:
+            root_t = np.sqrt(np.array([tracks[k].appearance.hist for k in ti]))
+            root_d = np.sqrt(np.array([dets[k].look.hist for k in di]))
+            look[np.ix_(ti, di)] = 1.0 - root_t @ root_d.T
+        cost: np.ndarray = dist + p.appearance_weight * look
+        gates = np.array([self._gate(tr, t) for tr in tracks])
+        cost[dist > gates[:, None]] = BIG
+        if self._births_allowed:
+            # Someone just came in: a newcomer, not a lost track waking up at the entry.
+            lost = np.array([tr.lost(t, p.lost_after_s) for tr in tracks])
+            entry = np.array(
+                [self.in_zone(d.x, d.y, self.entry_zones, p.entry_zone_margin_m) for d in dets]
+            )
+            cost[np.ix_(lost, entry)] = BIG
+        return cost
+
+    def _assign(
+        self, t: float, tracks: list[Track], dets: list[DetectionIn]
+    ) -> tuple[list[tuple[int, int]], list[int], list[int], set[tuple[int, int]]]:
+        n, m = len(tracks), len(dets)
+        if n == 0 or m == 0:
+            return [], list(range(n)), list(range(m)), set()
+        cost = self._costs(t, tracks, dets)
+        rows, cols = linear_sum_assignment(cost)
+        matches = [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < BIG]
+        matched_t = {i for i, _ in matches}
+        matched_d = {j for _, j in matches}
+        # Pairs whose swapped assignment is nearly as cheap: not told apart this step.
+        ambiguous: set[tuple[int, int]] = set()
+        if len(matches) > 1:
+            ii = np.array([i for i, _ in matches])
+            jj = np.array([j for _, j in matches])
+            keep = cost[ii, jj]
+            swap = cost[ii[:, None], jj[None, :]] + cost[ii[None, :], jj[:, None]]
+            close = (swap < BIG) & (swap - (keep[:, None] + keep[None, :]) < 0.12)
+            for a, b in zip(*np.nonzero(np.triu(close, 1)), strict=True):
+                i1, i2 = int(ii[a]), int(ii[b])
+                ambiguous.add((min(i1, i2), max(i1, i2)))
+        return (
+            matches,
+            [i for i in range(n) if i not in matched_t],
+            [j for j in range(m) if j not in matched_d],
+            ambiguous,
+        )
+
+    def _update_encounters(
+        self,
+        t: float,
+        tracks: list[Track],
+        matches: list[tuple[int, int]],
+        free_tracks: list[int],
+        ambiguous: set[tuple[int, int]],
+    ) -> None:
+        p = self.params
+        unseen = set(free_tracks)
+        n = len(tracks)
+        if n < 2:
+            return
+        pos = np.array([tr.x[:2] for tr in tracks])
+        dist = np.hypot(pos[:, None, 0] - pos[None, :, 0], pos[:, None, 1] - pos[None, :, 1])
+        pairs = {
+            (int(i), int(j))
+            for i, j in zip(*np.nonzero(np.triu(dist < p.encounter_m, 1)), strict=True)
+        }
+        index = {tr.track_id: k for k, tr in enumerate(tracks)}
+        for a_id, b_id in self._encounters:
+            if a_id in index and b_id in index:
+                i, j = sorted((index[a_id], index[b_id]))
+                pairs.add((i, j))
+        for i, j in sorted(pairs):
+            a, b = tracks[i], tracks[j]
+            key = (a.track_id, b.track_id) if a.track_id < b.track_id else (b.track_id, a.track_id)
+            d = float(dist[i, j])
+            enc = self._encounters.get(key)
+            confused = (i, j) in ambiguous or (d < p.encounter_m and (i in unseen or j in unseen))
+            if enc is None:
+                if d < p.encounter_m and confused:
+                    first, second = (a, b) if a.track_id == key[0] else (b, a)
+                    self._encounters[key] = Encounter(
+                        key[0], key[1], t, t, first.appearance, second.appearance, 1
+                    )
+                continue
+            enc.t_end = t
+            if confused:
+                enc.merged_steps += 1
+            apart = d > p.separate_m and i not in unseen and j not in unseen
+            # A track lost for long says nothing more about this encounter: close it with
+            # what is known rather than keep it open forever.
+            stale = a.lost(t, p.encounter_timeout_s) or b.lost(t, p.encounter_timeout_s)
+            if apart or stale:
+                self._close_encounter(key, enc, decide=apart)
+        for key in [
+            k for k in self._encounters if k[0] not in self.tracks or k[1] not in self.tracks
+        ]:
+            del self._encounters[key]
+
+    def _close_encounter(self, key: tuple[str, str], enc: Encounter, decide: bool = True) -> None:
+        """End an encounter; `decide`: both were seen apart again, so their looks can tell."""
+        del self._encounters[key]
+        a, b = self.tracks[key[0]], self.tracks[key[1]]
+        after_a = Appearance.mean(list(a.recent_looks)[-3:])
+        after_b = Appearance.mean(list(b.recent_looks)[-3:])
+        looks = (enc.look_a, enc.look_b, after_a, after_b)
+        if not decide or not all(look.valid for look in looks):
+            like_keep = like_swap = 1.0
+        else:
+            like_keep = _likelihood(similarity(enc.look_a, after_a)) * _likelihood(
+                similarity(enc.look_b, after_b)
+            )
+            like_swap = _likelihood(similarity(enc.look_a, after_b)) * _likelihood(
+                similarity(enc.look_b, after_a)
+            )
+        # Motion prior: the longer two people were one blob, the less their paths say.
+        prior_swap = min(0.45, 0.04 * enc.merged_steps)
+        p_swap = prior_swap * like_swap / (prior_swap * like_swap + (1 - prior_swap) * like_keep)
+        swapped = p_swap > 0.5
+        if swapped:
+            _swap_identity(a, b, enc.t_start)
+            p_swap = 1.0 - p_swap
+        if p_swap >= self.params.ambiguity_min_p or enc.merged_steps >= 3:
+            self.ambiguities.append(
+                AmbiguityReport(key, enc.t_start, enc.t_end, round(p_swap, 3), swapped)
+            )
+
+    def _births(self, t: float, leftovers: list[DetectionIn]) -> None:
+        p = self.params
+        at_entry = [
+            d for d in leftovers if self.in_zone(d.x, d.y, self.entry_zones, p.entry_zone_margin_m)
+        ]
+        elsewhere = [d for d in leftovers if d not in at_entry]
+        self._candidates = self._grow(self._candidates, at_entry, t)
+        budget = self._births_allowed
+        for cand in sorted(
+            (c for c in self._candidates if c.hits >= p.birth_hits), key=lambda c: c.first_t
+        ):
+            if budget is not None and budget <= 0:
+                if t - cand.first_t > 3.0:
+                    self._candidates.remove(cand)  # seen at the gate, but nobody came in
+                continue
+            self._candidates.remove(cand)
+            self._spawn(cand, t, from_entry=True)
+            if budget is not None:
+                budget -= 1
+        self._orphans = self._grow(self._orphans, elsewhere, t)
+        for orphan in [o for o in self._orphans if o.hits >= p.orphan_hits]:
+            self._orphans.remove(orphan)
+            lost = self._best_lost(orphan, t)
+            if lost is not None:
+                lost.x = np.array([orphan.x, orphan.y, 0.0, 0.0])
+                lost.p = np.diag([0.05, 0.05, 0.5, 0.5])
+                lost.last_seen_t = t
+                lost.history.append(TrackPoint(t, orphan.x, orphan.y, seen=True))
+            elif t - orphan.first_t >= 6.0 and orphan.hits >= 10 * p.orphan_hits:
+                self._spawn(orphan, t, from_entry=False)
+            else:
+                self._orphans.append(orphan)
+
+    def _grow(self, pool: list[Orphan], dets: list[DetectionIn], t: float) -> list[Orphan]:
+        kept: list[Orphan] = []
+        used: set[int] = set()
+        for o in pool:
+            best, best_d = None, 0.4
+            for k, d in enumerate(dets):
+                if k in used:
+                    continue
+                dist = math.hypot(d.x - o.x, d.y - o.y)
+                if dist < best_d:
+                    best, best_d = k, dist
+            if best is not None:
+                used.add(best)
+                d = dets[best]
+                o.x, o.y, o.hits, o.last_t = d.x, d.y, o.hits + 1, t
+                if d.look.valid:
+                    o.looks.append(d.look)
+                kept.append(o)
+            elif t - o.last_t <= 0.35:
+                kept.append(o)
+        for k, d in enumerate(dets):
+            if k not in used:
+                kept.append(Orphan(d.x, d.y, 1, t, t, [d.look] if d.look.valid else []))
+        return kept
+
+    def _spawn(self, seed: Orphan, t: float, from_entry: bool) -> None:
+        span = seed.last_t - seed.first_t
+        vx = (seed.x - seed.x0) / span if span > 0.05 else 0.0
+        vy = (seed.y - seed.y0) / span if span > 0.05 else 0.0
+        track = Track(
+            track_id=self._new_id(),
+            born_t=seed.first_t,
+            x=np.array([seed.x, seed.y, vx, vy]),
+            p=np.diag([0.02, 0.02, 0.5, 0.5]),
+            appearance=Appearance.mean(seed.looks),
+            last_seen_t=t,
+            hits=seed.hits,
+            confirmed=True,
+            from_entry=from_entry,
+        )
+        track.history.append(TrackPoint(t, seed.x, seed.y, seen=True))
+        self.tracks[track.track_id] = track
+        self.births.append(track)
+
+    def _best_lost(self, orphan: Orphan, t: float) -> Track | None:
+        p = self.params
+        best: Track | None = None
+        best_score = -1.0
+        look = Appearance.mean(orphan.looks)
+        for tr in self.active():
+            if not tr.confirmed or not tr.lost(orphan.first_t, p.lost_after_s):
+                continue
+            elapsed = max(0.0, orphan.first_t - tr.last_seen_t)
+            reach = p.walk_speed_m_s * elapsed + 1.0
+            d = math.hypot(orphan.x - tr.x[0], orphan.y - tr.x[1])
+            if d > reach:
+                continue
+            sim = similarity(tr.appearance, look) if look.valid and tr.appearance.valid else 0.5
+            score = sim - 0.15 * d
+            if score > best_score:
+                best, best_score = tr, score
+        return best
+
+    def mark_exited(self, track_id: str) -> None:
+        tr = self.tracks.get(track_id)
+        if tr is not None:
+            tr.exited = True
+            for key in [k for k in self._encounters if track_id in k]:
+                del self._encounters[key]
+
+    def exit_candidates(self, t: float) -> list[Track]:
+        """Tracks in or next to an exit zone, nearest first."""
+        p = self.params
+        out = []
+        for tr in self.active():
+            if tr.confirmed and self.in_zone(*tr.xy, self.exit_zones, p.exit_zone_margin_m):
+                out.append(tr)
+        return out
+
+
+def _likelihood(sim: float) -> float:
+    """How likely two looks of one person are this similar (vs two different people)."""
+    return math.exp(6.0 * (sim - 1.0)) + 1e-3
+
+
+def _swap_identity(a: Track, b: Track, since: float) -> None:
+    """Exchange everything two tracks learnt since `since` (their states and recent path)."""
+    a.x, b.x = b.x, a.x
+    a.p, b.p = b.p, a.p
+    a.last_seen_t, b.last_seen_t = b.last_seen_t, a.last_seen_t
+    a.recent_looks, b.recent_looks = b.recent_looks, a.recent_looks
+    tail_a = [pt for pt in a.history if pt.t >= since]
+    tail_b = [pt for pt in b.history if pt.t >= since]
+    for tr, new_tail in ((a, tail_b), (b, tail_a)):
+        keep = [pt for pt in tr.history if pt.t < since]
+        tr.history.clear()
+        tr.history.extend(keep + new_tail)

@@ -1,0 +1,133 @@
+"""Gate binding: a scan opens a session, the people who come through under it join it."""
+
+from __future__ import annotations
+
+import itertools
+
+from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
+
+
+def binder(**kw: float) -> GateBinder:
+    numbers = itertools.count(1)
+    return GateBinder(lambda ts: f"ses-{next(numbers)}", **kw)
+
+
+def scan(ts: float, account: str) -> GateEvent:
+    return GateEvent(ts, "entry-1", "scan", account)
+
+
+def enter(ts: float) -> GateEvent:
+    return GateEvent(ts, "entry-1", "enter")
+
+
+def test_a_group_of_three_under_one_scan_is_one_session_entered() -> None:
+    # Given one scan and three people through the turnstile, each seen as a new track
+    b = binder(hold_s=2.0)
+    b.on_gate(scan(100.0, "acct-a"))
+    for k, ts in enumerate((100.8, 101.4, 102.1)):
+        b.on_gate(enter(ts))
+        b.on_track_born(f"trk-{k}", ts + 0.05, at_entry=True, now=ts + 0.3)
+    # When the hold after the first member has passed
+    assert b.poll(102.0) == []
+    decisions = b.poll(103.2)
+    # Then one session.entered lists all three tracks
+    assert decisions == [
+        SessionOpened(101.1, "ses-1", "entry-1", "acct-a", ("trk-0", "trk-1", "trk-2"))
+    ]
+    assert b.session_of == {"trk-0": "ses-1", "trk-1": "ses-1", "trk-2": "ses-1"}
+
+
+def test_a_member_bound_after_the_announcement_joins() -> None:
+    b = binder(hold_s=1.0)
+    b.on_gate(scan(10.0, "acct-a"))
+    b.on_gate(enter(10.8))
+    b.on_track_born("trk-1", 10.8, at_entry=True, now=11.0)
+    assert [type(d) for d in b.poll(12.5)] == [SessionOpened]
+    b.on_gate(enter(13.0))
+    b.on_track_born("trk-2", 13.0, at_entry=True, now=13.2)
+    assert b.poll(13.3) == [MemberJoined(13.2, "ses-1", "trk-2")]
+
+
+def test_the_next_scan_while_the_last_member_is_still_in_the_turnstile() -> None:
+    # Given group A (two people) and group B scanning 0.1 s before A's second member passes
+    b = binder(hold_s=1.0)
+    b.on_gate(scan(0.5, "acct-a"))
+    b.on_gate(enter(1.3))
+    b.on_track_born("a1", 1.3, True, 1.6)
+    b.on_gate(scan(1.8, "acct-b"))
+    b.on_gate(enter(1.9))
+    b.on_track_born("a2", 1.9, True, 2.2)
+    b.on_gate(enter(2.6))
+    b.on_track_born("b1", 2.6, True, 2.9)
+    b.poll(10.0)
+    # Then A's second member is A's, not B's: nobody passes 0.1 s after their own scan
+    assert b.session_of["a1"] == b.session_of["a2"] != b.session_of["b1"]
+
+
+def test_pulses_count_the_births_still_expected() -> None:
+    b = binder()
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
+    b.on_gate(enter(1.5))
+    assert b.unclaimed_pulses(1.6) == 2
+    b.on_track_born("t1", 0.8, True, 1.6)
+    assert b.unclaimed_pulses(1.7) == 1
+
+
+def test_a_person_seen_late_at_the_gate_does_not_take_the_next_groups_session() -> None:
+    # Given group A's last member seen only 1.2 s after their pulse (merged with the person
+    # ahead), and group B's first member seen on time just before
+    b = binder(hold_s=0.5)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
+    b.on_track_born("a1", 0.8, True, 1.1)
+    b.on_gate(enter(1.4))
+    b.on_gate(scan(1.5, "acct-b"))
+    b.on_gate(enter(2.3))
+    b.on_track_born("b1", 2.3, True, 2.6)
+    b.on_track_born("a2", 2.6, True, 2.9)
+    b.poll(10.0)
+    # Then each takes the pulse nearest to when they were first seen
+    assert b.session_of["a2"] == b.session_of["a1"] == "ses-1"
+    assert b.session_of["b1"] == "ses-2"
+
+
+def test_a_track_seen_before_its_pulse_waits_for_it() -> None:
+    b = binder(hold_s=0.5)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
+    b.on_track_born("t1", 0.8, True, 1.0)
+    b.on_track_born("t2", 1.4, True, 1.5)  # its pulse comes 0.2 s later (clocks)
+    b.on_gate(enter(1.7))
+    b.poll(5.0)
+    assert b.session_of == {"t1": "ses-1", "t2": "ses-1"}
+
+
+def test_without_turnstile_pulses_a_track_takes_the_latest_scan_before_it() -> None:
+    b = binder()
+    b.on_gate(scan(10.0, "acct-a"))
+    b.on_gate(scan(30.0, "acct-b"))
+    b.on_track_born("t1", 31.0, True, 31.3)
+    assert b.unclaimed_pulses(31.3) is None
+    assert b.session_of["t1"] == "ses-2"
+
+
+def test_a_person_the_cameras_missed_at_the_gate_can_be_bound_later() -> None:
+    # Given a pulse nobody claimed (the cameras missed the second member at the gate)
+    b = binder(pulse_window_s=2.0)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
+    b.on_track_born("t1", 0.8, True, 1.0)
+    b.on_gate(enter(1.4))
+    b.poll(5.0)
+    # When a track turns up inside the store a few seconds later
+    b.on_track_born("t2", 6.0, at_entry=False, now=6.5)
+    # Then it is the missing member
+    assert b.session_of["t2"] == "ses-1"
+
+
+def test_a_track_with_no_scan_stays_unbound() -> None:
+    b = binder()
+    b.on_track_born("t1", 5.0, True, 5.3)
+    assert b.session_of == {}
+    assert b.poll(20.0) == []

@@ -1,0 +1,97 @@
+"""Foreground and floor votes on synthetic overhead frames: where is the person?"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from walkout.store import Camera
+from walkout_edge.perception.errors import CalibrationError
+from walkout_edge.perception.foreground import BackgroundModel
+from walkout_edge.perception.geometry import CameraGeometry, FloorGrid
+from walkout_edge.perception.occupancy import VOTE_HEIGHTS_M, CameraVotes, OccupancyMap
+
+CAMERA = Camera.overhead(
+    "cam-1", x=3.0, y=3.0, height_m=4.0, resolution=(640, 480), fps=10, hfov_deg=110
+)
+GRID = FloorGrid(x0=-0.5, y0=-0.5, cell_m=0.05, cols=140, rows=140)
+
+
+def floor_image(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    tiles = rng.integers(140, 190, size=(12, 16, 3)).astype(np.uint8)
+    return cv2.resize(tiles, (640, 480), interpolation=cv2.INTER_NEAREST)
+
+
+def draw_person(
+    img: np.ndarray, geo: CameraGeometry, x: float, y: float, colour: tuple[int, int, int]
+) -> None:
+    ring = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    pts = [(x + 0.22 * np.cos(a), y + 0.2 * np.sin(a), z) for a in ring for z in (0.0, 1.45)] + [
+        (x + 0.1 * np.cos(a), y + 0.1 * np.sin(a), 1.72) for a in ring
+    ]
+    px, _ = geo.project(np.array(pts))
+    hull = cv2.convexHull(np.round(px).astype(np.int32))
+    cv2.fillConvexPoly(img, hull, colour)
+
+
+def noisy(img: np.ndarray, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    out = img.astype(np.float32) * gain + rng.normal(0, 4, img.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def detect(frames: list[np.ndarray]) -> list[tuple[float, float, float]]:
+    geo = CameraGeometry(CAMERA)
+    bg = BackgroundModel(640, 480)
+    votes = CameraVotes.build(geo, GRID, bg.params.scale, VOTE_HEIGHTS_M)
+    occ = OccupancyMap(GRID, {"cam-1": votes})
+    found: list[tuple[float, float, float]] = []
+    for frame in frames:
+        occ.reset()
+        mask, _, _ = bg.apply(frame)
+        occ.add("cam-1", votes.cast(mask))
+        found = occ.detect()
+    return found
+
+
+@pytest.mark.parametrize(("x", "y"), [(3.0, 3.0), (1.2, 4.4), (5.0, 1.8)])
+def test_a_person_is_found_where_they_stand_even_far_from_the_nadir(x: float, y: float) -> None:
+    # Given an empty floor for a second, then a person standing at (x, y)
+    rng = np.random.default_rng(1)
+    empty = floor_image()
+    person = empty.copy()
+    draw_person(person, CameraGeometry(CAMERA), x, y, (40, 40, 180))
+    frames = [noisy(empty, rng) for _ in range(12)] + [noisy(person, rng)]
+    # Then exactly one detection, within 15 cm of the person's centre
+    (found,) = detect(frames)
+    assert np.hypot(found[0] - x, found[1] - y) < 0.15
+
+
+def test_two_people_shoulder_to_shoulder_are_two_detections() -> None:
+    rng = np.random.default_rng(2)
+    empty = floor_image()
+    scene = empty.copy()
+    geo = CameraGeometry(CAMERA)
+    draw_person(scene, geo, 2.0, 3.0, (40, 40, 180))
+    draw_person(scene, geo, 2.0, 3.55, (180, 60, 30))
+    found = detect([noisy(empty, rng) for _ in range(12)] + [noisy(scene, rng)])
+    assert len(found) == 2
+    assert sorted(round(f[1], 1) for f in found) == pytest.approx([3.0, 3.5], abs=0.11)
+
+
+def test_a_change_of_lighting_is_not_a_person() -> None:
+    rng = np.random.default_rng(3)
+    empty = floor_image()
+    frames = [noisy(empty, rng) for _ in range(12)] + [
+        noisy(empty, rng, gain=1.18) for _ in range(3)
+    ]
+    assert detect(frames) == []
+
+
+def test_a_camera_looking_at_the_ceiling_is_a_calibration_error() -> None:
+    flipped = CAMERA.model_copy(
+        update={"rotation": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))}
+    )
+    with pytest.raises(CalibrationError, match="cam-1"):
+        CameraGeometry(flipped)

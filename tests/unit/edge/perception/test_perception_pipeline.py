@@ -1,0 +1,132 @@
+"""The pipeline from readings to events, without cameras: seq, ts, data and the watermark."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from walkout.catalog import Catalog, Planogram
+from walkout.definition import StoreDefinition
+from walkout.events import Event, ShelfChanged, event_to_json, parse_event
+from walkout.store import Camera, Floor, Gate, Lane, LoadCell, Point, Rect, Shelf, Store
+from walkout_edge.perception.gates import GateEvent
+from walkout_edge.perception.pipeline import PerceptionPipeline
+from walkout_edge.perception.sources import LoadCellReadings
+from walkout_edge.sinks import EvidenceImage
+
+T0 = 1_795_608_000.0
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event, evidence: Sequence[EvidenceImage] = ()) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        pass
+
+
+def definition() -> StoreDefinition:
+    lanes = [
+        Lane(
+            lane_id=f"s1-l0-p{k}",
+            level=0,
+            height_m=0.25,
+            front_center=Point(x=1.0, y=2.25 + 0.5 * k),
+            width_m=0.5,
+            load_cell=LoadCell(cell_id=f"lc-s1-l0-p{k}", hub_id="hub-s1", rate_hz=20),
+        )
+        for k in range(2)
+    ]
+    store = Store(
+        store_id="store-t",
+        retailer_id="r",
+        name="Test store",
+        currency="EUR",
+        floor=Floor(width_m=4, depth_m=4),
+        cameras=[
+            Camera.overhead(
+                "cam-1", x=2, y=2, height_m=4, resolution=(640, 480), fps=10, hfov_deg=110
+            )
+        ],
+        shelves=[
+            Shelf(
+                shelf_id="s1",
+                aisle=0,
+                footprint=Rect(x0=0.5, y0=2.0, x1=1.0, y1=3.0),
+                facing="east",
+                lanes=lanes,
+            )
+        ],
+        gates=[
+            Gate(gate_id="entry-1", kind="entry", area=Rect(x0=0.5, y0=0, x1=1.5, y1=0.8)),
+            Gate(gate_id="exit-1", kind="exit", area=Rect(x0=2.5, y0=0, x1=3.5, y1=0.8)),
+        ],
+    )
+    return StoreDefinition(
+        store=store,
+        catalog=Catalog(currency="EUR", products=[], tax_classes=[]),
+        planogram=Planogram(entries=[]),
+    )
+
+
+def test_a_pick_on_a_load_cell_becomes_one_valid_shelf_event() -> None:
+    # Given a pipeline and ten seconds of two load cells, one losing a 355 g can at +5 s
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        ts = T0 + k / 20
+        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
+        grams = (2000 - lifted + rng.normal(0, 1.5), 1500 + rng.normal(0, 1.5))
+        pipe.feed(LoadCellReadings(ts, (("lc-s1-l0-p0", grams[0]), ("lc-s1-l0-p1", grams[1]))))
+        mark = pipe.watermark()
+        assert mark is not None and mark <= ts
+    pipe.finish()
+    # Then one shelf.changed for lane p0, numbered from 0, about the change's end
+    (event,) = sink.events
+    assert isinstance(event, ShelfChanged)
+    assert event.seq == 0
+    assert event.data.lane_id == "s1-l0-p0" and event.data.shelf_id == "s1"
+    assert abs(event.data.delta_g + 355.0) < 3
+    assert event.ts == event.data.t_end
+    assert event.data.t_start <= datetime.fromtimestamp(T0 + 5.05, UTC) <= event.data.t_end
+    assert event.data.candidates == [] and event.data.evidence == []
+    # And it survives the wire
+    assert parse_event(event_to_json(event)) == event
+
+
+def test_the_watermark_holds_back_while_a_change_is_settling() -> None:
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    for k in range(120):
+        grams = 2000.0 - (300.0 if k >= 100 else 0.0)
+        pipe.feed(LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", grams),)))
+    # The drop began at +5 s and is not settled yet: nothing after +4.5 s is final
+    mark = pipe.watermark()
+    assert mark is not None and mark <= T0 + 5.0
+    assert sink.events == []
+
+
+def test_unknown_cells_are_counted_not_fatal() -> None:
+    pipe = PerceptionPipeline(definition(), ListSink(), store_id="store-t", device_id="edge-1")
+    pipe.feed(LoadCellReadings(T0, (("lc-elsewhere", 10.0),)))
+    assert pipe.unknown_cells == {"lc-elsewhere"}
+
+
+def test_seq_comes_from_the_given_counter() -> None:
+    sink = ListSink()
+    numbers = iter(range(41, 100))
+    pipe = PerceptionPipeline(
+        definition(), sink, store_id="store-t", device_id="edge-1", next_seq=lambda: next(numbers)
+    )
+    pipe.feed(GateEvent(T0, "entry-1", "scan", "acct-1"))
+    for k in range(200):
+        grams = 2000.0 - (300.0 if k >= 100 else 0.0)
+        pipe.feed(LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p1", grams),)))
+    pipe.finish()
+    assert [e.seq for e in sink.events] == [41]

@@ -1,0 +1,137 @@
+"""The floor tracker on synthetic detections: crossing people, merges, births, lost tracks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from walkout.store import Rect
+from walkout_edge.perception.appearance import BINS, Appearance, similarity
+from walkout_edge.perception.tracking import DetectionIn, Tracker
+
+DT = 0.1
+EVERYWHERE = Rect(x0=-1, y0=-1, x1=11, y1=11)
+ENTRY = Rect(x0=0.6, y0=0.0, x1=1.6, y1=0.8)
+EXIT = Rect(x0=8.0, y0=0.0, x1=9.0, y1=0.8)
+
+
+def look(*bins: int) -> Appearance:
+    hist = np.full(BINS, 0.002)
+    for b in bins:
+        hist[b] += 1.0
+    return Appearance(hist / hist.sum())
+
+
+RED, BLUE = look(3, 7), look(40, 44)
+
+
+def tracker(entry: Rect = EVERYWHERE) -> Tracker:
+    numbers = itertools.count(1)
+    return Tracker([entry], [EXIT], lambda: f"trk-{next(numbers)}")
+
+
+def nearest(tr: Tracker, x: float, y: float) -> str:
+    return min(tr.active(), key=lambda t: np.hypot(t.xy[0] - x, t.xy[1] - y)).track_id
+
+
+def cross(tr: Tracker, a_look: Appearance, b_look: Appearance, merged_gap_m: float = 0.45) -> None:
+    """A walks east along y = 2.0, B west along y = 2.25; one blob while they are close."""
+    for k in range(60):
+        t = k * DT
+        ax, bx = 1.0 + 1.3 * t, 8.8 - 1.3 * t
+        if abs(ax - bx) < merged_gap_m:
+            dets = [DetectionIn((ax + bx) / 2, 2.12, 0.9, Appearance())]
+        else:
+            dets = [DetectionIn(ax, 2.0, 0.9, a_look), DetectionIn(bx, 2.25, 0.9, b_look)]
+        tr.step(t, dets)
+
+
+def test_two_people_brushing_past_keep_their_identities_and_report_the_encounter() -> None:
+    # Given a red and a blue shopper walking towards each other, one blob while they pass
+    tr = tracker()
+    cross(tr, RED, BLUE)
+    # Then after passing, the track that started as red is the one on the east side (red)
+    red_track = next(t for t in tr.tracks.values() if t.born_t == 0.0 and t.xy[0] > 5)
+    assert similarity(red_track.appearance, RED) > 0.9
+    assert len(tr.tracks) == 2
+    # And the pass is reported as an ambiguity, with a small swap probability
+    reports = tr.take_ambiguities()
+    assert len(reports) == 1
+    assert reports[0].swap_probability < 0.2
+    assert not reports[0].swapped
+
+
+def test_look_alikes_passing_are_reported_as_uncertain() -> None:
+    tr = tracker()
+    cross(tr, RED, RED, merged_gap_m=0.8)
+    reports = tr.take_ambiguities()
+    assert len(reports) == 1
+    assert reports[0].swap_probability >= 0.15
+
+
+def test_a_swap_that_appearance_contradicts_is_undone() -> None:
+    # Given red and blue standing close, one blob, then walking apart; the detections
+    # after the blob come back with the colours on the opposite side of what the motion
+    # model expects (they turned around inside the blob)
+    tr = tracker()
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(3.1, 2.0, 0.9, RED), DetectionIn(3.7, 2.0, 0.9, BLUE)])
+    left = nearest(tr, 3.0, 2.0)
+    for k in range(10, 30):
+        tr.step(k * DT, [DetectionIn(3.4, 2.0, 0.9, Appearance())])
+    for k in range(30, 45):
+        off = 0.3 + 0.1 * (k - 30)
+        tr.step(
+            k * DT, [DetectionIn(3.4 - off, 2.0, 0.9, BLUE), DetectionIn(3.4 + off, 2.0, 0.9, RED)]
+        )
+    reports = tr.take_ambiguities()
+    assert len(reports) == 1
+    # Then the track that was red on the left is the red one, now on the right
+    assert tr.tracks[left].xy[0] > 3.4
+    assert similarity(tr.tracks[left].appearance, RED) > 0.9
+
+
+def test_people_are_born_only_at_the_entry() -> None:
+    tr = tracker(entry=ENTRY)
+    for k in range(20):
+        tr.step(k * DT, [DetectionIn(5.0, 5.0, 0.9, RED)])
+    assert tr.tracks == {}
+    for k in range(20, 25):
+        tr.step(k * DT, [DetectionIn(1.1, 0.4 + 0.05 * (k - 20), 0.9, RED)])
+    assert len(tr.take_births()) == 1
+
+
+def test_a_birth_needs_a_turnstile_pulse_when_the_gate_counts_people() -> None:
+    tr = tracker(entry=ENTRY)
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(1.1, 0.4, 0.9, RED)], births_allowed=0)
+    assert tr.tracks == {}
+    tr.step(1.0, [DetectionIn(1.1, 0.4, 0.9, RED)], births_allowed=1)
+    assert len(tr.tracks) == 1
+
+
+def test_a_lost_track_is_given_back_a_detection_that_turns_up_where_it_could_be() -> None:
+    # Given a tracked shopper who disappears (occluded) for three seconds
+    tr = tracker(entry=ENTRY)
+    for k in range(5):
+        tr.step(k * DT, [DetectionIn(1.1, 0.4 + 0.1 * k, 0.9, BLUE)])
+    (track_id,) = tr.tracks
+    for k in range(5, 35):
+        tr.step(k * DT, [])
+    # When someone who looks like them appears 2.5 m away and stays
+    for k in range(35, 45):
+        tr.step(k * DT, [DetectionIn(2.5, 2.8, 0.9, BLUE)])
+    # Then it is the same track, not a new person
+    assert list(tr.tracks) == [track_id]
+    assert np.hypot(tr.tracks[track_id].xy[0] - 2.5, tr.tracks[track_id].xy[1] - 2.8) < 0.2
+
+
+def test_reported_positions_stop_after_a_while_without_detections() -> None:
+    tr = tracker()
+    for k in range(5):
+        tr.step(k * DT, [DetectionIn(4.0, 4.0, 0.9, RED)])
+    assert len(tr.reported_positions(0.4)) == 1
+    for k in range(5, 30):
+        tr.step(k * DT, [])
+    assert tr.reported_positions(2.9) == []
