@@ -2,8 +2,7 @@
 its own role, which may write its logs and traces and nothing else until the construct that
 owns the function grants exactly what its code calls.
 
-Used by the finalize and review constructs (the ingest construct predates it and builds its
-function the same way by hand).
+Used by every construct that owns a function (ingest, finalize, review, api).
 """
 
 from __future__ import annotations
@@ -20,11 +19,10 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from infrastructure.layers import ARCHITECTURE, RUNTIME
 from walkout.config import DeploymentConfig
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.ARM_64
 CODE_EXCLUDES = ["__pycache__", "*.pyc"]
 
 # DynamoDB uses a table's key on the caller's behalf: reads decrypt, writes encrypt.

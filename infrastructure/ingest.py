@@ -17,30 +17,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from infrastructure.functions import FUNCTIONS_DIR, TABLE_KEY_WRITE, WalkoutFunction
 from walkout.config import DeploymentConfig
 from walkout.observability import NAMESPACE, MetricName
 from walkout.settings import INGEST_SERVICE, IngestSettings
 
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 INGEST_CODE_DIR = FUNCTIONS_DIR / "ingest"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # What the code calls, per table (walkout.data.*): nothing more.
 SESSIONS_ACTIONS = (
@@ -51,8 +47,6 @@ SESSIONS_ACTIONS = (
 )
 INGEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
 STORES_ACTIONS = ("dynamodb:GetItem",)
-# DynamoDB uses the tables' key on the caller's behalf for every read and write.
-TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey")
 # A failure-queue message holds batch positions, not records; kept as long as SQS allows.
 FAILURE_RETENTION = Duration.days(14)
 
@@ -100,59 +94,7 @@ class IngestPipeline(Construct):
         super().__init__(scope, construct_id)
         self.config = config
         tuning = config.ingest
-        stack = Stack.of(self)
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
-
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{config.prefix}-ingest",
-            retention=_RETENTION[config.log_retention_days],
-            removal_policy=removal,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Walkout {config.stage}: the ingest function",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SendTraces",
-                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                resources=["*"],
-            )
-        )
-        self._grant_table(tables["sessions"], SESSIONS_ACTIONS, "Sessions", with_indexes=True)
-        self._grant_table(tables["ingest"], INGEST_ACTIONS, "Ingest")
-        self._grant_table(tables["stores"], STORES_ACTIONS, "Stores")
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseTableKeyThroughDynamoDb",
-                actions=list(TABLE_KEY_ACTIONS),
-                resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": f"dynamodb.{stack.region}.{stack.url_suffix}"
-                    }
-                },
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="HandOverReadySessions",
-                actions=["states:StartExecution"],
-                resources=[state_machine_arn],
-            )
-        )
-        event_bus.grant_put_events_to(self.role)
 
         environment = IngestSettings.environment(
             config,
@@ -162,23 +104,29 @@ class IngestPipeline(Construct):
             finalize_state_machine_arn=state_machine_arn,
             event_bus_name=event_bus.event_bus_name,
         )
-        self.function = lambda_.Function(
+        ingest = WalkoutFunction(
             self,
-            "Function",
-            function_name=f"{config.prefix}-ingest",
+            "Handler",
+            config=config,
+            name="ingest",
             description="Walkout ingest: stream records -> sessions, live carts, attributions",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            code_dir=code_dir,
             handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(code_dir), exclude=["__pycache__", "*.pyc"]),
-            layers=list(layers),
-            role=self.role,
-            memory_size=tuning.memory_mb,
-            timeout=Duration.seconds(tuning.timeout_s),
+            layers=layers,
             environment=environment,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
+            memory_mb=tuning.memory_mb,
+            timeout=Duration.seconds(tuning.timeout_s),
+        )
+        self.function, self.role, self.log_group = ingest.function, ingest.role, ingest.log_group
+        ingest.allow_table("SessionsTable", tables["sessions"], SESSIONS_ACTIONS, with_indexes=True)
+        ingest.allow_table("IngestTable", tables["ingest"], INGEST_ACTIONS)
+        ingest.allow_table("StoresTable", tables["stores"], STORES_ACTIONS)
+        ingest.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
+        ingest.allow("HandOverReadySessions", ["states:StartExecution"], [state_machine_arn])
+        event_bus.grant_put_events_to(self.role)
+        ingest.suppress_wildcards(
+            "querying the sessions table's by-store-status index needs the table's index/* ARN",
+            applies_to=[{"regex": "/^Resource::.*/index/\\*$/g"}, "Action::kms:GenerateDataKey*"],
         )
 
         self.failure_queue = sqs.Queue(
@@ -206,21 +154,6 @@ class IngestPipeline(Construct):
 
         self.alarms = self._alarms(alarm_topic)
         self._suppressions()
-
-    def _grant_table(
-        self,
-        table: dynamodb.ITable,
-        actions: Sequence[str],
-        name: str,
-        *,
-        with_indexes: bool = False,
-    ) -> None:
-        resources = [table.table_arn]
-        if with_indexes:
-            resources.append(f"{table.table_arn}/index/*")
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid=f"{name}Table", actions=list(actions), resources=resources)
-        )
 
     def _alarms(self, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         tuning = self.config.ingest
@@ -295,40 +228,6 @@ class IngestPipeline(Construct):
 
     def _suppressions(self) -> None:
         NagSuppressions.add_resource_suppressions(
-            self.function,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-L1",
-                    reason=(
-                        "Pinned to Python 3.12 on purpose: the third-party layer (pydantic-core,"
-                        " protobuf) is built with pip for cp312 on arm64, and the functions are"
-                        " tested on that runtime; moving runtimes is a deliberate change."
-                    ),
-                )
-            ],
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.role,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason=(
-                        "Two wildcards, both unavoidable: X-Ray's PutTraceSegments has no"
-                        " resource-level permissions, and querying the sessions table's"
-                        " by-store-status index needs the table's index/* ARN. Log streams"
-                        " are created under the function's own log group only."
-                    ),
-                    applies_to=[
-                        "Resource::*",
-                        {"regex": "/^Resource::.*/index/\\*$/g"},
-                        {"regex": "/^Resource::.*:\\*$/g"},
-                        "Action::kms:GenerateDataKey*",
-                    ],
-                )
-            ],
-            apply_to_children=True,
-        )
-        NagSuppressions.add_resource_suppressions(
             self.failure_queue,
             [
                 NagPackSuppression(
@@ -341,18 +240,3 @@ class IngestPipeline(Construct):
                 )
             ],
         )
-
-
-# The day counts `DeploymentConfig.log_retention_days` allows, as CloudWatch Logs' enum.
-_RETENTION = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-}
