@@ -20,13 +20,13 @@ from moto import mock_aws
 
 from benchmarks.attribution.cases import Case
 from benchmarks.attribution.derive import Derived
+from localcloud.tables import create_tables
 from walkout.config import DeploymentConfig
 from walkout.data import dynamo
 from walkout.data.sessions import SessionsTable
 from walkout.data.stores import StoreDefinitions
 from walkout.events import event_to_json
 from walkout.settings import IngestSettings, get_settings
-from walkout.tables import PK, SK, TABLES, TTL_ATTRIBUTE
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "ingest" / "handler.py"
 REGION = "eu-west-1"
@@ -45,38 +45,7 @@ class _Context:
 
 
 def _tables(config: DeploymentConfig) -> None:
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    for spec in TABLES.values():
-        attributes = {PK, SK} | {a for i in spec.indexes for a in (i.partition_key, i.sort_key)}
-        params: dict[str, Any] = {
-            "TableName": config.table_name(spec.key),
-            "KeySchema": [
-                {"AttributeName": PK, "KeyType": "HASH"},
-                {"AttributeName": SK, "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if spec.indexes:
-            params["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": i.name,
-                    "KeySchema": [
-                        {"AttributeName": i.partition_key, "KeyType": "HASH"},
-                        {"AttributeName": i.sort_key, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for i in spec.indexes
-            ]
-        ddb.create_table(**params)
-        if spec.ttl:
-            ddb.update_time_to_live(
-                TableName=config.table_name(spec.key),
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            )
+    create_tables(boto3.client("dynamodb", region_name=REGION), config)
 
 
 def run_ingest(case: Case, derived: Derived, *, review_threshold: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import boto3
 from aws_kinesis_agg.aggregator import RecordAggregator
 from moto import mock_aws
 
+from localcloud import tables as localcloud_tables
 from walkout.catalog import Catalog, MultiBuy, Planogram, PlanogramEntry, Product, TaxClass
 from walkout.config import DeploymentConfig
 from walkout.data import dynamo
@@ -30,7 +31,6 @@ from walkout.definition import StoreDefinition
 from walkout.events import Event, event_to_json, make_event
 from walkout.settings import IngestSettings, get_settings
 from walkout.store import Camera, Floor, Gate, Lane, LoadCell, Point, Rect, Shelf, Store
-from walkout.tables import PK, SK, TABLES, TTL_ATTRIBUTE
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER_PATH = ROOT / "functions" / "ingest" / "handler.py"
@@ -292,38 +292,7 @@ def load_handler() -> ModuleType:
 
 def create_tables(config: DeploymentConfig) -> None:
     """The tables exactly as `walkout.tables.TABLES` declares them (as CDK builds them)."""
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    for spec in TABLES.values():
-        attributes = {PK, SK} | {a for i in spec.indexes for a in (i.partition_key, i.sort_key)}
-        params: dict[str, Any] = {
-            "TableName": config.table_name(spec.key),
-            "KeySchema": [
-                {"AttributeName": PK, "KeyType": "HASH"},
-                {"AttributeName": SK, "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if spec.indexes:
-            params["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": i.name,
-                    "KeySchema": [
-                        {"AttributeName": i.partition_key, "KeyType": "HASH"},
-                        {"AttributeName": i.sort_key, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for i in spec.indexes
-            ]
-        ddb.create_table(**params)
-        if spec.ttl:
-            ddb.update_time_to_live(
-                TableName=config.table_name(spec.key),
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            )
+    localcloud_tables.create_tables(boto3.client("dynamodb", region_name=REGION), config)
 
 
 MINIMAL_FINALIZE = {

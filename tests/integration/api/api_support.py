@@ -16,24 +16,25 @@ import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from localcloud import tables as localcloud_tables
 from localcloud.dev_issuer import DevIssuer, authorizer_claims
 from walkout.api.auth import ADMIN_GROUP, REVIEWER_GROUP
 from walkout.cart import Cart, Totals
+from walkout.config import DeploymentConfig
 from walkout.data.sessions import CartRecord, SessionRecord, SessionsTable
 from walkout.ingest.lifecycle import SessionStatus
-from walkout.tables import PK, SK
 
 REGION = "eu-west-1"
-TABLE = "walkout-test-stores"
-SESSIONS_TABLE = "walkout-test-sessions"
+TEST_CONFIG = DeploymentConfig(stage="test")
+TABLE = TEST_CONFIG.table_name("stores")
+SESSIONS_TABLE = TEST_CONFIG.table_name("sessions")
 LANES = {"L1": "cola", "L2": "chips", "L3": "soap"}
 
 
 def create_tables() -> Any:
-    """The stores and sessions tables (keys only: the API reads no index)."""
+    """The tables as the stack defines them; the API uses `stores` and `sessions`."""
     ddb = boto3.client("dynamodb", region_name=REGION)
-    for name in (TABLE, SESSIONS_TABLE):
-        _create(ddb, name)
+    localcloud_tables.create_tables(ddb, TEST_CONFIG)
     return ddb
 
 
@@ -67,21 +68,6 @@ def open_session(ddb: Any, store_id: str, session_id: str) -> None:
     )
     record = CartRecord(store_id=store_id, session_id=session_id, cart=cart)
     assert sessions_table(ddb).open_session(session, record) is None
-
-
-def _create(ddb: Any, name: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": PK, "KeyType": "HASH"},
-            {"AttributeName": SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": PK, "AttributeType": "S"},
-            {"AttributeName": SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def product(sku: str, price: int = 199, weight: float = 355.0) -> dict[str, Any]:
