@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,7 +13,7 @@ from walkout.api.carts import LiveCarts
 from walkout.api.settings import ApiSettings
 from walkout.api.stores import StoreAdmin
 from walkout.data.catalog_admin import RetailerStores
-from walkout.data.dynamo import client
+from walkout.data.dynamo import client, utc_clock
 from walkout.data.sessions import SessionsTable
 from walkout.observability import logger, metrics, set_stage, tracer
 from walkout.settings import get_settings, init_environment
@@ -22,6 +22,7 @@ _admin: StoreAdmin | None = None
 _carts: LiveCarts | None = None
 
 
+@functools.cache  # one per container, shared by the admin and cart routes
 def _stores() -> RetailerStores:
     settings = get_settings(ApiSettings)
     set_stage(settings.stage)
@@ -43,7 +44,7 @@ def carts() -> LiveCarts:
             client("dynamodb"),
             settings.sessions_table,
             ttl_days=settings.transient_ttl_days,
-            clock=lambda: datetime.now(UTC),
+            clock=utc_clock,
         )
         _carts = LiveCarts(_stores(), sessions)
     return _carts

@@ -8,13 +8,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from walkout.data.dynamo import client
-from walkout.data.review_tasks import ReviewTasksTable
-from walkout.data.task_tokens import TaskCallbacks
 from walkout.observability import logger, metrics, set_stage, tracer
 from walkout.review.groundtruth import message_line
-from walkout.review.service import GroundTruthResults, utc_clock
-from walkout.review.settings import ReviewTasksSettings
+from walkout.review.service import GroundTruthResults
+from walkout.review.settings import ReviewTasksSettings, review_ports
 from walkout.settings import get_settings, init_environment
 
 _results: GroundTruthResults | None = None
@@ -25,13 +22,7 @@ def results() -> GroundTruthResults:
     if _results is None:
         settings = get_settings(ReviewTasksSettings)
         set_stage(settings.stage)
-        tasks = ReviewTasksTable(
-            client("dynamodb"),
-            settings.sessions_table,
-            ttl_days=settings.transient_ttl_days,
-            clock=utc_clock,
-        )
-        _results = GroundTruthResults(tasks, TaskCallbacks(client("stepfunctions")))
+        _results = GroundTruthResults(*review_ports(settings))
     return _results
 
 

@@ -7,13 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from walkout.data.dynamo import client
-from walkout.data.review_tasks import ReviewTasksTable
-from walkout.data.task_tokens import TaskCallbacks
 from walkout.observability import logger, metrics, set_stage, tracer
-from walkout.review.console import ConsoleReview, utc_clock
+from walkout.review.console import ConsoleReview
 from walkout.review.contract import ReviewTask
-from walkout.review.settings import ReviewTasksSettings
+from walkout.review.settings import ReviewTasksSettings, review_ports
 from walkout.settings import get_settings, init_environment
 
 _console: ConsoleReview | None = None
@@ -24,13 +21,7 @@ def console() -> ConsoleReview:
     if _console is None:
         settings = get_settings(ReviewTasksSettings)
         set_stage(settings.stage)
-        tasks = ReviewTasksTable(
-            client("dynamodb"),
-            settings.sessions_table,
-            ttl_days=settings.transient_ttl_days,
-            clock=utc_clock,
-        )
-        _console = ConsoleReview(tasks, TaskCallbacks(client("stepfunctions")))
+        _console = ConsoleReview(*review_ports(settings))
     return _console
 
 

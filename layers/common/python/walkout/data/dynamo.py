@@ -7,7 +7,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,12 @@ from walkout.tables import PK, SK, TTL_ATTRIBUTE
 
 Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
 Clock = Callable[[], datetime]
+
+
+def utc_clock() -> datetime:
+    """The wall clock every data-access class takes by default (tests pass their own)."""
+    return datetime.now(UTC)
+
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()

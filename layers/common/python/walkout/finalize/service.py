@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Final
 
 from walkout import observability as obs
 from walkout.attribution.record import Attribution
 from walkout.cart import Cart, Receipt, ReviewStatus
 from walkout.config import ReviewBackend
-from walkout.data.dynamo import Clock, cancellation_codes, client
+from walkout.data.dynamo import Clock, cancellation_codes, client, utc_clock
 from walkout.data.evidence import EvidenceImages
 from walkout.data.receipts import FlagKind, ReceiptsTable
 from walkout.data.sessions import ConcurrentUpdateError, SessionsTable
@@ -76,10 +75,6 @@ class MetricName:
     RECEIPTS_FOR_AUDIT: Final = "ReceiptsForAudit"
     EXIT_TO_RECEIPT: Final = "ExitToReceiptMs"
     SESSIONS_NEEDING_ATTENTION: Final = "SessionsNeedingAttention"
-
-
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from walkout import observability as obs
@@ -47,7 +47,7 @@ from walkout.attribution import (
 )
 from walkout.attribution.identity import involving
 from walkout.cart import Cart
-from walkout.data.dynamo import client
+from walkout.data.dynamo import client, utc_clock
 from walkout.data.ingest import IngestTable, Watermark
 from walkout.data.notifications import CartNotifier
 from walkout.data.sessions import CartRecord, CartWrite, LaneWrite, SessionRecord, SessionsTable
@@ -71,10 +71,6 @@ from walkout.pricing import price_items
 from walkout.settings import IngestSettings
 
 Clock = Callable[[], datetime]
-
-
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class QuarantineError(Exception):

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final, Literal
 
 from walkout import observability as obs
 from walkout.config import ReviewBackend
-from walkout.data.dynamo import Clock
+from walkout.data.dynamo import Clock, utc_clock
 from walkout.data.review_tasks import ReviewTasksTable, ReviewTaskStatus, StoredReviewTask
 from walkout.data.task_tokens import TaskCallbacks
 from walkout.review.contract import (
@@ -45,10 +44,6 @@ class AnswerResult:
     # delivered: the workflow has the answer; expired: it had moved on (timed out), the
     # answer is recorded for audit but the receipt was issued without it.
     status: Literal["delivered", "expired"]
-
-
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class ConsoleReview:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from walkout import observability as obs
-from walkout.data.dynamo import Clock
+from walkout.data.dynamo import Clock, utc_clock
 from walkout.data.labeling import AnnotationPayloads, LabelingJobs
 from walkout.data.review_tasks import ReviewTasksTable
 from walkout.data.task_tokens import TaskCallbacks
@@ -39,10 +38,6 @@ from walkout.review.labeling_job import (
     job_name,
 )
 from walkout.review.template import template_sha256, template_text
-
-
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def take_in(request: PreAnnotationRequest, callbacks: TaskCallbacks) -> dict[str, Any]:

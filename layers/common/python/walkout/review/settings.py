@@ -7,6 +7,9 @@ from typing import Annotated, Final
 from pydantic import Field
 
 from walkout.config import DeploymentConfig
+from walkout.data.dynamo import client, utc_clock
+from walkout.data.review_tasks import ReviewTasksTable
+from walkout.data.task_tokens import TaskCallbacks
 from walkout.settings import (
     ENV_METRICS_NAMESPACE,
     ENV_SERVICE_NAME,
@@ -51,3 +54,15 @@ class ReviewTasksSettings(FunctionSettings):
             ENV_SESSIONS_TABLE: sessions_table,
             ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
         }
+
+
+def review_ports(settings: ReviewTasksSettings) -> tuple[ReviewTasksTable, TaskCallbacks]:
+    """What the console queue and the Ground Truth result function both work with: the
+    review tasks in the sessions table and the workflow's task-token callbacks."""
+    tasks = ReviewTasksTable(
+        client("dynamodb"),
+        settings.sessions_table,
+        ttl_days=settings.transient_ttl_days,
+        clock=utc_clock,
+    )
+    return tasks, TaskCallbacks(client("stepfunctions"))
