@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from walkout_edge.perception.sources import SensorSource
 
 HEALTH_EVERY_S = 1.0
+# A replay's `options`: once the recording is done, the watermark moves this far past its
+# last reading (how long a store would stay quiet after it).
+DEFAULT_TAIL_S = 60.0
+MAX_TAIL_S = 86_400.0
 
 
 class PipelineRunner:
@@ -90,15 +94,32 @@ class PipelineRunner:
             self.context.watermark.advance(self._utc(mark))
 
 
+def _check_options(options: dict[str, Any], known: tuple[str, ...]) -> None:
+    """Unknown keys of `source.options` stop the daemon, like unknown keys anywhere else."""
+    for key in options:
+        if key not in known:
+            takes = f"known: {', '.join(known)}" if known else "this source takes none"
+            raise SourceError(f"source.options.{key}: unknown option ({takes})")
+
+
+def _tail_s(options: dict[str, Any]) -> float:
+    value = options.get("tail_s", DEFAULT_TAIL_S)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SourceError(f"source.options.tail_s: must be a number of seconds, not {value!r}")
+    if not 0 <= value <= MAX_TAIL_S:
+        raise SourceError(f"source.options.tail_s: must be from 0 to {MAX_TAIL_S:g} s")
+    return float(value)
+
+
 def create_replay(config: Any, context: SourceContext) -> SourceRunner:
     from walkout_edge.perception.errors import PerceptionError  # noqa: PLC0415
     from walkout_edge.perception.sources import RecordingSource  # noqa: PLC0415
 
+    _check_options(config.options, ("tail_s",))
+    tail_s = _tail_s(config.options)
     try:
         source = RecordingSource(config.recording, speed=config.speed)
-        return PipelineRunner(
-            source, context, finite=True, tail_s=float(config.options.get("tail_s", 60.0))
-        )
+        return PipelineRunner(source, context, finite=True, tail_s=tail_s)
     except PerceptionError as exc:
         raise SourceError(f"source.recording: {exc}") from None
 
@@ -107,6 +128,7 @@ def create_live(config: Any, context: SourceContext) -> SourceRunner:
     from walkout_edge.perception.errors import PerceptionError  # noqa: PLC0415
     from walkout_edge.perception.live import LiveSource  # noqa: PLC0415
 
+    _check_options(config.options, ())
     try:
         source = LiveSource(config, on_bad_line=context.report_error)
         return PipelineRunner(source, context, finite=False, tail_s=0.0)

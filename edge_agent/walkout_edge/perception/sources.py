@@ -19,6 +19,7 @@ import heapq
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from walkout_edge.perception.errors import RecordingError
 from walkout_edge.perception.gates import GateEvent
 
 GATE_KINDS = frozenset({"scan", "enter", "exit"})
+# Frames per second are measured over each camera's last this many frames handed out.
+FPS_WINDOW = 50
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,9 @@ class RecordingSource:
         self._check_loadcell_header(known_cells)
         self._status: dict[str, SensorStatus] = {}
         self._captures: list[Any] = []
+        self._handed_out: dict[str, deque[float]] = {
+            cam.camera_id: deque(maxlen=FPS_WINDOW) for cam in self.cameras
+        }
 
     def _cameras(self, meta: dict[str, Any]) -> list[ReplayCamera]:
         listed = {c.get("camera_id"): c for c in _get(meta, "cameras", [])}
@@ -182,6 +188,8 @@ class RecordingSource:
                     if wait <= 0:
                         break
                     stop.wait(min(wait, 0.2))
+            if isinstance(reading, CameraFrame):
+                self._handed_out[reading.camera_id].append(time.monotonic())
             yield reading
 
     def _camera_stream(self, cam: ReplayCamera, order: int) -> Iterator[tuple[float, int, Reading]]:
@@ -250,8 +258,16 @@ class RecordingSource:
     def health(self) -> list[SensorStatus]:
         out = []
         for cam in self.cameras:
-            out.append(self._status.get(cam.camera_id, SensorStatus("camera", cam.camera_id, True)))
+            status = self._status.get(cam.camera_id)
+            out.append(status or SensorStatus("camera", cam.camera_id, True, self._fps(cam)))
         return out
+
+    def _fps(self, cam: ReplayCamera) -> float:
+        """Frames handed to the pipeline per wall-clock second (the camera's rate at speed 1)."""
+        walls = self._handed_out[cam.camera_id]
+        if len(walls) < 2 or walls[-1] <= walls[0]:
+            return 0.0
+        return (len(walls) - 1) / (walls[-1] - walls[0])
 
     def close(self) -> None:
         for capture in self._captures:

@@ -207,3 +207,55 @@ def recorded_only(delivered: list[Delivered]) -> list[str]:
 
 def heartbeats(delivered: list[Delivered]) -> list[dict[str, Any]]:
     return [d.event for d in delivered if d.event["type"] == "heartbeat"]
+
+
+# --- simulator recordings replayed through the perception pipeline --------------------------
+
+
+def edge_cli_command(*args: str) -> list[str]:
+    """`walkout-edge ARGS…` as a command line (any subcommand)."""
+    script = Path(sys.executable).with_name("walkout-edge")
+    command = str(script) if script.exists() else shutil.which("walkout-edge")
+    assert command, "walkout-edge is not installed in this environment"
+    return [command, *args]
+
+
+def record_scenario(directory: Path, scenario: dict[str, Any]) -> Path:
+    """Record `scenario` (a simulator scenario document) with `walkout sim record`; the folder."""
+    from walkout_cli.main import main  # noqa: PLC0415  (the platform CLI, only for recordings)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    out = directory / "rec"
+    code = main(["sim", "record", "--scenario", str(path), "--out", str(out), "--workers", "1"])
+    assert code == 0, f"walkout sim record exited {code}"
+    return out
+
+
+def replay_recording(
+    recording: Path, out_dir: Path, *, store_id: str, device_id: str
+) -> tuple[list[dict[str, Any]], Path]:
+    """`walkout-edge replay` of a recording into a JSONL file: its events and evidence dir."""
+    out = out_dir / "events.jsonl"
+    evidence = out_dir / "evidence"
+    command = edge_cli_command(
+        "replay",
+        "--recording",
+        str(recording),
+        "--out",
+        str(out),
+        "--evidence-dir",
+        str(evidence),
+        "--store-id",
+        store_id,
+        "--device-id",
+        device_id,
+        "--quiet",
+    )
+    done = subprocess.run(
+        command, check=False, env=daemon_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    return events, evidence
