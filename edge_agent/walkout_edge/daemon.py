@@ -3,9 +3,12 @@
 Threads: the source (the pipeline, or a recorded-events replay) emits into the outbox;
 one loop ships events to Kinesis, one uploads evidence to S3; heartbeats go into the outbox
 on a fixed period; `/healthz` answers on loopback. The main thread waits for one of:
-- SIGTERM/SIGINT: stop the source, enqueue a last heartbeat, send what can be sent within
+- SIGTERM/SIGINT: stop the source, which first emits what its pipeline still holds (a
+  source does not resume where it stopped; each event is committed to the outbox, fsync'd,
+  before `emit` returns), and wait for it up to `SOURCE_STOP_S`; then enqueue a last
+  heartbeat (its watermark covers only what was enqueued), send what can be sent within
   `uplink.shutdown_flush_s`, keep the rest on disk for the next start, exit 0 (a second
-  signal cuts the flush short);
+  signal cuts the sending short);
 - a finite source is done: last heartbeat, drain the outbox completely, exit 0;
 - a fatal error (the outbox file damaged or the disk refusing writes, the source failing):
   log it, stop, exit 1. Nothing committed is lost: it stays in the outbox.
@@ -45,7 +48,8 @@ from walkout_edge.uplink.sink import OutboxSink, Sequencer
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_CONFIG: Final = 2
-# How long the source gets to return after being told to stop.
+# How long the source gets to return after being told to stop, flushing what it holds
+# (a pipeline flush takes milliseconds: a few events and their JPEG crops).
 SOURCE_STOP_S: Final = 5.0
 
 log = logging.getLogger("walkout_edge.daemon")

@@ -24,8 +24,9 @@ its message as one line and exits with status 2. What a runner must do:
 - call `context.watermark.advance(ts)` once everything it will ever emit with a time before
   `ts` has been emitted (heartbeats carry it; the cloud finalizes sessions on it);
 - report camera frame rates and sensor health to `context.sensors`;
-- return from `run` soon after `stop` is set (the daemon flushes the outbox afterwards); a
-  finite source may also return on its own when it is done.
+- return from `run` soon after `stop` is set, having emitted what it still holds (nothing
+  resumes where it stopped; the daemon sends the outbox afterwards); a finite source may
+  also return on its own when it is done.
 """
 
 from __future__ import annotations

@@ -201,13 +201,24 @@ class GateBinder:
 
     def poll(self, now: float) -> list[GateDecision]:
         """Decisions due by `now`: sessions to announce, members who joined later."""
+        return self._decide(now, hold_s=self.hold_s)
+
+    def flush(self, now: float) -> list[GateDecision]:
+        """At a stop or the end of input: announce every session held back, as it is now.
+
+        Time does not move on: pulses nobody claimed stay unclaimed (they become missing
+        members only once their window is over), so the binder may go on being fed.
+        """
+        return self._decide(now, hold_s=0.0)
+
+    def _decide(self, now: float, hold_s: float) -> list[GateDecision]:
         self._expire(now)
         out, self._out = self._out, []
         for session in self._sessions:
             if (
                 not session.announced
                 and session.first_bound_t is not None
-                and now - session.first_bound_t >= self.hold_s
+                and now - session.first_bound_t >= hold_s
             ):
                 session.announced = True
                 out.append(
@@ -225,10 +236,6 @@ class GateBinder:
             s for s in self._sessions if s.scan_ts >= horizon or (not s.announced and s.members)
         ]
         return sorted(out, key=lambda d: d.t)
-
-    def flush(self, now: float) -> list[GateDecision]:
-        """At the end of a recording: announce what is still held."""
-        return self.poll(now + self.hold_s)
 
     def _expire(self, now: float) -> None:
         while self._pulses and now - self._pulses[0].ts > self.pulse_window_s:

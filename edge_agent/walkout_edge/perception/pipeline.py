@@ -14,11 +14,16 @@ with reach evidence, and their sessions. Every event carries the time it is abou
 change's end, the first member's entry, an exit), in UTC, and a `seq` that increases by one
 per event of this device. `watermark()` is the time before which nothing more will be
 emitted; the daemon's heartbeats carry it.
+
+When input stops before its end (the daemon told to stop), `flush()` emits what is held
+(settled weight changes with the evidence seen so far, sessions still gathering their
+group) without inventing exits; `finish()` is the same at the true end of a recording.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from walkout.definition import StoreDefinition
-from walkout.events import Event, make_event
+from walkout.events import Event, format_timestamp, make_event
 from walkout.ids import new_ulid
 from walkout.store import Rect
 from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
@@ -46,6 +51,8 @@ MAX_HOLD_S = 6.0
 EXIT_PULSE_WAIT_S = 2.5
 EXIT_VANISH_S = 1.5
 LOST_EXIT_S = 2.0
+
+log = logging.getLogger("walkout_edge.perception.pipeline")
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ class PerceptionPipeline:
                 self._lane_of_cell[cell.cell_id] = lane.lane_id
                 self._shelf_of_lane[lane.lane_id] = shelf.shelf_id
                 self._cells[cell.cell_id] = SettleDetector(
-                    cell.cell_id, cell.rate_hz, self.params.weights
+                    cell.cell_id, cell.rate_hz, self.params.weights, on_held=self._on_held
                 )
         self._exit_gates: dict[str, Rect] = {
             g.gate_id: g.area for g in self.store.gates if g.kind == "exit"
@@ -179,19 +186,52 @@ class PerceptionPipeline:
             if reading.kind == "exit":
                 self._pending_exits.append(reading)
 
-    def finish(self) -> None:
-        """End of input: settle everything still held and emit it."""
+    def flush(self) -> dict[str, int]:
+        """No more input for now (the daemon stopping): emit every decision still held.
+
+        - the frames of the instant being fused are processed as they are;
+        - every weight change that has settled is emitted, also one still waiting for its
+          confirmation or for the cameras to pass its end: its candidates and evidence are
+          what the cameras saw up to now (a reach seen only in part scores as such);
+        - sessions held back to gather a group are announced with the members they have.
+
+        Nobody is made to leave: tracks still in the store stay open (their sessions must
+        not be closed by a restart), and an exit pulse still waiting for the cameras to
+        find who left is not decided. A weight change still in motion has no new level yet
+        and stays out. Returns how many events of each type this emitted; the pipeline may
+        go on being fed afterwards.
+        """
+        before = dict(self.emitted)
         self.vision.close_step()
         self._after_step()
         for cell_id, detector in self._cells.items():
             for change in detector.flush():
                 self._pending_shelf.append(_PendingShelf(change, self._lane_of_cell[cell_id]))
         self._release_shelf(final=True)
-        now = self.now or 0.0
-        for decision in self.binder.flush(now):
-            self._emit_gate_decision(decision)
+        if self.now is not None:
+            for decision in self.binder.flush(self.now):
+                self._emit_gate_decision(decision)
+        return {k: n - before.get(k, 0) for k, n in self.emitted.items() if n > before.get(k, 0)}
+
+    def finish(self) -> dict[str, int]:
+        """End of input (a recording played to its end): `flush`, then close the track log."""
+        flushed = self.flush()
         if self.track_log is not None:
             self.track_log.close()
+        return flushed
+
+    def held_shelf_changes(self) -> list[tuple[str, WeightChange]]:
+        """Weight changes settled but not emitted yet, as `(lane_id, change)`."""
+        held = [(p.lane_id, p.change) for p in self._pending_shelf]
+        for cell_id, detector in self._cells.items():
+            change = detector.held
+            if change is not None:
+                held.append((self._lane_of_cell[cell_id], change))
+        return sorted(held, key=lambda item: item[1].t_end)
+
+    def changes_in_motion(self) -> int:
+        """Lanes whose weight is moving right now (not settled, so nothing to emit yet)."""
+        return sum(1 for detector in self._cells.values() if detector.moving)
 
     def watermark(self) -> float | None:
         """Store time before which this pipeline will emit nothing more."""
@@ -210,6 +250,18 @@ class PerceptionPipeline:
         return mark
 
     # --- internals -----------------------------------------------------------------------
+
+    def _on_held(self, change: WeightChange) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "weight change settled",
+                extra={
+                    "lane_id": self._lane_of_cell[change.cell_id],
+                    "delta_g": change.delta_g,
+                    "t_start": format_timestamp(utc(change.t_start)),
+                    "t_end": format_timestamp(utc(change.t_end)),
+                },
+            )
 
     def _advance(self, ts: float) -> None:
         if self.now is None or ts > self.now:

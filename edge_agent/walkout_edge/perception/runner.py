@@ -12,10 +12,18 @@ CLI imports it, so `walkout-edge run` finds them with a config like
 A replay stamps events (and, through the store clock, heartbeats) with the recording's
 time, and restarts from the beginning of the recording when the daemon restarts: it is for
 demos and soak tests, not for re-sending a store's day.
+
+When the daemon stops (SIGTERM) neither kind resumes where it was after a restart, so what
+the pipeline still holds would be lost: the runner stops reading, flushes the pipeline
+(`PerceptionPipeline.flush`: settled weight changes with the evidence seen so far, held
+session announcements; no invented exits) into the daemon's sink, which commits each event
+to the outbox before returning, and only then returns. The same happens when the source
+fails, as far as the pipeline can still emit.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,6 +39,8 @@ HEALTH_EVERY_S = 1.0
 # last reading (how long a store would stay quiet after it).
 DEFAULT_TAIL_S = 60.0
 MAX_TAIL_S = 86_400.0
+
+log = logging.getLogger("walkout_edge.perception.runner")
 
 
 class PipelineRunner:
@@ -64,20 +74,56 @@ class PipelineRunner:
     def run(self, stop: threading.Event) -> None:
         last_report = 0.0
         try:
-            for reading in self.source.readings(stop):
-                self.pipeline.feed(reading)
-                wall = time.monotonic()
-                if wall - last_report >= HEALTH_EVERY_S:
-                    last_report = wall
-                    self._report()
+            try:
+                for reading in self.source.readings(stop):
+                    self.pipeline.feed(reading)
+                    wall = time.monotonic()
+                    if wall - last_report >= HEALTH_EVERY_S:
+                        last_report = wall
+                        self._report()
+            except Exception:
+                self._flush_after_failure()
+                raise
             if self.finite and not stop.is_set():
                 self.pipeline.finish()
                 end = self.pipeline.now
                 if end is not None:
                     self.context.watermark.advance(self._utc(end + self.tail_s))
+            else:
+                # Stopped (a live source only ends so): flush before closing the sensors.
+                self._flush("stop")
             self._report()
         finally:
             self.source.close()
+
+    def _flush(self, reason: str) -> None:
+        """Emit what the pipeline holds (each event is on disk when `emit` returns); log it."""
+        started = time.monotonic()
+        held = len(self.pipeline.held_shelf_changes())
+        flushed = self.pipeline.flush()
+        now = self.pipeline.now
+        log.info(
+            "pipeline flushed",
+            extra={
+                "reason": reason,
+                # The time of the last reading fed (seconds, as the source stamps them).
+                "store_time_s": now,
+                "held_shelf_changes": held,
+                "flushed": flushed,
+                "flushed_total": sum(flushed.values()),
+                "weight_changes_in_motion": self.pipeline.changes_in_motion(),
+                "flush_s": round(time.monotonic() - started, 3),
+            },
+        )
+
+    def _flush_after_failure(self) -> None:
+        # The source (or a reading) failed: save what can be saved before the daemon stops.
+        # If the pipeline or the sink is what failed, this may fail too; the first error is
+        # the one reported.
+        try:
+            self._flush("source failed")
+        except Exception as exc:  # the original error is re-raised
+            log.warning("pipeline not flushed", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def _report(self) -> None:
         sensors = self.context.sensors

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -89,7 +89,14 @@ class _Pending:
 class SettleDetector:
     """Settle detection and level changes for one load cell."""
 
-    def __init__(self, cell_id: str, rate_hz: float, params: WeightParams | None = None) -> None:
+    def __init__(
+        self,
+        cell_id: str,
+        rate_hz: float,
+        params: WeightParams | None = None,
+        on_held: Callable[[WeightChange], None] | None = None,
+    ) -> None:
+        """`on_held` is told of each change as it settles, before it is confirmed."""
         if rate_hz <= 0:
             raise ValueError(f"load cell {cell_id}: rate_hz must be > 0")
         self.cell_id = cell_id
@@ -108,6 +115,7 @@ class SettleDetector:
         self._alpha = 1.0 / max(1.0, self.params.drift_tau_s * rate_hz)
         self._since_noise = 0
         self._lead_in: list[tuple[float, float]] = []
+        self._on_held = on_held
         self.last_ts: float | None = None
 
     @property
@@ -121,6 +129,16 @@ class SettleDetector:
     @property
     def settled(self) -> bool:
         return self._level is not None and not self._moving
+
+    @property
+    def held(self) -> WeightChange | None:
+        """The change settled but not yet confirmed (reported by `push` or `flush` later)."""
+        return self._pending.change if self._pending is not None else None
+
+    @property
+    def moving(self) -> bool:
+        """The signal has left its level and not settled yet (a hand on the shelf)."""
+        return self._moving
 
     def earliest_open_t(self) -> float | None:
         """The earliest time a change not yet reported could still carry (None: nothing open)."""
@@ -181,11 +199,26 @@ class SettleDetector:
         return _NONE
 
     def flush(self) -> list[WeightChange]:
-        """At the end of a recording: a change still waiting for confirmation counts."""
-        if self._pending is not None and not self._moving:
-            change, self._pending = self._pending.change, None
-            return [change]
-        return []
+        """At a stop or the end of input: a change still waiting for confirmation counts.
+
+        Confirmation only guards against a knock (slow or faint) that is about to come
+        back; with no more samples to come, a settled change is the best evidence there
+        is, and emitting it is better than losing a sale. An excursion
+        still moving has no new level yet and is not reported; while one is, the change
+        before it counts only if its return could not cancel it (a fast, clear step), as
+        `_settle` would decide.
+        """
+        pending = self._pending
+        if pending is None or (self._moving and self._cancellable(pending)):
+            return []
+        self._pending = None
+        return [pending.change]
+
+    def _cancellable(self, pending: _Pending) -> bool:
+        """Whether the signal settling back at the level before `pending` would undo it."""
+        p = self.params
+        faint = abs(pending.change.delta_g) < p.faint_sigmas * self._noise
+        return pending.rise_s >= p.slow_rise_s or faint
 
     # --- internals -----------------------------------------------------------------------
 
@@ -276,10 +309,8 @@ class SettleDetector:
             # signal is now back where it was before that slow change, the whole thing was
             # one transient. A fast step (a unit put down) followed by a fast step back
             # (the same unit taken again) is two real changes.
-            p = self.params
-            back = abs(new_level - pending.base_g) < p.min_change_g
-            faint = abs(pending.change.delta_g) < p.faint_sigmas * self._noise
-            if back and (pending.rise_s >= p.slow_rise_s or faint):
+            back = abs(new_level - pending.base_g) < self.params.min_change_g
+            if back and self._cancellable(pending):
                 return out
             out.append(pending.change)
         delta = new_level - before
@@ -294,4 +325,6 @@ class SettleDetector:
                 level_after_g=round(new_level, 1),
             )
             self._pending = _Pending(change, ts, before, self._rise_s(before, delta))
+            if self._on_held is not None:
+                self._on_held(change)
         return out

@@ -259,3 +259,44 @@ def replay_recording(
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in out.read_text().splitlines()]
     return events, evidence
+
+
+def truncate_recording(recording: Path, out: Path, until_ts: float) -> Path:
+    """A copy of `recording` holding only the readings stamped `until_ts` or earlier.
+
+    Load cells, gates and each camera's frame list are cut; videos are linked, not copied
+    (a replay reads only as many frames as the frame list names); `end_ts` is `until_ts`.
+    """
+    out.mkdir(parents=True)
+    meta = json.loads((recording / "recording.json").read_text())
+    meta["end_ts"] = until_ts
+    (out / "recording.json").write_text(json.dumps(meta))
+    shutil.copy(recording / str(meta.get("store", "store.json")), out / "store.json")
+    cells = recording / str(meta.get("loadcells", {}).get("file", "loadcells.csv"))
+    lines = cells.read_text().splitlines()
+    kept = [lines[0], *(x for x in lines[1:] if x and float(x.split(",")[0]) <= until_ts)]
+    (out / cells.name).write_text("\n".join(kept) + "\n")
+    gates = recording / str(meta.get("gates", "gates.jsonl"))
+    kept = [x for x in gates.read_text().splitlines() if x and json.loads(x)["ts"] <= until_ts]
+    (out / gates.name).write_text("".join(f"{x}\n" for x in kept))
+    for camera in meta["cameras"]:
+        video, frames = Path(camera["video"]), Path(camera["frames"])
+        (out / video).parent.mkdir(parents=True, exist_ok=True)
+        (out / video).symlink_to((recording / video).resolve())
+        lines = (recording / frames).read_text().splitlines()
+        ts_at = lines[0].split(",").index("ts")
+        kept = [lines[0], *(x for x in lines[1:] if x and float(x.split(",")[ts_at]) <= until_ts)]
+        (out / frames).write_text("\n".join(kept) + "\n")
+    return out
+
+
+def log_entries(log: Path) -> list[dict[str, Any]]:
+    """The daemon's JSON log lines so far (the one-line error messages left out)."""
+    entries = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line still being written
+    return entries

@@ -210,3 +210,63 @@ def test_cli_unwritable_outbox_is_one_line_and_status_1(
     assert len(err) == 1 and err[0].startswith("walkout-edge run: outbox ")
     assert "not writable" in err[0] or "cannot create directory" in err[0]
     assert logged[-1]["level"] == "error" and logged[-1]["exit_status"] == 1
+
+
+class HoldingSource:
+    """Like the perception runner: holds one event until it is stopped, then flushes it."""
+
+    def __init__(self, context: SourceContext) -> None:
+        self.context = context
+
+    def _emit(self, n: int) -> None:
+        ts = T0 + timedelta(seconds=n)
+        data = {"track_id": f"t{n}", "session_id": None, "gate_id": "exit"}
+        event = make_event(
+            "track.exited",
+            data,
+            store_id=STORE,
+            device_id=DEVICE,
+            seq=self.context.next_seq(),
+            ts=ts,
+        )
+        self.context.sink.emit(event)
+
+    def run(self, stop: threading.Event) -> None:
+        self._emit(0)
+        # Event 1 is held: the watermark may pass event 0, not event 1.
+        self.context.watermark.advance(T0 + timedelta(seconds=0.5))
+        self.context.sensors.report_camera("cam-1", 15.0)
+        while not stop.wait(0.01):
+            pass
+        time.sleep(0.3)  # a flush takes a moment; the daemon must wait for it
+        self._emit(1)
+
+
+def test_stop_waits_for_the_sources_flush_before_the_last_heartbeat(tmp_path: Path) -> None:
+    # Given a running daemon whose source holds an event until it is stopped, and whose
+    # link is down (a real client pointed at a closed port: nothing leaves the outbox)
+    register_source("replay", lambda config, context: HoldingSource(context))
+    data = _config(tmp_path)
+    data["endpoint_url"] = "http://127.0.0.1:9"
+    daemon = Daemon(parse_config(data))
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(daemon.run(install_signals=False)))
+    runner.start()
+    time.sleep(0.5)
+
+    # When it is told to stop (what SIGTERM does)
+    daemon.request_stop()
+    runner.join(20)
+
+    # Then the flushed event is in the outbox, before the last heartbeat, whose watermark
+    # does not pass it
+    assert result == [0]
+    outbox = Outbox(tmp_path / "state" / "outbox.db", store_id=STORE)
+    queued = [json.loads(q.body) for q in outbox.iter_events()]
+    outbox.close()
+    assert [e["seq"] for e in queued] == list(range(len(queued)))
+    flushed = [k for k, e in enumerate(queued) if e["type"] == "track.exited"]
+    assert len(flushed) == 2
+    last = queued[-1]
+    assert last["type"] == "heartbeat" and flushed[-1] < len(queued) - 1
+    assert last["data"]["watermark_ts"] <= queued[flushed[-1]]["ts"]
