@@ -19,6 +19,12 @@ the pipeline still holds would be lost: the runner stops reading, flushes the pi
 session announcements; no invented exits) into the daemon's sink, which commits each event
 to the outbox before returning, and only then returns. The same happens when the source
 fails, as far as the pipeline can still emit.
+
+Both kinds take `options: {track_log: PATH}` (an absolute path): the tracker's confirmed
+track positions are written there as CSV `ts,track_id,x,y` (UNIX seconds of store time,
+store metres; the same writer and format as `walkout-edge replay --tracks`, which
+`walkout eval perception --tracks` reads). The file is rewritten from the start each time
+the source starts and complete once the source returns (done, stopped or failed).
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from walkout_edge.sources_registry import SourceContext, SourceError, SourceRunner, register_source
 
 if TYPE_CHECKING:
-    from walkout_edge.perception.pipeline import PerceptionPipeline
+    from walkout_edge.perception.pipeline import PerceptionPipeline, TrackLog
     from walkout_edge.perception.sources import SensorSource
 
 HEALTH_EVERY_S = 1.0
@@ -47,7 +54,12 @@ class PipelineRunner:
     """Feeds a sensor source through the pipeline into the daemon's sink."""
 
     def __init__(
-        self, source: SensorSource, context: SourceContext, finite: bool, tail_s: float
+        self,
+        source: SensorSource,
+        context: SourceContext,
+        finite: bool,
+        tail_s: float,
+        track_log: TrackLog | None = None,
     ) -> None:
         from walkout_edge.perception.pipeline import PerceptionPipeline, utc  # noqa: PLC0415
 
@@ -61,7 +73,10 @@ class PipelineRunner:
             store_id=context.store_id,
             device_id=context.device_id,
             next_seq=context.next_seq,
+            track_log=track_log,
         )
+        # Closed by `pipeline.finish` at the end of a replay, else when `run` returns.
+        self._track_log = track_log
         self._utc = utc
         if finite:
             # A replay's heartbeats are in the recording's time, like its events.
@@ -86,6 +101,7 @@ class PipelineRunner:
                 raise
             if self.finite and not stop.is_set():
                 self.pipeline.finish()
+                self._track_log = None
                 end = self.pipeline.now
                 if end is not None:
                     self.context.watermark.advance(self._utc(end + self.tail_s))
@@ -95,6 +111,9 @@ class PipelineRunner:
             self._report()
         finally:
             self.source.close()
+            if self._track_log is not None:
+                self._track_log.close()
+                self._track_log = None
 
     def _flush(self, reason: str) -> None:
         """Emit what the pipeline holds (each event is on disk when `emit` returns); log it."""
@@ -157,15 +176,54 @@ def _tail_s(options: dict[str, Any]) -> float:
     return float(value)
 
 
+def _track_log_path(options: dict[str, Any]) -> Path | None:
+    value = options.get("track_log")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SourceError(f"source.options.track_log: must be a file path, not {value!r}")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise SourceError(f"source.options.track_log: {value!r} must be an absolute path")
+    if path.is_dir():
+        raise SourceError(f"source.options.track_log: {path} is a directory")
+    return path
+
+
+def _open_track_log(path: Path | None) -> TrackLog | None:
+    """The CSV writer of `walkout-edge replay --tracks`; opened (and truncated) now."""
+    from walkout_edge.perception.pipeline import open_track_log  # noqa: PLC0415
+
+    try:
+        return open_track_log(path)
+    except OSError as exc:
+        raise SourceError(
+            f"source.options.track_log: cannot write {path} ({exc.strerror or exc})"
+        ) from None
+
+
+def _runner(
+    source: SensorSource, context: SourceContext, *, finite: bool, tail_s: float, track: Path | None
+) -> PipelineRunner:
+    track_log = _open_track_log(track)
+    try:
+        return PipelineRunner(source, context, finite=finite, tail_s=tail_s, track_log=track_log)
+    except BaseException:
+        if track_log is not None:
+            track_log.close()
+        raise
+
+
 def create_replay(config: Any, context: SourceContext) -> SourceRunner:
     from walkout_edge.perception.errors import PerceptionError  # noqa: PLC0415
     from walkout_edge.perception.sources import RecordingSource  # noqa: PLC0415
 
-    _check_options(config.options, ("tail_s",))
+    _check_options(config.options, ("tail_s", "track_log"))
     tail_s = _tail_s(config.options)
+    track = _track_log_path(config.options)
     try:
         source = RecordingSource(config.recording, speed=config.speed)
-        return PipelineRunner(source, context, finite=True, tail_s=tail_s)
+        return _runner(source, context, finite=True, tail_s=tail_s, track=track)
     except PerceptionError as exc:
         raise SourceError(f"source.recording: {exc}") from None
 
@@ -174,10 +232,11 @@ def create_live(config: Any, context: SourceContext) -> SourceRunner:
     from walkout_edge.perception.errors import PerceptionError  # noqa: PLC0415
     from walkout_edge.perception.live import LiveSource  # noqa: PLC0415
 
-    _check_options(config.options, ())
+    _check_options(config.options, ("track_log",))
+    track = _track_log_path(config.options)
     try:
         source = LiveSource(config, on_bad_line=context.report_error)
-        return PipelineRunner(source, context, finite=False, tail_s=0.0)
+        return _runner(source, context, finite=False, tail_s=0.0, track=track)
     except PerceptionError as exc:
         raise SourceError(f"source: {exc}") from None
 

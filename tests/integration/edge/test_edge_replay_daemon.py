@@ -213,9 +213,14 @@ def test_the_daemon_replaying_a_recording_delivers_every_event_to_a_consumer(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"tial_s": 5}, "source.options.tial_s: unknown option (known: tail_s)"),
+        ({"tial_s": 5}, "source.options.tial_s: unknown option (known: tail_s, track_log)"),
         ({"tail_s": "soon"}, "source.options.tail_s: must be a number of seconds, not 'soon'"),
         ({"tail_s": -5}, "source.options.tail_s: must be from 0 to 86400 s"),
+        ({"track_log": 7}, "source.options.track_log: must be a file path, not 7"),
+        (
+            {"track_log": "tracks.csv"},
+            "source.options.track_log: 'tracks.csv' must be an absolute path",
+        ),
     ],
 )
 def test_a_bad_replay_option_stops_the_daemon_with_one_line_and_status_2(
@@ -236,6 +241,49 @@ def test_a_bad_replay_option_stops_the_daemon_with_one_line_and_status_2(
     assert code == 2
     assert log.read_text().strip().splitlines()[-1] == f"walkout-edge run: {message}"
     assert "walkout-edge started" not in log.read_text()
+
+
+def renamed_tracks(rows: list[tuple[float, str, float, float]]) -> list[tuple[Any, ...]]:
+    """Track rows with track ids renamed in order of first appearance (they carry a run tag)."""
+    names: dict[str, str] = {}
+    return [(ts, names.setdefault(tid, f"t{len(names)}"), x, y) for ts, tid, x, y in rows]
+
+
+def test_a_daemon_replay_with_a_track_log_writes_the_tracks_the_evaluation_reads(
+    aws: Any, tmp_path: Path, recording: Path, expected: tuple[list[dict[str, Any]], Path]
+) -> None:
+    from walkout_cli.eval import load_tracks, load_truth, score_tracking  # noqa: PLC0415
+
+    # Given a daemon replaying the recording with a track log (a file not there yet)
+    track_log = tmp_path / "out" / "tracks.csv"
+    config = write_config(
+        tmp_path,
+        endpoint_url=aws.url,
+        stream_name=aws.stream,
+        evidence_bucket=aws.bucket,
+        source={
+            "kind": "replay",
+            "recording": str(recording),
+            "speed": 0,
+            "options": {"tail_s": TAIL_S, "track_log": str(track_log)},
+        },
+    )
+    log = tmp_path / "daemon.log"
+
+    # When it runs until the recording is done
+    code = wait_for_exit(start_daemon(config, log), 180, log)
+    assert code == 0, log.read_text()[-3000:]
+
+    # Then the evaluation reads its track log, which holds the very positions that
+    # `walkout-edge replay` writes for the same recording (next to its events)
+    rows = load_tracks(track_log)
+    _, replayed_evidence = expected
+    replayed = load_tracks(replayed_evidence.with_name("events.tracks.csv"))
+    assert rows and renamed_tracks(rows) == renamed_tracks(replayed)
+    # and they are scored against the recording's truth like the replay's
+    scores, mapping = score_tracking(load_truth(recording), rows)
+    assert scores["tracks"] > 0 and mapping
+    assert scores == score_tracking(load_truth(recording), replayed)[0]
 
 
 def test_a_replay_reports_the_frame_rate_of_each_camera_it_hands_out(recording: Path) -> None:

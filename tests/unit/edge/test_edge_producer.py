@@ -1,18 +1,19 @@
-"""Aggregation plan and one producer step, against a scripted Kinesis client (no network)."""
+"""Aggregation plan, and one producer step of a real client against moto (`moto_http`)."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
-from botocore.exceptions import ClientError, EndpointConnectionError
 from edge_events import STORE, pending
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from moto_http import MotoAws, PutRecordsScript
 
 from walkout_edge.uplink.backoff import Backoff, Failure, classify_error_code
 from walkout_edge.uplink.health import UplinkStatus
@@ -98,30 +99,7 @@ def test_aggregates_respect_a_smaller_record_limit_counting_the_partition_key() 
     assert 4096 - plan.entries[0].size < 600  # filled, not stopped early
 
 
-# --- one step against a scripted client ----------------------------------------------------
-
-
-class ScriptedKinesis:
-    """Answers put_records from a script: 'ok', 'throttle:<key>', or an exception."""
-
-    def __init__(self, *answers: Any) -> None:
-        self.answers = list(answers)
-        self.requests: list[list[dict[str, Any]]] = []
-
-    def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        self.requests.append(Records)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        results = []
-        for n, record in enumerate(Records):
-            if answer == f"throttle:{record['PartitionKey']}":
-                results.append(
-                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "x"}
-                )
-            else:
-                results.append({"SequenceNumber": str(n), "ShardId": "shardId-0"})
-        return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
+# --- one step of a real client against moto, failures injected on the wire ---------------
 
 
 def _upper_bound(low: float, high: float) -> float:
@@ -135,115 +113,150 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
     box.close()
 
 
-def _producer(outbox: Outbox, client: ScriptedKinesis, **kw: Any) -> KinesisProducer:
-    return KinesisProducer(
+@dataclass
+class Rig:
+    """A producer whose real Kinesis client answers from `script`, and the stream it fills."""
+
+    producer: KinesisProducer
+    script: PutRecordsScript
+    stream: str
+    status: UplinkStatus
+
+
+def _rig(aws: MotoAws, outbox: Outbox, *answers: Any, linger_s: float = 0) -> Rig:
+    stream = aws.stream()
+    client = aws.client("kinesis")
+    script = PutRecordsScript(client, aws, *answers)
+    status = UplinkStatus()
+    producer = KinesisProducer(
         outbox,
         client=client,
-        stream_name="events",
-        status=kw.pop("status", UplinkStatus()),
+        stream_name=stream,
+        status=status,
         backoff=Backoff(rng=_upper_bound),
-        linger_s=kw.pop("linger_s", 0),
-        **kw,
+        linger_s=linger_s,
     )
+    return Rig(producer, script, stream, status)
 
 
 def test_a_partial_failure_keeps_only_the_refused_records_and_retries_them_first(
-    outbox: Outbox,
+    aws: MotoAws, outbox: Outbox
 ) -> None:
     # Given events of two partition keys, interleaved
-    outbox.enqueue(
-        [
-            pending(0, key="a"),
-            pending(0, key="b", device="d2"),
-            pending(1, key="a"),
-            pending(1, key="b", device="d2"),
-        ]
-    )
-    client = ScriptedKinesis("throttle:b", "ok")
-    producer = _producer(outbox, client)
+    events = [
+        pending(0, key="a"),
+        pending(0, key="b", device="d2"),
+        pending(1, key="a"),
+        pending(1, key="b", device="d2"),
+    ]
+    outbox.enqueue(events)
+    rig = _rig(aws, outbox, "throttle:b", "ok")
 
     # When Kinesis refuses b's record and accepts a's
-    delay = producer.step(draining=False)
+    delay = rig.producer.step(draining=False)
 
     # Then a's events are gone, b's are kept, and the retry waits on the throttling schedule
     assert [e.partition_key for e in outbox.iter_events()] == ["b", "b"]
     assert delay == pytest.approx(0.1)
+    # (both of b's events were in the refused record)
+    assert rig.status.kinesis.errors == {"ProvisionedThroughputExceededException": 2}
     # and the next request carries b's events, alone and in order
-    assert producer.step(draining=False) == 0.0
-    assert [r["PartitionKey"] for r in client.requests[1]] == ["b"]
-    assert _bodies(client.requests[1][0]["Data"], "b") == [
-        pending(0, key="b", device="d2").body,
-        pending(1, key="b", device="d2").body,
-    ]
+    assert rig.producer.step(draining=False) == 0.0
+    assert [key for key, _ in rig.script.requests[1]] == ["b"]
+    assert _bodies(rig.script.requests[1][0][1], "b") == [events[1].body, events[3].body]
     assert outbox.depth == 0
+    # and the stream holds every event once, in order per key
+    stored = aws.user_records(rig.stream)
+    assert [body for key, body in stored if key == "a"] == [events[0].body, events[2].body]
+    assert [body for key, body in stored if key == "b"] == [events[1].body, events[3].body]
+    assert len(stored) == 4
 
 
 def test_backoff_grows_exponentially_up_to_its_cap_and_resets_on_success(
-    outbox: Outbox,
+    aws: MotoAws, outbox: Outbox
 ) -> None:
     outbox.enqueue([pending(0)])
-    client = ScriptedKinesis(*(["throttle:" + STORE] * 8), "ok")
-    producer = _producer(outbox, client)
+    rig = _rig(aws, outbox, *(["throttle:" + STORE] * 8), "ok", "throttle:" + STORE)
 
-    delays = [producer.step(draining=False) for _ in range(8)]
+    delays = [rig.producer.step(draining=False) for _ in range(8)]
 
     assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
-    assert producer.step(draining=False) == 0.0
+    assert aws.user_records(rig.stream) == []
+    assert rig.producer.step(draining=False) == 0.0
     assert outbox.depth == 0
+    assert aws.user_records(rig.stream) == [(STORE, pending(0).body)]
+    # and after a success the next throttling starts over from the base
+    outbox.enqueue([pending(1)])
+    assert rig.producer.step(draining=False) == pytest.approx(0.1)
 
 
 def test_no_connection_waits_on_the_offline_schedule_and_marks_the_link_down(
-    outbox: Outbox,
+    aws: MotoAws, outbox: Outbox
 ) -> None:
     outbox.enqueue([pending(0)])
+    rig = _rig(aws, outbox, "down", "down", "ok")
+
+    assert rig.producer.step(draining=False) == pytest.approx(1.0)
+    assert rig.producer.step(draining=False) == pytest.approx(2.0)
+    assert rig.status.online is False
+    assert outbox.depth == 1
+
+    assert rig.producer.step(draining=False) == 0.0
+    assert rig.status.online is True and outbox.depth == 0
+    assert aws.user_records(rig.stream) == [(STORE, pending(0).body)]
+
+
+def test_a_refused_call_is_retried_slowly_and_nothing_is_dropped(
+    aws: MotoAws, outbox: Outbox
+) -> None:
+    outbox.enqueue([pending(0)])
+    rig = _rig(aws, outbox, "error:AccessDeniedException")
+
+    assert rig.producer.step(draining=False) == pytest.approx(1.0)  # the `rejected` schedule
+    assert outbox.depth == 1
+    assert rig.status.kinesis.errors == {"AccessDeniedException": 1}
+
+
+def test_a_stream_that_does_not_exist_is_refused_by_kinesis_and_nothing_is_dropped(
+    aws: MotoAws, outbox: Outbox
+) -> None:
+    # No injection: moto itself answers ResourceNotFoundException
+    outbox.enqueue([pending(0)])
     status = UplinkStatus()
-    down = EndpointConnectionError(endpoint_url="https://kinesis.eu-west-1.amazonaws.com")
-    producer = _producer(outbox, ScriptedKinesis(down, down, "ok"), status=status)
+    producer = KinesisProducer(
+        outbox,
+        client=aws.client("kinesis"),
+        stream_name="no-such-stream",
+        status=status,
+        backoff=Backoff(rng=_upper_bound),
+        linger_s=0,
+    )
 
     assert producer.step(draining=False) == pytest.approx(1.0)
-    assert producer.step(draining=False) == pytest.approx(2.0)
-    assert status.online is False
     assert outbox.depth == 1
-
-    assert producer.step(draining=False) == 0.0
-    assert status.online is True and outbox.depth == 0
+    assert status.kinesis.errors == {"ResourceNotFoundException": 1}
 
 
-def test_a_refused_call_is_retried_slowly_and_nothing_is_dropped(outbox: Outbox) -> None:
+def test_an_unexpected_exception_is_not_swallowed(aws: MotoAws, outbox: Outbox) -> None:
     outbox.enqueue([pending(0)])
-    denied = ClientError(
-        {
-            "Error": {"Code": "AccessDeniedException", "Message": "no"},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        },
-        "PutRecords",
-    )
-    status = UplinkStatus()
-    producer = _producer(outbox, ScriptedKinesis(denied), status=status)
-
-    assert producer.step(draining=False) == pytest.approx(1.0)  # the `rejected` schedule
-    assert outbox.depth == 1
-    assert status.kinesis.errors == {"AccessDeniedException": 1}
-
-
-def test_an_unexpected_exception_is_not_swallowed(outbox: Outbox) -> None:
-    outbox.enqueue([pending(0)])
-    producer = _producer(outbox, ScriptedKinesis(KeyError("bug")))
+    rig = _rig(aws, outbox, KeyError("bug"))
 
     with pytest.raises(KeyError):
-        producer.step(draining=False)
+        rig.producer.step(draining=False)
     assert outbox.depth == 1
 
 
-def test_a_lone_young_event_lingers_for_company_unless_draining(outbox: Outbox) -> None:
+def test_a_lone_young_event_lingers_for_company_unless_draining(
+    aws: MotoAws, outbox: Outbox
+) -> None:
     outbox.enqueue([pending(0)])
-    client = ScriptedKinesis("ok")
-    producer = _producer(outbox, client, linger_s=5.0)
+    rig = _rig(aws, outbox, "ok", linger_s=5.0)
 
-    assert 4.0 < producer.step(draining=False) <= 5.0
-    assert client.requests == []
-    assert producer.step(draining=True) == 0.0
+    assert 4.0 < rig.producer.step(draining=False) <= 5.0
+    assert rig.script.requests == []
+    assert rig.producer.step(draining=True) == 0.0
     assert outbox.depth == 0
+    assert aws.user_records(rig.stream) == [(STORE, pending(0).body)]
 
 
 def test_classification_of_failures() -> None:

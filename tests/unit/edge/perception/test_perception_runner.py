@@ -24,7 +24,7 @@ from walkout.events import Event, ShelfChanged, format_timestamp
 from walkout_edge.config import ReplaySourceConfig
 from walkout_edge.perception import runner
 from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
-from walkout_edge.perception.pipeline import PerceptionPipeline, utc
+from walkout_edge.perception.pipeline import PerceptionPipeline, open_track_log, utc
 from walkout_edge.perception.sources import (
     LoadCellReadings,
     Reading,
@@ -240,6 +240,60 @@ def test_a_source_that_fails_still_flushes_what_the_pipeline_holds(tiny_recordin
     # Then the held pick was emitted first
     shelf = {weight_facts(e) for e in sink.events if e.type == "shelf.changed"}
     assert source.held and held_facts(source.held) <= shelf
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (7, "source.options.track_log: must be a file path, not 7"),
+        ("", "source.options.track_log: must be a file path, not ''"),
+        ("tracks.csv", "source.options.track_log: 'tracks.csv' must be an absolute path"),
+    ],
+)
+def test_a_bad_track_log_option_is_a_source_error_naming_it(
+    tmp_path: Path, value: Any, message: str
+) -> None:
+    folder = write_recording(tmp_path / "rec")
+    config = ReplaySourceConfig(
+        kind="replay", recording=folder, speed=0, options={"track_log": value}
+    )
+    with pytest.raises(SourceError) as error:
+        runner.create_replay(config, context(ListSink()))
+    assert str(error.value) == message
+
+
+def test_a_track_log_that_cannot_be_written_is_a_source_error_naming_it(tmp_path: Path) -> None:
+    folder = write_recording(tmp_path / "rec")
+    (tmp_path / "file").write_text("")
+    for path, why in ((tmp_path, "is a directory"), (tmp_path / "file" / "t.csv", "cannot write")):
+        config = ReplaySourceConfig(
+            kind="replay", recording=folder, speed=0, options={"track_log": str(path)}
+        )
+        with pytest.raises(SourceError, match=rf"^source\.options\.track_log: .*{why}"):
+            runner.create_replay(config, context(ListSink()))
+
+
+def test_a_stopped_source_leaves_a_complete_track_log(tiny_recording: Path, tmp_path: Path) -> None:
+    from walkout_cli.eval import load_tracks  # noqa: PLC0415
+
+    # Given a live-like runner with a track log, stopped while shoppers are in the store
+    path = tmp_path / "tracks.csv"
+    source = StopAfterPick(tiny_recording)
+    run = runner.PipelineRunner(
+        source, context(ListSink()), finite=False, tail_s=0.0, track_log=open_track_log(path)
+    )
+    source.pipeline = run.pipeline
+
+    # When it runs until the stop
+    run.run(threading.Event())
+
+    # Then the log holds the positions up to the stop (none is held back), as eval reads them
+    rows = load_tracks(path)
+    assert source.stopped_at is not None and rows
+    assert max(ts for ts, _, _, _ in rows) <= source.stopped_at
+    assert max(ts for ts, _, _, _ in rows) > source.stopped_at - 1.0
+    inside = {tr.track_id for tr in run.pipeline.vision.tracker.active() if tr.confirmed}
+    assert inside and inside <= {tid for _, tid, _, _ in rows}
 
 
 def _cell_run(pipe: PerceptionPipeline, levels: list[tuple[float, float]], seconds: float) -> None:
