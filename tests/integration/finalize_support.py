@@ -1,11 +1,12 @@
 """The finalize workflow on moto: the real ASL file, executed by moto's interpreter, with its
 Lambda tasks dispatched in-process to the real handlers (`functions/*/handler.py`).
 
-moto runs Lambda without Docker through `LambdaSimpleBackend`, whose `invoke` only echoes
-the payload; here it (and its SNS-to-Lambda delivery) is replaced by a dispatcher that calls
-the handler the function name stands for, and reports a raised exception the way Lambda
-does (`FunctionError`, `errorType` = the exception's class name), so the state machine's
-Retry and Catch see what they would see on AWS.
+The deployment and the dispatch are the local runtime's own (`localcloud.deploy`,
+`localcloud.dispatch`): every resource from the deployment config, the ASL with CDK's
+substitutions, and moto's echoing Lambda backend (and its SNS-to-Lambda delivery) replaced
+by a dispatcher that calls the handler the function name stands for and reports a raised
+exception the way Lambda does, so the state machine's Retry and Catch see what they would
+see on AWS. Here it all runs in-process under `mock_aws`.
 
 Sessions are seeded through the sessions table's own API (`open_session`,
 `commit_attribution`), with attribution records written by hand so each test knows exactly
@@ -14,25 +15,21 @@ which events are uncertain; carts are priced with `walkout.pricing`, as ingest d
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import itertools
 import json
 import os
-import threading
 import time
-import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from ingest_support import REGION, STORE, T0, FakeContext, create_tables, small_definition
+from ingest_support import REGION, STORE, T0, small_definition
 from moto import mock_aws
-from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from localcloud.deploy import Deployment
+from localcloud.deploy import deploy as localcloud_deploy
+from localcloud.dispatch import Dispatcher, install
 from walkout.attribution.effects import cart_after
 from walkout.attribution.record import Action, Attribution, Hypothesis, SessionShare
 from walkout.cart import Cart
@@ -46,143 +43,13 @@ from walkout.data.task_tokens import TaskCallbacks
 from walkout.data.workflow import FinalizeWorkflow
 from walkout.definition import StoreDefinition
 from walkout.finalize.questions import task_id_for
-from walkout.finalize.settings import AssessSettings, AttentionSettings, IssueSettings
 from walkout.ingest.lifecycle import SessionStatus
 from walkout.pricing import price_items
 from walkout.review.console import ConsoleReview
 from walkout.review.contract import ReviewTask
-from walkout.review.settings import ReviewTasksSettings
 from walkout.settings import get_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = ROOT / "infrastructure" / "statemachines" / "finalize.asl.json"
-FUNCTIONS_DIR = ROOT / "functions"
 ACCOUNT = "123456789012"
-
-# function name suffix -> (code folder, handler attribute)
-HANDLERS = {
-    "finalize-assess": ("finalize", "assess"),
-    "finalize-issue": ("finalize", "issue_receipt"),
-    "finalize-attention": ("finalize", "mark_attention"),
-    "review-queue": ("review_queue", "lambda_handler"),
-    "review-gt-pre": ("gt_pre", "lambda_handler"),
-    "review-gt-consolidate": ("gt_consolidate", "lambda_handler"),
-    "review-gt-result": ("gt_result", "lambda_handler"),
-}
-
-
-def load_module(folder: str) -> ModuleType:
-    """A fresh copy of `functions/<folder>/handler.py` (its per-container globals reset)."""
-    path = FUNCTIONS_DIR / folder / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"walkout_fn_{folder}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class Dispatcher:
-    """Routes moto's Lambda invocations to the real handlers; records every call."""
-
-    prefix: str
-    modules: dict[str, ModuleType] = field(default_factory=dict)
-    calls: list[tuple[str, float]] = field(default_factory=list)
-    # function suffix -> exceptions to raise on its next calls (in order)
-    failures: dict[str, list[Exception]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def handler_for(self, function_name: str) -> Callable[[Any, Any], Any]:
-        name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
-        suffix = name.removeprefix(f"{self.prefix}-")
-        folder, attribute = HANDLERS[suffix]
-        with self.lock:
-            if folder not in self.modules:
-                self.modules[folder] = load_module(folder)
-            self.calls.append((suffix, time.monotonic()))
-            pending = self.failures.get(suffix)
-            failure = pending.pop(0) if pending else None
-        if failure is not None:
-
-            def fail(event: Any, context: Any) -> Any:
-                raise failure
-
-            return fail
-        handler: Callable[[Any, Any], Any] = getattr(self.modules[folder], attribute)
-        return handler
-
-    def invoke(self, function_name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
-        text = body.decode() if isinstance(body, bytes) else body
-        event = json.loads(text) if text else {}
-        try:
-            result = self.handler_for(function_name)(event, FakeContext())
-        except Exception as exc:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(
-                {"errorType": type(exc).__name__, "errorMessage": str(exc)[:2000]}
-            ).encode()
-        return json.dumps(result).encode()
-
-    def count(self, suffix: str) -> int:
-        return sum(1 for s, _ in self.calls if s == suffix)
-
-
-def _install(dispatcher: Dispatcher) -> Callable[[], None]:
-    original_invoke = LambdaSimpleBackend.invoke
-    original_sns = LambdaSimpleBackend.send_sns_message
-
-    def invoke(
-        self: Any,
-        function_name: str,
-        qualifier: str | None,
-        body: Any,
-        headers: Any,
-        response_headers: Any,
-    ) -> bytes:
-        return dispatcher.invoke(function_name, body, response_headers)
-
-    def send_sns_message(
-        self: Any,
-        function_name: str,
-        message: str,
-        subject: str | None = None,
-        qualifier: str | None = None,
-    ) -> None:
-        event = {
-            "Records": [
-                {
-                    "EventSource": "aws:sns",
-                    "EventVersion": "1.0",
-                    "EventSubscriptionArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:out:sub",
-                    "Sns": {
-                        "Type": "Notification",
-                        "MessageId": "00000000-0000-0000-0000-000000000001",
-                        "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:out",
-                        "Subject": subject,
-                        "Message": message,
-                        "Timestamp": "2026-11-25T18:00:00.000Z",
-                        "SignatureVersion": "1",
-                        "Signature": "EXAMPLE",
-                        "SigningCertUrl": "EXAMPLE",
-                        "UnsubscribeUrl": "EXAMPLE",
-                        "MessageAttributes": {},
-                    },
-                }
-            ]
-        }
-        headers: dict[str, Any] = {}
-        payload = dispatcher.invoke(function_name, json.dumps(event), headers)
-        if headers:
-            raise AssertionError(f"SNS delivery to {function_name} failed: {payload!r}")
-
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
-    LambdaSimpleBackend.send_sns_message = send_sns_message  # type: ignore[method-assign]
-
-    def restore() -> None:
-        LambdaSimpleBackend.invoke = original_invoke  # type: ignore[method-assign]
-        LambdaSimpleBackend.send_sns_message = original_sns  # type: ignore[method-assign]
-
-    return restore
 
 
 # --- attribution records, as ingest would have written them ----------------------------------
@@ -270,6 +137,7 @@ class FinalizeCloud:
     event_numbers: Iterator[int] = field(default_factory=itertools.count)
     bus_events: list[dict[str, Any]] = field(default_factory=list)
     seeded_sessions: int = 0
+    deployment: Deployment | None = None
 
     def configure(
         self,
@@ -518,129 +386,28 @@ class FinalizeCloud:
         return payload
 
 
-def _queue(name: str) -> tuple[str, str]:
-    sqs = dynamo.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return url, arn
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return event\n")
-    return buffer.getvalue()
-
-
-def _environment(config: DeploymentConfig, evidence_bucket: str) -> dict[str, str]:
-    tables = {k: config.table_name(k) for k in ("sessions", "stores", "receipts")}
-    env: dict[str, str] = {}
-    env.update(
-        AssessSettings.environment(
-            config,
-            sessions_table=tables["sessions"],
-            stores_table=tables["stores"],
-            evidence_bucket=evidence_bucket,
-        )
-    )
-    env.update(
-        IssueSettings.environment(
-            config,
-            sessions_table=tables["sessions"],
-            stores_table=tables["stores"],
-            receipts_table=tables["receipts"],
-        )
-    )
-    env.update(AttentionSettings.environment(config, receipts_table=tables["receipts"]))
-    env.update(ReviewTasksSettings.environment(config, "review", sessions_table=tables["sessions"]))
-    return env
-
-
 def deploy() -> FinalizeCloud:
-    """Inside an active `mock_aws`: tables, buckets, bus, topics, functions, state machine."""
+    """Inside an active `mock_aws`: the stack's resources (`localcloud.deploy`, the same
+    code the local runtime uses) and the test store."""
     config = DeploymentConfig(stage="test", review_backend=ReviewBackend.CONSOLE)
-    create_tables(config)
-    prefix = config.prefix
-    s3 = dynamo.client("s3")
-    evidence_bucket = f"{prefix}-evidence"
-    review_bucket = f"{prefix}-review"
-    for bucket in (evidence_bucket, review_bucket):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    deployment = localcloud_deploy(dynamo.client, config, REGION, ACCOUNT)
     definition = small_definition()
     StoreDefinitions(dynamo.client("dynamodb"), config.table_name("stores")).put(
         definition, version=1, updated_at=T0
     )
-
-    iam = dynamo.client("iam")
-    role = iam.create_role(RoleName="walkout-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam = dynamo.client("lambda")
-    arns = {}
-    for suffix in HANDLERS:
-        arns[suffix] = lam.create_function(
-            FunctionName=f"{prefix}-{suffix}",
-            Runtime="python3.12",
-            Role=role,
-            Handler="handler.lambda_handler",
-            Code={"ZipFile": _zip()},
-        )["FunctionArn"]
-
-    events = dynamo.client("events")
-    bus = config.event_bus_name
-    events.create_event_bus(Name=bus)
-    receipts_url, receipts_arn = _queue("receipts-issued")
-    events.put_rule(
-        Name="receipt-issued",
-        EventBusName=bus,
-        EventPattern=json.dumps({"source": ["walkout.finalize"], "detail-type": ["ReceiptIssued"]}),
-    )
-    events.put_targets(
-        Rule="receipt-issued", EventBusName=bus, Targets=[{"Id": "queue", "Arn": receipts_arn}]
-    )
-
-    sns = dynamo.client("sns")
-    input_topic = sns.create_topic(Name=f"{prefix}-review-input")["TopicArn"]
-    output_topic = sns.create_topic(Name=f"{prefix}-review-output")["TopicArn"]
-    gt_url, gt_arn = _queue("gt-input")
-    sns.subscribe(
-        TopicArn=input_topic,
-        Protocol="sqs",
-        Endpoint=gt_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    sns.subscribe(TopicArn=output_topic, Protocol="lambda", Endpoint=arns["review-gt-result"])
-
-    substitutions = {
-        "AssessFunctionArn": arns["finalize-assess"],
-        "ReviewQueueFunctionArn": arns["review-queue"],
-        "ReviewInputTopicArn": input_topic,
-        "IssueReceiptFunctionArn": arns["finalize-issue"],
-        "MarkAttentionFunctionArn": arns["finalize-attention"],
-        "EventBusName": bus,
-    }
-    text = ASL_PATH.read_text()
-    for name, value in substitutions.items():
-        text = text.replace("${" + name + "}", value)
-    assert "${" not in text.split('"States"', 1)[1], "an unsubstituted placeholder is left"
-    sfn = dynamo.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=f"{prefix}-finalize", definition=text, roleArn=role, type="STANDARD"
-    )["stateMachineArn"]
-
-    os.environ.update(_environment(config, evidence_bucket))
-    dispatcher = Dispatcher(prefix=prefix)
+    os.environ.update(deployment.environment)
     cloud = FinalizeCloud(
         config=config,
         definition=definition,
-        dispatcher=dispatcher,
-        state_machine_arn=machine,
-        bus_name=bus,
-        receipts_queue=receipts_url,
-        gt_input_queue=gt_url,
-        gt_output_topic=output_topic,
-        review_bucket=review_bucket,
-        evidence_bucket=evidence_bucket,
+        dispatcher=Dispatcher(prefix=config.prefix),
+        state_machine_arn=deployment.state_machine_arn,
+        bus_name=deployment.bus_name,
+        receipts_queue=deployment.receipts_queue,
+        gt_input_queue=deployment.gt_input_queue,
+        gt_output_topic=deployment.review_output_topic,
+        review_bucket=deployment.review_bucket,
+        evidence_bucket=deployment.evidence_bucket,
+        deployment=deployment,
     )
     return cloud.configure()
 
@@ -666,7 +433,7 @@ def finalize_cloud() -> Iterator[FinalizeCloud]:
         ):
             dynamo.client.cache_clear()
             cloud = deploy()
-            restore = _install(cloud.dispatcher)
+            restore = install(cloud.dispatcher, topic_arn=cloud.deployment.topic_of)
             try:
                 yield cloud
             finally:

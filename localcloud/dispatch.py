@@ -1,0 +1,248 @@
+"""Lambda without Docker: moto's Lambda invocations dispatched to the real handlers in-process.
+
+moto runs Lambda without Docker through `LambdaSimpleBackend` (config `{"lambda":
+{"use_docker": False}}`), whose `invoke` only echoes the payload. `install` replaces it
+(and its SNS-to-Lambda delivery) with a `Dispatcher` that calls the handler the function
+name stands for (`functions/<folder>/handler.py`, loaded once per "container") and reports
+a raised exception the way Lambda does (`FunctionError`, `errorType` = the exception's class
+name), so the state machine's Retry and Catch see what they would see on AWS.
+
+Every function runs in this process, so they share one environment (`os.environ`): the
+runtime sets the union of the functions' environments, which agree on every shared key
+except Powertools' service name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS_DIR = ROOT / "functions"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function of the stack: its code folder, handler attribute and memory (as CDK
+    deploys it: `WalkoutFunction` defaults to 512 MB, ingest takes the config's)."""
+
+    folder: str
+    attribute: str
+    memory_mb: int = 512
+
+
+# function name suffix (after `<prefix>-`) -> the function
+FUNCTIONS: Mapping[str, FunctionSpec] = {
+    "ingest": FunctionSpec("ingest", "lambda_handler"),
+    "finalize-assess": FunctionSpec("finalize", "assess"),
+    "finalize-issue": FunctionSpec("finalize", "issue_receipt"),
+    "finalize-attention": FunctionSpec("finalize", "mark_attention"),
+    "review-queue": FunctionSpec("review_queue", "lambda_handler"),
+    "review-gt-pre": FunctionSpec("gt_pre", "lambda_handler"),
+    "review-gt-consolidate": FunctionSpec("gt_consolidate", "lambda_handler"),
+    "review-gt-result": FunctionSpec("gt_result", "lambda_handler"),
+}
+
+
+def load_module(folder: str) -> ModuleType:
+    """A fresh copy of `functions/<folder>/handler.py` (its per-container globals reset)."""
+    path = FUNCTIONS_DIR / folder / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"walkout_fn_{folder}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LambdaContext:
+    """The context object Lambda passes a handler (the attributes Powertools reads)."""
+
+    def __init__(self, function_name: str, memory_mb: int, timeout_s: float = 30.0) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class FunctionStats:
+    invocations: int = 0
+    errors: int = 0
+    duration_ms: float = 0.0
+
+
+@dataclass
+class Dispatcher:
+    """Routes Lambda invocations to the real handlers; records every call."""
+
+    prefix: str
+    memory_mb: Mapping[str, int] = field(default_factory=dict)
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    calls: list[tuple[str, float]] = field(default_factory=list)
+    stats: dict[str, FunctionStats] = field(default_factory=dict)
+    # function suffix -> exceptions to raise on its next calls (in order); for tests
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def suffix_of(self, function_name: str) -> str:
+        """`walkout-dev-finalize-assess` or its ARN (with or without qualifier) -> suffix."""
+        name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+        suffix = name.removeprefix(f"{self.prefix}-")
+        if suffix not in FUNCTIONS:
+            raise LookupError(f"no local handler for the function {name!r}")
+        return suffix
+
+    def handler_for(self, suffix: str) -> Callable[[Any, Any], Any]:
+        spec = FUNCTIONS[suffix]
+        with self.lock:
+            if spec.folder not in self.modules:
+                self.modules[spec.folder] = load_module(spec.folder)
+            self.calls.append((suffix, time.monotonic()))
+            pending = self.failures.get(suffix)
+            failure = pending.pop(0) if pending else None
+        if failure is not None:
+
+            def fail(event: Any, context: Any) -> Any:
+                raise failure
+
+            return fail
+        handler: Callable[[Any, Any], Any] = getattr(self.modules[spec.folder], spec.attribute)
+        return handler
+
+    def call(self, suffix: str, event: Any) -> Any:
+        """Run the function on an event; exceptions propagate (the caller decides)."""
+        handler = self.handler_for(suffix)
+        memory = self.memory_mb.get(suffix, FUNCTIONS[suffix].memory_mb)
+        context = LambdaContext(f"{self.prefix}-{suffix}", memory)
+        started = time.perf_counter()
+        failed = False
+        try:
+            return handler(event, context)
+        except Exception:
+            failed = True
+            raise
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            with self.lock:
+                stats = self.stats.setdefault(suffix, FunctionStats())
+                stats.invocations += 1
+                stats.errors += int(failed)
+                stats.duration_ms += elapsed
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
+        """Lambda's Invoke: JSON in, JSON out; a raised exception becomes a function error."""
+        text = body.decode() if isinstance(body, bytes) else body
+        event = json.loads(text) if text else {}
+        try:
+            result = self.call(self.suffix_of(function_name), event)
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(
+                {"errorType": type(exc).__name__, "errorMessage": str(exc)[:2000]}
+            ).encode()
+        return json.dumps(result).encode()
+
+    def count(self, suffix: str) -> int:
+        return sum(1 for s, _ in self.calls if s == suffix)
+
+
+def sns_event(topic_arn: str, message: str, subject: str | None) -> dict[str, Any]:
+    """The event SNS delivers to a subscribed function."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": now,
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "EXAMPLE",
+                    "UnsubscribeUrl": "EXAMPLE",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+# SNS delivers to Lambda asynchronously: a failed delivery is retried (Lambda's async
+# retries: two more attempts) and then goes to the function's dead-letter target.
+SNS_DELIVERY_ATTEMPTS = 3
+
+
+def install(
+    dispatcher: Dispatcher,
+    topic_arn: Callable[[str], str] = lambda function_name: "arn:aws:sns:local:0:topic",
+    on_undelivered: Callable[[str, str, bytes], None] | None = None,
+) -> Callable[[], None]:
+    """Replace moto's echoing Lambda backend with the dispatcher; returns `restore`.
+
+    `topic_arn(function_name)` names the topic a function is subscribed to (moto does not
+    pass it); `on_undelivered(function_name, message, error)` gets an SNS delivery that failed
+    every attempt (None: raise, so a test sees it)."""
+    original_invoke = LambdaSimpleBackend.invoke
+    original_sns = LambdaSimpleBackend.send_sns_message
+
+    def invoke(  # noqa: PLR0917 - moto's own signature
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        return dispatcher.invoke(function_name, body, response_headers)
+
+    def send_sns_message(
+        self: Any,
+        function_name: str,
+        message: str,
+        subject: str | None = None,
+        qualifier: str | None = None,
+    ) -> None:
+        event = json.dumps(sns_event(topic_arn(function_name), message, subject))
+        payload = b""
+        for _ in range(SNS_DELIVERY_ATTEMPTS):
+            headers: dict[str, Any] = {}
+            payload = dispatcher.invoke(function_name, event, headers)
+            if not headers:
+                return
+        if on_undelivered is None:
+            raise AssertionError(f"SNS delivery to {function_name} failed: {payload!r}")
+        on_undelivered(function_name, message, payload)
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.send_sns_message = send_sns_message  # type: ignore[method-assign]
+
+    def restore() -> None:
+        LambdaSimpleBackend.invoke = original_invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.send_sns_message = original_sns  # type: ignore[method-assign]
+
+    return restore

@@ -1,0 +1,717 @@
+"""A simulator recording through the whole pipeline on the local runtime, with run artifacts.
+
+`run_pipeline(recording, workdir, options, progress)`:
+1. starts the local cloud (`localcloud.runtime`) with the deployment config from cdk.json
+   (plus `options.config_overrides`), and puts the recording's store definition;
+2. starts the Kinesis pump (`localcloud.pump`) and the simulated reviewer
+   (`localcloud.reviewer`) for the chosen backend;
+3. runs the edge daemon (`walkout-edge run`) as a separate process on the recording
+   (`source: replay`), shipping events to the local Kinesis and evidence to the local S3;
+4. waits until the daemon is done, the stream is drained, and every session that became
+   ready has its receipt (reviews answered), or until `options.timeout_s`;
+5. writes the run artifacts (`workdir/run/*`, the contract the bench reads) and stops.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from localcloud.pump import Checkpoints, KinesisPump
+from localcloud.reviewer import (
+    ConsoleReviewer,
+    GroundTruthReviewer,
+    Oracle,
+    ReviewLog,
+    Truth,
+)
+from localcloud.runtime import LOCAL_CREDENTIALS, REGION, LocalCloud
+from walkout.cart import Receipt, ReviewStatus
+from walkout.config import CONTEXT_KEY, DeploymentConfig, ReviewBackend
+from walkout.data.ingest import IngestTable
+from walkout.data.receipts import FlagKind, ReceiptsTable
+from walkout.data.review_tasks import ReviewTasksTable
+from walkout.data.sessions import SessionRecord, SessionsTable
+from walkout.data.stores import StoreDefinitions
+from walkout.data.task_tokens import TaskCallbacks
+from walkout.definition import StoreDefinition
+from walkout.ingest.lifecycle import SessionStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK_JSON = ROOT / "cdk.json"
+EDGE_DEVICE = "edge-local-1"
+# Ground Truth needs a work team; locally the simulated workers are it.
+LOCAL_WORKTEAM = "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/walkout-local"
+POLL_S = 0.5
+# Once everything looks finished, it must stay so this long (a last heartbeat batch may
+# still make a session ready).
+SETTLE_S = 2.0
+# A progress line when something changed, else this often.
+PROGRESS_EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    review_backend: str = "console"  # "console" | "groundtruth"
+    reviewer_error_rate: float = 0.0  # simulated reviewer: chance an answer is wrong
+    reviewer_delay_s: float = 0.5  # simulated reviewer: wall delay before answering
+    edge_speed: float = 0.0  # replay speed for the edge daemon (0 = as fast as possible)
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Give up waiting for the cloud to finish after this many seconds.
+    timeout_s: float = 900.0
+    # Restart the runtime's threads (pump, reviewer, function containers) once this many
+    # events were delivered: the pump resumes from its checkpoint file (tests use it).
+    restart_after_events: int | None = None
+    reviewer_seed: int = 0
+
+
+class PipelineError(RuntimeError):
+    """The pipeline could not run (bad input, the edge daemon failed)."""
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def deployment_config(
+    backend: str, overrides: Mapping[str, Any], cdk_json: Path = CDK_JSON
+) -> DeploymentConfig:
+    """The stack's config (cdk.json context `walkout`) with the run's overrides."""
+    context = json.loads(cdk_json.read_text(encoding="utf-8"))["context"].get(CONTEXT_KEY, {})
+    try:
+        chosen = ReviewBackend(backend)
+    except ValueError:
+        raise PipelineError(
+            f"review backend {backend!r}: must be one of "
+            + ", ".join(b.value for b in ReviewBackend)
+        ) from None
+    context = _merge(context, {"review_backend": chosen.value})
+    if chosen is ReviewBackend.GROUNDTRUTH and not (context.get("groundtruth") or {}).get(
+        "workteam_arn"
+    ):
+        context = _merge(context, {"groundtruth": {"workteam_arn": LOCAL_WORKTEAM}})
+    return DeploymentConfig.from_context(_merge(context, overrides))
+
+
+def _check_recording(recording: Path) -> StoreDefinition:
+    for name in ("store.json", "truth.json", "recording.json"):
+        if not (recording / name).is_file():
+            raise PipelineError(f"{recording}: not a simulator recording (no {name})")
+    return StoreDefinition.load(recording / "store.json")
+
+
+class _JsonLines:
+    def __init__(self, path: Path) -> None:
+        self.handle: IO[str] = path.open("a", encoding="utf-8")
+
+    def write(self, line: Mapping[str, Any]) -> None:
+        self.handle.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+@dataclass
+class _Delivered:
+    """`delivered.jsonl` and the counts `ingest.json` needs."""
+
+    out: _JsonLines
+    records: int = 0
+    events: int = 0
+    ids: set[str] = field(default_factory=set)
+
+    def __call__(self, user_records: list[dict[str, Any]]) -> None:
+        aggregates = {r["kinesis"]["sequenceNumber"] for r in user_records}
+        self.records += len(aggregates)
+        for record in user_records:
+            raw = base64.b64decode(record["kinesis"]["data"])
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = {"undecodable": raw.decode(errors="replace")[:200]}
+            self.events += 1
+            if isinstance(event, dict) and "event_id" in event:
+                self.ids.add(str(event["event_id"]))
+            self.out.write(event if isinstance(event, dict) else {"value": event})
+        self.out.handle.flush()
+
+
+class LocalPipeline:
+    """The pieces of one run, startable and stoppable (see `run_pipeline`)."""
+
+    def __init__(
+        self,
+        recording: Path,
+        workdir: Path,
+        options: PipelineOptions,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.recording = recording.resolve()
+        self.workdir = workdir.resolve()
+        self.options = options
+        self.progress = progress
+        self.definition = _check_recording(self.recording)
+        self.store_id = self.definition.store.store_id
+        self.config = deployment_config(options.review_backend, options.config_overrides)
+        self.truth = Truth.load(self.recording)
+        self.run_dir = self.workdir / "run"
+        self.edge_dir = self.workdir / "edge"
+        # A run starts clean: an old outbox would make the edge resume instead of replaying.
+        for directory in (self.run_dir, self.edge_dir):
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+        self.function_log = (self.run_dir / "functions.log").open("a", encoding="utf-8")
+        self.cloud = LocalCloud(self.config, function_log=self.function_log)
+        self.review_log = ReviewLog()
+        self.oracle = Oracle(
+            self.truth,
+            options.reviewer_error_rate,
+            self.truth_session,
+            seed=options.reviewer_seed,
+        )
+        self._truth_sessions: dict[str, str | None] = {}
+        self.delivered = _Delivered(_JsonLines(self.run_dir / "delivered.jsonl"))
+        self.bus_log = _JsonLines(self.run_dir / "bus.jsonl")
+        self.pump: KinesisPump | None = None
+        self.reviewer: ConsoleReviewer | GroundTruthReviewer | None = None
+        self.daemon: subprocess.Popen[bytes] | None = None
+        self.exit_seen: dict[str, float] = {}
+        self.issued: dict[str, float] = {}
+        self.restarted = False
+        self._errors_shown = 0
+
+    # --- tables ----------------------------------------------------------------------------
+
+    def sessions_table(self) -> SessionsTable:
+        return SessionsTable(
+            self.cloud.client("dynamodb"),
+            self.config.table_name("sessions"),
+            ttl_days=self.config.transient_ttl_days,
+            clock=lambda: datetime.now(UTC),
+        )
+
+    def receipts_table(self) -> ReceiptsTable:
+        return ReceiptsTable(
+            self.cloud.client("dynamodb"),
+            self.config.table_name("receipts"),
+            clock=lambda: datetime.now(UTC),
+        )
+
+    def truth_session(self, session_id: str) -> str | None:
+        """The truth's session for a cloud session, joined on the gate scan's account token
+        (the edge names sessions itself; the token is what the scan and the truth share)."""
+        if session_id not in self._truth_sessions:
+            record, _ = self.sessions_table().read_session(self.store_id, session_id)
+            found = self.truth.sessions_by_account.get(record.account_ref) if record else None
+            if record is None:
+                return None
+            self._truth_sessions[session_id] = found
+        return self._truth_sessions[session_id]
+
+    # --- pieces ----------------------------------------------------------------------------
+
+    def start_cloud(self) -> None:
+        deployment = self.cloud.start()
+        StoreDefinitions(self.cloud.client("dynamodb"), self.config.table_name("stores")).put(
+            self.definition, version=1, updated_at=datetime.now(UTC)
+        )
+        self.progress(
+            f"local cloud up at {self.cloud.endpoint}: stream {deployment.stream_name},"
+            f" state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]},"
+            f" review backend {self.config.review_backend.value}"
+        )
+
+    def start_threads(self) -> None:
+        """The pump (from its checkpoint file) and the reviewer."""
+        deployment = self.cloud.deployment
+        assert deployment is not None
+        self.pump = KinesisPump(
+            kinesis=self.cloud.client("kinesis"),
+            sqs=self.cloud.client("sqs"),
+            stream_name=deployment.stream_name,
+            region=REGION,
+            tuning=self.config.ingest,
+            invoke=lambda event: self.cloud.dispatcher.call("ingest", event),
+            failure_queue_url=deployment.ingest_failure_queue,
+            checkpoints=Checkpoints(self.run_dir / "checkpoint.json"),
+            on_read=self.delivered,
+        )
+        self.pump.start()
+        if self.config.review_backend is ReviewBackend.GROUNDTRUTH:
+            self.reviewer = GroundTruthReviewer(
+                client=self.cloud.client,
+                sessions=self.sessions_table(),
+                input_queue_url=deployment.gt_input_queue,
+                output_topic_arn=deployment.review_output_topic,
+                bucket=deployment.review_bucket,
+                pre_function=deployment.function_name("review-gt-pre"),
+                consolidate_function=deployment.function_name("review-gt-consolidate"),
+                job_name=f"{self.config.prefix}-review-v{self.config.groundtruth.job_version}",
+                workers=self.config.groundtruth.workers_per_task,
+                oracle=self.oracle,
+                log=self.review_log,
+                delay_s=self.options.reviewer_delay_s,
+            )
+        else:
+            self.reviewer = ConsoleReviewer(
+                tasks=ReviewTasksTable(
+                    self.cloud.client("dynamodb"),
+                    self.config.table_name("sessions"),
+                    ttl_days=self.config.transient_ttl_days,
+                    clock=lambda: datetime.now(UTC),
+                ),
+                sessions=self.sessions_table(),
+                callbacks=TaskCallbacks(self.cloud.client("stepfunctions")),
+                retailers=[(self.definition.store.retailer_id, self.store_id)],
+                oracle=self.oracle,
+                log=self.review_log,
+                delay_s=self.options.reviewer_delay_s,
+            )
+        self.reviewer.start()
+
+    def stop_threads(self) -> None:
+        if self.pump is not None:
+            self.pump.stop()
+        if self.reviewer is not None:
+            self.reviewer.stop()
+
+    def restart_threads(self) -> None:
+        """Stop the pump and the reviewer mid-stream and start them again: the pump resumes
+        from the checkpoint file, every function gets a fresh container."""
+        self.stop_threads()
+        with self.cloud.dispatcher.lock:
+            self.cloud.dispatcher.modules.clear()
+        self.progress("runtime restarted: the pump resumes from its checkpoint")
+        self.start_threads()
+        self.restarted = True
+
+    def edge_config(self) -> Path:
+        deployment = self.cloud.deployment
+        assert deployment is not None
+        config = {
+            "store_id": self.store_id,
+            "device_id": EDGE_DEVICE,
+            "region": REGION,
+            "endpoint_url": self.cloud.endpoint,
+            "stream_name": deployment.stream_name,
+            "evidence_bucket": deployment.evidence_bucket,
+            "outbox_path": str(self.edge_dir / "outbox.db"),
+            "heartbeat_s": 1.0,
+            "health": {"port": 0},
+            "source": {
+                "kind": "replay",
+                "recording": str(self.recording),
+                "speed": self.options.edge_speed,
+            },
+        }
+        path = self.edge_dir / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        return path
+
+    def start_edge(self) -> None:
+        config = self.edge_config()
+        script = Path(sys.executable).with_name("walkout-edge")
+        if not script.exists():
+            raise PipelineError(f"{script}: the edge agent is not installed (make setup)")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(LOCAL_CREDENTIALS)
+        log = (self.edge_dir / "daemon.log").open("ab")
+        self.daemon = subprocess.Popen(  # noqa: S603 - our own installed executable
+            [str(script), "run", "--config", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        log.close()
+        self.progress(
+            f"edge daemon started (pid {self.daemon.pid}), log {self.edge_dir}/daemon.log"
+        )
+
+    # --- state -----------------------------------------------------------------------------
+
+    def sessions(self) -> list[SessionRecord]:
+        """Every session, by status in lifecycle order: one that moves on between two
+        queries shows up twice (the later status wins), never not at all."""
+        table = self.sessions_table()
+        latest: dict[str, SessionRecord] = {}
+        for status in (SessionStatus.OPEN, SessionStatus.CLOSING, SessionStatus.READY):
+            for s in table.list_sessions(self.store_id, status):
+                latest[s.session_id] = s
+        return list(latest.values())
+
+    def observe(self) -> dict[str, Any]:
+        """What the cloud holds now; notes when exits were first seen (receipts are seen
+        on the bus, `drain_bus`)."""
+        now = time.time()
+        sessions = self.sessions()
+        for s in sessions:
+            if s.exit_at is not None:
+                self.exit_seen.setdefault(s.session_id, now)
+        ready = [s for s in sessions if s.status is SessionStatus.READY]
+        deployment = self.cloud.deployment
+        assert deployment is not None
+        running = self.cloud.client("stepfunctions").list_executions(
+            stateMachineArn=deployment.state_machine_arn, statusFilter="RUNNING"
+        )["executions"]
+        reviews = self.review_log.all()
+        return {
+            "sessions": len(sessions),
+            "open": sum(1 for s in sessions if s.status is not SessionStatus.READY),
+            "ready": len(ready),
+            "receipts": sum(1 for s in ready if s.session_id in self.issued),
+            "running": len(running),
+            "reviews": len(reviews),
+            "answered": sum(1 for r in reviews if r["answered_wall"] is not None),
+            "events": self.delivered.events,
+        }
+
+    def drain_bus(self) -> None:
+        deployment = self.cloud.deployment
+        assert deployment is not None
+        sqs = self.cloud.client("sqs")
+        for queue in (deployment.receipts_queue, deployment.carts_queue):
+            while True:
+                messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+                if not messages:
+                    break
+                for m in messages:
+                    event = json.loads(m["Body"])
+                    detail = event.get("detail", {})
+                    if event.get("detail-type") == "ReceiptIssued":
+                        self.issued.setdefault(str(detail.get("session_id")), time.time())
+                    self.bus_log.write({"received_wall": time.time(), **event})
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self) -> Path:
+        started = time.time()
+        self.start_cloud()
+        self.start_threads()
+        edge_started = time.time()
+        self.start_edge()
+        assert self.daemon is not None
+        edge_done: float | None = None
+        settled_since: float | None = None
+        last_key: tuple[int, ...] = ()
+        last_shown = 0.0
+        deadline = started + self.options.timeout_s
+        finished = False
+        pause = POLL_S
+        while time.time() < deadline:
+            time.sleep(pause)
+            polled = time.monotonic()
+            self.drain_bus()
+            if edge_done is None and self.daemon.poll() is not None:
+                edge_done = time.time()
+                if self.daemon.returncode != 0:
+                    raise PipelineError(
+                        f"the edge daemon exited with status {self.daemon.returncode}:"
+                        f" see {self.edge_dir}/daemon.log"
+                    )
+                self.progress(f"edge daemon done in {edge_done - edge_started:.1f} s")
+            limit = self.options.restart_after_events
+            if limit is not None and not self.restarted and self.delivered.events >= limit:
+                self.restart_threads()
+            self.report_errors()
+            state = self.observe()
+            # With thousands of sessions a look costs time of its own: look less often then.
+            pause = max(POLL_S, 2 * (time.monotonic() - polled))
+            key = tuple(
+                state[k]
+                for k in ("sessions", "ready", "receipts", "running", "reviews", "answered")
+            )
+            if key != last_key or time.time() - last_shown >= PROGRESS_EVERY_S:
+                self.progress(
+                    f"events {state['events']}, sessions {state['sessions']}"
+                    f" (ready {state['ready']}, receipts {state['receipts']}),"
+                    f" workflows running {state['running']},"
+                    f" reviews answered {state['answered']}/{state['reviews']}"
+                )
+                last_key, last_shown = key, time.time()
+            assert self.pump is not None
+            # Every workflow started has ended: a ready session has its receipt, or its
+            # workflow failed (flagged for attention); sessions not ready never will be.
+            done = edge_done is not None and self.pump.idle() and state["running"] == 0
+            if not done:
+                settled_since = None
+                continue
+            settled_since = settled_since or time.time()
+            if time.time() - settled_since >= SETTLE_S:
+                finished = True
+                break
+        ended = time.time()
+        if not finished:
+            self.progress(f"timed out after {self.options.timeout_s:.0f} s; writing what there is")
+        self.stop_daemon()
+        self.drain_bus()
+        self.stop_threads()
+        self.write_artifacts(
+            {
+                "edge_s": round((edge_done or ended) - edge_started, 3),
+                "cloud_drain_s": round(ended - (edge_done or ended), 3),
+                "total_s": round(ended - started, 3),
+            },
+            finished,
+        )
+        return self.run_dir
+
+    def report_errors(self) -> None:
+        """Show each new error of the pump or the reviewer once (they carry on)."""
+        errors = [
+            *(self.pump.errors if self.pump else []),
+            *(self.reviewer.errors if self.reviewer else []),
+        ]
+        for error in errors[self._errors_shown :]:
+            self.progress(f"error (retrying): {error}")
+        self._errors_shown = len(errors)
+
+    def stop_daemon(self) -> None:
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.terminate()
+            try:
+                self.daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+
+    def close(self) -> None:
+        self.stop_daemon()
+        self.stop_threads()
+        self.cloud.close()
+        self.delivered.out.close()
+        self.bus_log.close()
+        self.function_log.close()
+
+    # --- artifacts -------------------------------------------------------------------------
+
+    def write_artifacts(self, timings: Mapping[str, float], finished: bool) -> None:
+        sessions = self.sessions()
+        table = self.sessions_table()
+        receipts = self.receipts_table()
+        reviews = self.review_log.all()
+        causes: dict[str, list[str]] = {}
+        for review in reviews:
+            causes.setdefault(review["session_id"], []).extend(e["cause"] for e in review["events"])
+        attention = {f.session_id for f in receipts.flags(self.store_id, FlagKind.ATTENTION)}
+        audit = {f.session_id for f in receipts.flags(self.store_id, FlagKind.AUDIT)}
+        session_lines, receipt_lines = [], []
+        for s in sorted(sessions, key=lambda s: s.session_id):
+            _, cart = table.read_session(self.store_id, s.session_id)
+            receipt = receipts.latest(self.store_id, s.session_id)
+            reviewed = s.session_id in causes
+            session_lines.append(
+                {
+                    "store_id": s.store_id,
+                    "session_id": self.truth_session(s.session_id) or s.session_id,
+                    "cloud_session_id": s.session_id,
+                    "status": s.status.value,
+                    "confidence": round(cart.confidence, 6) if cart is not None else None,
+                    "reviewed": reviewed,
+                    "review_causes": sorted(set(causes.get(s.session_id, []))),
+                    "exit_ts": s.exit_at.isoformat().replace("+00:00", "Z") if s.exit_at else None,
+                    "exit_seen_wall": self.exit_seen.get(s.session_id),
+                    "finalized": receipt is not None,
+                    # The live cart as ingest left it: what the receipt would be without
+                    # review (finalize reads it, never writes it).
+                    "pre_review_lines": dict(cart.items) if cart is not None else None,
+                }
+            )
+            if receipt is not None:
+                flags = sorted(
+                    ({"attention"} if s.session_id in attention else set())
+                    | ({"audit"} if s.session_id in audit else set())
+                    | (
+                        {"review-timeout"}
+                        if receipt.review_status is ReviewStatus.TIMEOUT_PARTIAL
+                        else set()
+                    )
+                )
+                line = receipt_line(receipt, flags, self.issued.get(s.session_id, time.time()))
+                line["session_id"] = self.truth_session(s.session_id) or s.session_id
+                line["cloud_session_id"] = s.session_id
+                receipt_lines.append(line)
+        self._write_lines("sessions.jsonl", session_lines)
+        self._write_lines("receipts.jsonl", receipt_lines)
+        self._write_lines(
+            "reviews.jsonl",
+            [
+                {
+                    **r,
+                    "session_id": self.truth_session(r["session_id"]) or r["session_id"],
+                    "cloud_session_id": r["session_id"],
+                }
+                for r in reviews
+            ],
+        )
+
+        quarantined = IngestTable(
+            self.cloud.client("dynamodb"),
+            self.config.table_name("ingest"),
+            ttl_days=self.config.transient_ttl_days,
+            clock=lambda: datetime.now(UTC),
+        ).quarantined(self.store_id)
+        reasons: dict[str, int] = {}
+        for q in quarantined:
+            reasons[q.reason] = reasons.get(q.reason, 0) + 1
+        self._write_json(
+            "ingest.json",
+            {
+                "records": self.delivered.records,
+                "events": self.delivered.events,
+                "duplicates": self.delivered.events - len(self.delivered.ids),
+                "quarantined": len(quarantined),
+                "quarantine_reasons": reasons,
+                "pump": vars(self.pump.stats) if self.pump else {},
+                "finished": finished,
+            },
+        )
+        self._write_json("operations.json", self.operations(len(reviews)))
+        self._write_json("timings.json", dict(timings))
+
+    def operations(self, review_tasks: int) -> dict[str, Any]:
+        counted = self.cloud.counter.snapshot()
+        memory = {"ingest": self.config.ingest.memory_mb}
+        lambdas = {
+            suffix: {
+                "invocations": stats.invocations,
+                "errors": stats.errors,
+                "duration_ms": round(stats.duration_ms, 1),
+                "memory_mb": memory.get(suffix, 512),
+            }
+            for suffix, stats in sorted(self.cloud.dispatcher.stats.items())
+        }
+        sfn = self.cloud.client("stepfunctions")
+        deployment = self.cloud.deployment
+        assert deployment is not None
+        executions = []
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=deployment.state_machine_arn
+        ):
+            executions.extend(page["executions"])
+        transitions = 0
+        for execution in executions:
+            for page in sfn.get_paginator("get_execution_history").paginate(
+                executionArn=execution["executionArn"]
+            ):
+                transitions += sum(1 for e in page["events"] if e["type"].endswith("StateEntered"))
+        return {
+            **counted,
+            "lambda": lambdas,
+            "stepfunctions": {"executions": len(executions), "transitions": transitions},
+            "review_tasks": review_tasks,
+        }
+
+    def _write_lines(self, name: str, lines: list[dict[str, Any]]) -> None:
+        with (self.run_dir / name).open("w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+
+    def _write_json(self, name: str, data: Mapping[str, Any]) -> None:
+        (self.run_dir / name).write_text(
+            json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
+
+
+def receipt_line(receipt: Receipt, flags: list[str], issued_wall: float) -> dict[str, Any]:
+    """A receipt as `receipts.jsonl` has it: each line's share of the savings allotted by
+    its gross among the lines a promotion covers (remainder to the last of them)."""
+    line_savings = {line.sku: 0 for line in receipt.lines}
+    gross = {line.sku: line.gross_minor for line in receipt.lines}
+    for saving in receipt.savings:
+        covered = [sku for sku in saving.skus if sku in gross]
+        total = sum(gross[sku] for sku in covered)
+        left = saving.amount_minor
+        for i, sku in enumerate(covered):
+            share = left if i == len(covered) - 1 else saving.amount_minor * gross[sku] // total
+            line_savings[sku] += share
+            left -= share
+    return {
+        "store_id": receipt.store_id,
+        "session_id": receipt.session_id,
+        "version": receipt.version,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "qty": line.qty,
+                "unit_price_minor": line.unit_price_minor,
+                "line_total_minor": line.gross_minor,
+                "savings_minor": line_savings[line.sku],
+            }
+            for line in receipt.lines
+        ],
+        "currency": receipt.currency,
+        "subtotal_minor": receipt.totals.subtotal_minor,
+        "savings_minor": receipt.totals.savings_minor,
+        "total_minor": receipt.totals.total_minor,
+        "reviewed": receipt.review_status is not ReviewStatus.AUTO,
+        "review_status": receipt.review_status.value,
+        "savings": [
+            {"name": s.name, "amount_minor": s.amount_minor, "skus": list(s.skus)}
+            for s in receipt.savings
+        ],
+        "flags": flags,
+        "issued_wall": issued_wall,
+    }
+
+
+def run_pipeline(
+    recording: Path,
+    workdir: Path,
+    options: PipelineOptions = PipelineOptions(),
+    progress: Callable[[str], None] = print,
+) -> Path:
+    """Run the recording through the local pipeline; returns `workdir / "run"`.
+
+    The functions run in this process and Powertools prints metrics on stdout: while the
+    pipeline runs, what other threads print goes to `run/functions.log`; this thread's
+    (the progress lines) still reaches the terminal."""
+    pipeline = LocalPipeline(recording, workdir, options, progress)
+    try:
+        with contextlib.redirect_stdout(_ThreadStdout(sys.stdout, pipeline.function_log)):
+            return pipeline.run()
+    finally:
+        pipeline.close()
+
+
+class _ThreadStdout(io.TextIOBase):
+    """stdout for the calling thread, a log file for every other thread."""
+
+    def __init__(self, terminal: IO[str], log: IO[str]) -> None:
+        self.terminal = terminal
+        self.log = log
+        self.owner = threading.get_ident()
+
+    def _target(self) -> IO[str]:
+        return self.terminal if threading.get_ident() == self.owner else self.log
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
