@@ -1,0 +1,121 @@
+"""Write `docs/benchmarks.md` from `walkout bench` JSON results (one per scenario).
+
+python -m benchmarks.bench.doc --out docs/benchmarks.md busy.json stadium-rush.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench.report import SECTION8_KEYS, fmt, lookup
+
+TARGETS: dict[str, str] = {
+    "events_lost": "= 0",
+    "receipt_accuracy": ">= 0.995",
+    "review_rate_per_1000": "<= 20",
+    "auto_receipt_accuracy": ">= 0.995",
+}
+
+
+def _machine(machine: Mapping[str, Any]) -> str:
+    return (
+        f"{fmt(machine.get('cores'))} cores, {fmt(machine.get('ram_gb'))} GB RAM, "
+        f"load {machine.get('load_start')} at the start and {machine.get('load_end')} at the end"
+    )
+
+
+def scenario_section(result: Mapping[str, Any]) -> list[str]:
+    scenario = result.get("scenario") or {}
+    counts = scenario.get("counts") or {}
+    timings = scenario.get("timings_s") or {}
+    lines = [
+        f"## {scenario.get('name')} (seed {scenario.get('seed')})",
+        "",
+        f"Run ended {(result.get('machine') or {}).get('run_ended') or result.get('date')} "
+        f"on {_machine(result.get('machine') or {})}; "
+        f"review backend {scenario.get('review_backend')}, threshold "
+        f"{scenario.get('review_threshold')}; {fmt(counts.get('sessions_true'))} visits in the "
+        f"truth, {fmt(counts.get('sessions_opened'))} opened by the cloud, "
+        f"{fmt(counts.get('receipts'))} receipts; wall time "
+        f"{fmt(timings.get('total_s'))} s (edge {fmt(timings.get('edge_s'))} s, cloud drain "
+        f"{fmt(timings.get('cloud_drain_s'))} s).",
+        "",
+        "| figure | value | target (issue 9) |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{key}` | {fmt(lookup(result, key))} | {TARGETS.get(key, '')} |"
+        for key in SECTION8_KEYS
+    ]
+    causes = (result.get("review_causes") or {}).get("by_event") or {}
+    if causes:
+        lines += [
+            "",
+            "Review causes (events): " + ", ".join(f"{k} {v}" for k, v in causes.items()) + ".",
+        ]
+    curve = (result.get("operating_curve") or {}).get("thresholds") or []
+    if curve:
+        lines += [
+            "",
+            "Operating curve (from this run; docs/cost-model.md says how):",
+            "",
+            "| threshold | reviewed / 1,000 | auto receipts | of which cart before review unknown "
+            "| auto-receipt error |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row['threshold']:g} | {fmt(row['review_rate_per_1000'])} | "
+            f"{fmt(row.get('auto_receipts'))} | {fmt(row.get('auto_unknown'))} | "
+            f"{fmt(row['auto_receipt_error'])} |"
+            for row in curve
+        ]
+    cost = result.get("cost_breakdown") or {}
+    lines += [
+        "",
+        f"Cost: {fmt(cost.get('cost_usd_per_1000_visits'))} USD per 1,000 visits, of which AWS "
+        f"{fmt(cost.get('aws_usd_per_1000_visits'))} (prices {cost.get('prices_region')}, "
+        f"{cost.get('prices_date')}; docs/cost-model.md).",
+        "",
+    ]
+    return lines
+
+
+def benchmarks_markdown(results: Sequence[Mapping[str, Any]]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`walkout bench` on each scenario, then",
+        "`python -m benchmarks.bench.doc`); the definitions are DESIGN.md section 8 and",
+        "docs/cost-model.md. Every figure is from one run of the whole local pipeline on the",
+        "machine named under its scenario; wall times depend on that machine's load.",
+        "",
+    ]
+    for result in results:
+        lines += scenario_section(result)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench.doc")
+    parser.add_argument("--out", required=True, help="Markdown file to write")
+    parser.add_argument("results", nargs="+", help="walkout bench --json files")
+    args = parser.parse_args(argv)
+    results = []
+    for name in args.results:
+        try:
+            results.append(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"benchmarks.bench.doc: {name}: {exc}", file=sys.stderr)
+            return 2
+    Path(args.out).write_text(benchmarks_markdown(results), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
