@@ -5,10 +5,17 @@
     .venv/bin/python -m benchmarks.attribution_study --moto  # + writes and time per event
 
 Events are derived from simulated ground truth with the noise model described in
-`benchmarks/attribution/derive.py` (the edge agent's replay output is not used yet). The
-free parameters are fitted on training seeds only; every figure is on other (test) seeds.
-A recording folder can replace the simulated test cases: `--recording /tmp/sim-busy`.
-No figure here is an assertion: this prints what it measures.
+`benchmarks/attribution/derive.py`, or are the edge agent's real replay output:
+
+    .venv/bin/python -m benchmarks.attribution_study --edge busy --edge crowded \
+        --edge-dir /tmp/pc --edge-dir /tmp/pc/final         # NAME/truth.json + NAME.jsonl
+    ... --fit --edge-train busy-101 --edge-train crowded-131  # fit on other recordings
+
+(`benchmarks/attribution/edge.py` matches each edge `shelf.changed` to the true change it
+stands for). The free parameters are fitted on training seeds or recordings only; every
+figure is on others. A recording folder can replace the simulated test cases with
+truth-derived events: `--recording /tmp/sim-busy`. No figure here is an assertion: this
+prints what it measures.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from typing import Any
 
 from benchmarks.attribution.cases import DEFAULT_CACHE, Case, recorded, simulated
 from benchmarks.attribution.derive import Derived, derive
-from benchmarks.attribution.fit import fit
+from benchmarks.attribution.edge import EdgeCase, edge_case
+from benchmarks.attribution.fit import PARTS, fit
 from benchmarks.attribution.metrics import brier, ece, reliability, review_rows
 from benchmarks.attribution.replay import replay
 from walkout.attribution import DEFAULT_PARAMS, AttributionParams, events_to_review
+from walkout.config import DeploymentConfig
 
 TRAIN = {
     "busy": [*range(101, 105), *range(115, 119)],
@@ -52,18 +61,35 @@ def _cases(plan: dict[str, list[int]], cache: Path) -> list[Case]:
     return [simulated(scenario, seed, cache) for scenario, seeds in plan.items() for seed in seeds]
 
 
-def evaluate(cases: Sequence[Case], params: AttributionParams) -> dict[str, Any]:
+def evaluate(
+    cases: Sequence[Case],
+    params: AttributionParams,
+    derived_events: Sequence[Derived] | None = None,
+) -> dict[str, Any]:
+    """Replay each case's events (derived from its truth, or given) and score them."""
     probabilities: list[float] = []
     right: list[bool] = []
     by_scenario: dict[str, dict[str, list[Any]]] = {}
     kinds: Counter[str] = Counter()
     shares: list[int] = []
-    for case in cases:
-        derived = _derive(case)
+    by_case: dict[str, list[tuple[float, bool]]] = {}
+    given = list(derived_events) if derived_events is not None else None
+    for k, case in enumerate(cases):
+        derived = given[k] if given is not None else _derive(case)
         run = replay(case.definition, derived.events, params, truth=derived.truth)
         s = by_scenario.setdefault(
-            case.scenario, {"p": [], "y": [], "conf": [], "ok": [], "reviews": [], "uncharged": []}
+            case.scenario,
+            {
+                "p": [],
+                "y": [],
+                "conf": [],
+                "ok": [],
+                "reviews": [],
+                "uncharged": [],
+                "unopened": [],
+            },
         )
+        per_case = by_case.setdefault(case.name, [])
         for record in run.attributions:
             ok = run.right[record.event_id]
             probabilities.append(record.probability)
@@ -76,15 +102,21 @@ def evaluate(cases: Sequence[Case], params: AttributionParams) -> dict[str, Any]
                 s["uncharged"].append(record.probability)
         for session_id, true_receipt in derived.receipts.items():
             state = run.sessions.get(session_id)
-            items = state.items if state else {}
-            factors = state.factors if state else {}
-            s["conf"].append(state.confidence if state else 1.0)
-            s["ok"].append(items == true_receipt)
-            s["reviews"].append([len(events_to_review(factors, t)) for t in THRESHOLDS])
+            if state is None:
+                # A true session the edge never opened: nothing is finalised or reviewed
+                # for it (a loss the cloud cannot see); counted apart.
+                s["unopened"].append(true_receipt)
+                continue
+            ok = state.items == true_receipt
+            s["conf"].append(state.confidence)
+            s["ok"].append(ok)
+            s["reviews"].append([len(events_to_review(state.factors, t)) for t in THRESHOLDS])
+            per_case.append((state.confidence, ok))
     return {
         "p": probabilities,
         "y": right,
         "by_scenario": by_scenario,
+        "by_case": by_case,
         "kinds": kinds,
         "shares": shares,
     }
@@ -177,24 +209,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--quick", action="store_true", help="one test seed per scenario")
+    parser.add_argument(
+        "--edge",
+        action="append",
+        metavar="NAME",
+        help="test on the edge agent's replay output NAME.jsonl of recording NAME (repeat)",
+    )
+    parser.add_argument(
+        "--edge-train",
+        action="append",
+        metavar="NAME",
+        help="with --edge --fit: fit on these edge recordings (never on the --edge ones)",
+    )
+    parser.add_argument(
+        "--edge-dir",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="where recordings (DIR/NAME/truth.json) and edge events (DIR/NAME.jsonl) are",
+    )
+    parser.add_argument(
+        "--fit-parts",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=list(PARTS),
+        help=f"with --fit: which groups to fit, comma-separated (default: {','.join(PARTS)})",
+    )
     args = parser.parse_args(argv)
+    if args.edge and not args.edge_dir:
+        parser.error("--edge needs at least one --edge-dir")
+    if args.edge and args.fit and not args.edge_train:
+        parser.error("--edge --fit needs --edge-train recordings (fitting on the test data)")
+    overlap = set(args.edge or ()) & set(args.edge_train or ())
+    if overlap:
+        parser.error(f"--edge-train and --edge share {', '.join(sorted(overlap))}")
 
     started = time.perf_counter()
     params = DEFAULT_PARAMS
     figures: dict[str, Any] = {
         "noise_model": "benchmarks/attribution/derive.py (truth-derived events)"
     }
-    if args.fit:
+    if args.fit and not args.edge:
         train = _cases(TRAIN, args.cache)
         derived = [_derive(c) for c in train]
-        params, fitted = fit(train, derived, DEFAULT_PARAMS)
+        params, fitted = fit(train, derived, DEFAULT_PARAMS, parts=args.fit_parts)
         print(f"Fitted on {', '.join(c.name for c in train)}:")
         for k, v in fitted.items():
             print(f"    {k} = {v:.4g}")
         figures["fitted"] = fitted
-    else:
+    elif not args.edge:
         print(f"Parameters: walkout.attribution.params defaults ({params.fingerprint()})")
 
+    if args.edge:
+        return _edge_study(args, figures, started)
     if args.recording:
         test = [recorded(folder) for folder in args.recording]
     else:
@@ -215,6 +281,118 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1, default=_json_default), encoding="utf-8")
     return 0
+
+
+def _find(name: str, dirs: Sequence[Path]) -> tuple[Path, Path]:
+    folder = next((d / name for d in dirs if (d / name / "truth.json").is_file()), None)
+    events = next((d / f"{name}.jsonl" for d in dirs if (d / f"{name}.jsonl").is_file()), None)
+    if folder is None or events is None:
+        missing = "recording (NAME/truth.json)" if folder is None else "events (NAME.jsonl)"
+        raise SystemExit(f"--edge {name}: no {missing} in {', '.join(map(str, dirs))}")
+    return folder, events
+
+
+def _edge_cases(names: Sequence[str], dirs: Sequence[Path]) -> list[EdgeCase]:
+    out = []
+    for name in names:
+        folder, events = _find(name, dirs)
+        out.append(edge_case(folder, events))
+    return out
+
+
+def _edge_study(args: argparse.Namespace, figures: dict[str, Any], started: float) -> int:
+    figures["noise_model"] = "none: the edge agent's replay output (walkout-edge replay)"
+    params = DEFAULT_PARAMS
+    if args.fit:
+        train = _edge_cases(args.edge_train, args.edge_dir)
+        params, fitted = fit(
+            [t.case for t in train],
+            [t.derived for t in train],
+            DEFAULT_PARAMS,
+            binding=True,
+            parts=args.fit_parts,
+        )
+        print(f"Fitted on edge output of {', '.join(args.edge_train)}:")
+        for k, v in fitted.items():
+            print(f"    {k} = {v:.4g}")
+        figures["fitted"] = fitted
+        figures["fitted_on"] = list(args.edge_train)
+    else:
+        print(
+            f"Parameters: walkout.attribution.params defaults ({params.fingerprint()});"
+            " fitted on truth-derived events, none of these recordings"
+        )
+    test = _edge_cases(args.edge, args.edge_dir)
+    print("Edge replay output, matched to the truth (per recording):")
+    for name, t in zip(args.edge, test, strict=True):
+        print(f"    {name} (seed {t.case.seed}): {t.counts}")
+    figures["edge_counts"] = {n: t.counts for n, t in zip(args.edge, test, strict=True)}
+    result = evaluate([t.case for t in test], params, [t.derived for t in test])
+    figures["calibration"] = print_calibration(result)
+    for name, s in result["by_scenario"].items():
+        figures.setdefault("reliability_by_scenario", {})[name] = _print_reliability(
+            name, s["p"], s["y"]
+        )
+    figures["review"] = print_review(result)
+    figures["done_when"] = _print_done_when(result)
+    print(f"\n(done in {time.perf_counter() - started:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=_json_default), encoding="utf-8")
+    return 0
+
+
+def _print_reliability(name: str, p: list[float], y: list[bool]) -> dict[str, Any]:
+    print(f"\n    {name}: ECE {ece(p, y):.4f} over {len(p)} shelf events; reliability (10 bins):")
+    print("      p range      events   mean p   share right")
+    rows = []
+    for b in reliability(p, y):
+        if b.count:
+            print(
+                f"      {b.low:.1f} - {b.high:.1f}   {b.count:6d}"
+                f"   {b.confidence:6.3f}   {b.accuracy:6.3f}"
+            )
+        rows.append(b.__dict__)
+    return {"ece": ece(p, y), "events": len(p), "reliability": rows}
+
+
+def _print_done_when(result: dict[str, Any]) -> dict[str, Any]:
+    threshold = DeploymentConfig().review_threshold
+    out: dict[str, Any] = {"threshold": threshold}
+    print(f"\nDone-when check (sessions with confidence >= {threshold}, the configured threshold):")
+    for name, s in result["by_scenario"].items():
+        confident = [ok for c, ok in zip(s["conf"], s["ok"], strict=True) if c >= threshold]
+        right = sum(confident)
+        print(
+            f"    {name}: {right} of {len(confident)} confident carts equal the truth"
+            f" ({len(s['conf'])} sessions; all receipts right without review:"
+            f" {sum(s['ok'])} of {len(s['ok'])})"
+        )
+        unopened = s["unopened"]
+        if unopened:
+            print(
+                f"      + {len(unopened)} true session(s) the edge never opened"
+                f" ({sum(1 for r in unopened if r)} with items: their items go unbilled)"
+            )
+        out[name] = {
+            "confident": len(confident),
+            "confident_right": right,
+            "sessions": len(s["conf"]),
+            "receipts_right": sum(s["ok"]),
+            "never_opened": len(unopened),
+        }
+    print("    per recording:")
+    for name, rows in result["by_case"].items():
+        confident = [ok for c, ok in rows if c >= threshold]
+        print(
+            f"      {name:14s} {sum(confident)} of {len(confident)} confident carts right;"
+            f" {len(rows)} sessions, reviewed {len(rows) - len(confident)}"
+        )
+        out.setdefault("by_recording", {})[name] = {
+            "confident": len(confident),
+            "confident_right": sum(confident),
+            "sessions": len(rows),
+        }
+    return out
 
 
 def _json_default(value: Any) -> Any:

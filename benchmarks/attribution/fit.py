@@ -15,7 +15,7 @@ No temperature is fitted: with the parts above fitted, a grid over the temperatu
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,11 +28,17 @@ from walkout.attribution.who import clipped
 from walkout.events import ShelfChanged
 
 
+def _true_change(derived: Derived, event_id: str) -> bool:
+    """The event stands for a true pick or return (not a false detection)."""
+    truth = derived.truth.get(event_id)
+    return truth is not None and truth.kind in ("pick", "return")
+
+
 def fit_who(derived: Sequence[Derived], clip: float) -> dict[str, float]:
     rows: list[tuple[np.ndarray, int]] = []
     for d in derived:
         for event in d.events:
-            if not isinstance(event, ShelfChanged) or event.event_id not in d.truth:
+            if not isinstance(event, ShelfChanged) or not _true_change(d, event.event_id):
                 continue
             cands = event.data.candidates
             features = np.array(
@@ -78,7 +84,7 @@ def fit_weight(
     for case, d in zip(cases, derived, strict=True):
         products = case.definition.catalog.by_sku()
         for event in d.events:
-            if not isinstance(event, ShelfChanged) or event.event_id not in d.truth:
+            if not isinstance(event, ShelfChanged) or not _true_change(d, event.event_id):
                 continue
             t = d.truth[event.event_id]
             p = products[t.sku]
@@ -119,11 +125,61 @@ def fit_priors(derived: Sequence[Derived]) -> dict[str, float]:
     }
 
 
+PARTS = ("who", "weight", "priors", "binding")
+BINDING_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
+JOINED_GRID = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8)
+
+
+def fit_binding(
+    cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
+) -> dict[str, float]:
+    """binding_error_rate, then joined_binding_error_rate: the grid values with the least
+    log loss of the per-event probability (right or not) over the training cases' replays."""
+    from benchmarks.attribution.replay import replay  # noqa: PLC0415 - avoids a cycle
+
+    def log_loss(trial: AttributionParams) -> float:
+        total = 0.0
+        for case, d in zip(cases, derived, strict=True):
+            run = replay(case.definition, d.events, trial, truth=d.truth)
+            for record in run.attributions:
+                p = min(max(record.probability, 1e-6), 1 - 1e-6)
+                total -= math.log(p if run.right[record.event_id] else 1 - p)
+        return total
+
+    fitted: dict[str, float] = {}
+    for name, grid in (
+        ("binding_error_rate", BINDING_GRID),
+        ("joined_binding_error_rate", JOINED_GRID),
+    ):
+        losses = {rate: log_loss(params.model_copy(update={**fitted, name: rate})) for rate in grid}
+        fitted[name] = min(losses, key=lambda r: (losses[r], r))
+    return fitted
+
+
 def fit(
-    cases: Sequence[Case], derived: Sequence[Derived], base: AttributionParams
+    cases: Sequence[Case],
+    derived: Sequence[Derived],
+    base: AttributionParams,
+    *,
+    binding: bool = False,
+    parts: Collection[str] = PARTS,
 ) -> tuple[AttributionParams, dict[str, Any]]:
+    """Fit the free parameters on training cases (only the groups in `parts`, the others
+    keep `base`'s values); `binding`: also the binding error rate (edge replay output only:
+    the truth-derived noise model makes no binding errors)."""
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"parts: unknown {', '.join(sorted(unknown))} (known: {PARTS})")
     fitted: dict[str, Any] = {}
-    fitted.update(fit_who(derived, base.reach_clip))
-    fitted.update(fit_weight(cases, derived, base))
-    fitted.update(fit_priors(derived))
-    return AttributionParams.model_validate({**base.model_dump(), **fitted}), fitted
+    if "who" in parts:
+        fitted.update(fit_who(derived, base.reach_clip))
+    if "weight" in parts:
+        fitted.update(fit_weight(cases, derived, base))
+    if "priors" in parts:
+        fitted.update(fit_priors(derived))
+    params = AttributionParams.model_validate({**base.model_dump(), **fitted})
+    if binding and "binding" in parts:
+        rates = fit_binding(cases, derived, params)
+        fitted.update(rates)
+        params = params.model_copy(update=rates)
+    return params, fitted

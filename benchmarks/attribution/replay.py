@@ -5,7 +5,7 @@ ambiguity intervals, readiness), so the study measures what production would dec
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from benchmarks.attribution.derive import EventTruth
@@ -21,7 +21,7 @@ from walkout.attribution import (
     lane_after,
     receipt_confidence,
 )
-from walkout.attribution.identity import involving
+from walkout.attribution.identity import bound_later, involving
 from walkout.attribution.record import Action
 from walkout.definition import StoreDefinition
 from walkout.events import (
@@ -33,7 +33,7 @@ from walkout.events import (
     TrackAmbiguity,
     TrackExited,
 )
-from walkout.ingest.lifecycle import is_ready, last_exit
+from walkout.ingest.lifecycle import is_ready, last_exit, people_present
 
 AMBIGUITY_HORIZON = timedelta(hours=3)
 
@@ -41,6 +41,7 @@ AMBIGUITY_HORIZON = timedelta(hours=3)
 @dataclass
 class SessionState:
     tracks: list[str]
+    entered: datetime
     exits: dict[str, datetime] = field(default_factory=dict)
     ready: bool = False
     items: dict[str, int] = field(default_factory=dict)
@@ -70,6 +71,8 @@ class _Provenance:
 
     def judge(self, record: Attribution, truth: EventTruth) -> bool:
         d = record.decision
+        if truth.kind == "none":  # a false detection: right when it changes no cart
+            return not d.changes_a_cart
         same_item = (d.sku, d.qty) == (truth.sku, truth.qty)
         if record.action is Action.PICK:
             if d.changes_a_cart and d.sku is not None:
@@ -96,8 +99,10 @@ def replay(
     definition: StoreDefinition,
     events: list[Event],
     params: AttributionParams = DEFAULT_PARAMS,
+    *,
     grace_s: float = 5.0,
     truth: Mapping[str, EventTruth] | None = None,
+    present_sessions: bool = True,
 ) -> Replay:
     floor = Floor.of(definition)
     out = Replay()
@@ -106,23 +111,36 @@ def replay(
     ambiguities: list[Ambiguity] = []
     watermarks: dict[str, datetime] = {}
     provenance = _Provenance()
+    joined: set[str] = set()  # tracks bound by a session.joined
 
     def track_sessions() -> dict[str, str]:
         return {t: sid for sid, s in sessions.items() if not s.ready for t in s.tracks}
 
+    # As ingest does: a join or exit before its session.entered is held until it opens.
+    pending: dict[str, list[SessionJoined | TrackExited]] = {}
+
+    def membership(event: SessionJoined | TrackExited) -> None:
+        s = sessions.get(event.data.session_id or "")
+        if s is None:
+            if event.data.session_id is not None:
+                pending.setdefault(event.data.session_id, []).append(event)
+        elif isinstance(event, SessionJoined):
+            if event.data.track_id not in s.tracks:
+                s.tracks.append(event.data.track_id)
+                joined.add(event.data.track_id)
+        elif event.data.track_id in s.tracks:
+            s.exits.setdefault(event.data.track_id, event.ts)
+
     for event in events:
         if isinstance(event, SessionEntered):
             sessions.setdefault(
-                event.data.session_id, SessionState(tracks=list(event.data.track_ids))
+                event.data.session_id,
+                SessionState(tracks=list(event.data.track_ids), entered=event.ts),
             )
-        elif isinstance(event, SessionJoined):
-            s = sessions.get(event.data.session_id)
-            if s is not None and event.data.track_id not in s.tracks:
-                s.tracks.append(event.data.track_id)
-        elif isinstance(event, TrackExited):
-            s = sessions.get(event.data.session_id or "")
-            if s is not None and event.data.track_id in s.tracks:
-                s.exits.setdefault(event.data.track_id, event.ts)
+            for held in sorted(pending.pop(event.data.session_id, []), key=lambda e: (e.ts, e.seq)):
+                membership(held)
+        elif isinstance(event, SessionJoined | TrackExited):
+            membership(event)
         elif isinstance(event, Heartbeat):
             watermarks[event.device_id] = max(
                 watermarks.get(event.device_id, event.data.watermark_ts), event.data.watermark_ts
@@ -149,7 +167,9 @@ def replay(
         elif isinstance(event, ShelfChanged):
             data = event.data
             recent = [a for a in ambiguities if a.t_start >= data.t_end - AMBIGUITY_HORIZON]
-            relevant = involving(recent, {c.track_id for c in data.candidates})
+            relevant = bound_later(
+                involving(recent, {c.track_id for c in data.candidates}), track_sessions()
+            )
             wanted = {c.session_id for c in data.candidates if c.session_id is not None}
             wanted |= {s for a in relevant for s in (a.session_a, a.session_b) if s is not None}
             chargeable = {s for s in wanted if s in sessions and not sessions[s].ready}
@@ -159,8 +179,18 @@ def replay(
                 carts={s: sessions[s].items for s in chargeable},
                 ambiguities=relevant,
                 open_sessions=chargeable,
+                joined={c.track_id for c in data.candidates if c.track_id in joined},
             )
             record = attribute(event, floor, context, params)
+            if record.p_nobody >= params.runner_up_min and present_sessions:
+                # As ingest does: only then are the store's present sessions looked up.
+                present = {
+                    sid: people_present(s.tracks, s.exits, s.entered, data.t_start, data.t_end)
+                    for sid, s in sessions.items()
+                    if not s.ready
+                }
+                context = replace(context, present=present)
+                record = attribute(event, floor, context, params)
             out.attributions.append(record)
             if truth is not None and record.event_id in truth:
                 out.right[record.event_id] = provenance.judge(record, truth[record.event_id])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from ingest_support import REGION, STORE, Edge, MotoIngest, failures, moto_ingest
 
+from walkout.config import DeploymentConfig
 from walkout.ingest.lifecycle import SessionStatus, execution_name
 from walkout.pricing import price_items
 
@@ -221,10 +223,83 @@ def test_a_batch_of_heartbeats_writes_each_watermark_once_with_the_highest_value
     puts: list[str] = []
     ddb = aws.ddb
     real = ddb.put_item
-    monkeypatch.setattr(ddb, "put_item", lambda **kw: puts.append(kw["TableName"]) or real(**kw))
+
+    def counting_put(**kw: Any) -> Any:
+        puts.append(kw["TableName"])
+        return real(**kw)
+
+    monkeypatch.setattr(ddb, "put_item", counting_put)
     # When the batch is processed
     assert failures(aws.send(beats)) == []
     # Then one write per device, and the stored watermarks are the highest seen
     assert puts.count(aws.config.table_name("ingest")) == 2
     marks = aws.ingest().watermarks(STORE)
     assert {d: m.watermark_ts.second for d, m in marks.items()} == {"gate-1": 4, "hub-1": 2}
+
+
+def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it_opens(
+    aws: MotoIngest,
+) -> None:
+    # Given a join and an exit that reached the cloud before the entry they belong to
+    edge = Edge()
+    early = [edge.joined("s1", "t2", at_s=1), edge.exited("s1", "t2", at_s=6)]
+    response = aws.send(early)
+    # Then they are neither failed nor quarantined, and no session exists yet
+    assert failures(response) == []
+    assert aws.ingest().quarantined(STORE) == []
+    assert aws.read("s1")[0] is None
+    # When the entry arrives (in a later batch), and is redelivered
+    entered = edge.entered("s1", ["t1"], at_s=0)
+    aws.send([entered])
+    aws.send([entered])
+    # Then the held join and exit are applied once: t2 joined and left, t1 is still in
+    session, _ = aws.read("s1")
+    assert session is not None
+    assert session.tracks == ["t1", "t2"]
+    assert session.joined == ["t2"]  # bound by a join: attribution trusts it less
+    assert set(session.exits) == {"t2"}
+    assert session.status is SessionStatus.OPEN
+    # ... and nothing is left held: a later exit of t1 closes the session as usual
+    aws.send([edge.exited("s1", "t1", at_s=9)])
+    session, _ = aws.read("s1")
+    assert session is not None and session.status is SessionStatus.CLOSING
+
+
+def test_a_held_exit_that_does_not_fit_its_session_is_quarantined_when_it_opens(
+    aws: MotoIngest,
+) -> None:
+    # Given an early exit of a track that the session, once opened, does not have
+    edge = Edge()
+    aws.send([edge.exited("s1", "t9", at_s=4)])
+    # When the session opens
+    assert failures(aws.send([edge.entered("s1", ["t1"], at_s=0)])) == []
+    # Then the exit is quarantined with the reason, and the session is untouched
+    reasons = [q.reason for q in aws.ingest().quarantined(STORE)]
+    assert len(reasons) == 1 and "track t9 is not in session s1" in reasons[0]
+    session, _ = aws.read("s1")
+    assert session is not None and session.exits == {}
+
+
+def test_a_device_gone_silent_stops_holding_back_readiness(
+    aws: MotoIngest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a shelf hub that sent one heartbeat and went silent, and a shopper who left
+    gate, hub = Edge(device_id="gate-1"), Edge(device_id="hub-1")
+    aws.send(
+        [gate.entered("s1", ["t1"], at_s=0), hub.heartbeat(5), gate.exited("s1", "t1", at_s=10)]
+    )
+    stale_after = DeploymentConfig().device_stale_after_s
+    # When the gate's watermark moves on, less than the staleness limit past the hub's
+    aws.send([gate.heartbeat(5 + stale_after - 1)])
+    # Then the hub still holds the session back
+    session, _ = aws.read("s1")
+    assert session is not None and session.status is SessionStatus.CLOSING
+    # When the gate's watermark is more than the limit past the hub's
+    aws.send([gate.heartbeat(5 + stale_after + 1)])
+    # Then the silent hub no longer counts: the session is handed over, once
+    session, _ = aws.read("s1")
+    assert session is not None and session.status is SessionStatus.READY
+    assert len(aws.executions()) == 1
+    # ... and the skipped device is counted in the StaleDevices metric
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert sum(sum(m.get("StaleDevices", [0])) for m in emf) >= 1

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from ingest_support import STORE, Edge, MotoIngest, failures, moto_ingest
 
+from walkout.config import DeploymentConfig
+
 
 @pytest.fixture
 def aws() -> Iterator[MotoIngest]:
@@ -124,3 +126,36 @@ def test_a_shelf_change_after_hand_over_charges_nobody(aws: MotoIngest) -> None:
     _, after = aws.read("s1")
     assert before is not None and after is not None
     assert after.items == {} and after.rev == before.rev
+
+
+def test_a_pick_nobody_was_seen_making_keeps_everyone_present_from_auto_finalising(
+    aws: MotoIngest,
+) -> None:
+    # Given s1 and s2 shopping (s2's cart already read in an earlier batch), s3 gone
+    edge = Edge()
+    aws.send(
+        [
+            edge.entered("s1", ["t1"], at_s=0),
+            edge.entered("s2", ["t2"], at_s=0),
+            edge.entered("s3", ["t3"], at_s=0),
+            edge.exited("s3", "t3", at_s=3),
+            edge.shelf("L2", -150.2, [("t2", "s2", 0.95, 0.3)], at_s=4),
+        ]
+    )
+    # When a juice leaves a shelf with nobody listed near it (the tracker missed the actor)
+    assert failures(aws.send([edge.shelf("L4", -1000.5, [], at_s=9)])) == []
+    # Then nobody is charged, but both shoppers still in the store may have taken it: their
+    # receipts fall below the review threshold; s3, gone before, is untouched
+    threshold = DeploymentConfig().review_threshold
+    for session in ("s1", "s2"):
+        _, cart = aws.read(session)
+        assert cart is not None and "juice" not in cart.items
+        assert cart.confidence < threshold
+    _, cart3 = aws.read("s3")
+    assert cart3 is not None and cart3.confidence == 1.0 and cart3.factors == {}
+    _, cart1 = aws.read("s1")
+    assert cart1 is not None
+    record = aws.sessions().get_attribution(STORE, next(iter(cart1.factors)))
+    assert record is not None and not record.decision.changes_a_cart
+    assert record.p_nobody > 0.9
+    assert {s.session_id for s in record.sessions} == {"s1", "s2"}

@@ -17,6 +17,7 @@ from walkout.attribution import (
     cart_after,
     lane_after,
     posterior,
+    receipt_confidence,
 )
 from walkout.attribution.record import Action
 
@@ -194,3 +195,110 @@ def test_the_order_of_candidates_does_not_matter(
         and one.decision.sku == two.decision.sku
         and math.isclose(one.decision.probability, two.decision.probability, rel_tol=1e-9)
     )
+
+
+present_people = st.dictionaries(
+    st.sampled_from(["s1", "s2", "s3", "s4", "s5", "s6"]), st.integers(0, 3), min_size=1
+)
+
+
+@SETTINGS
+@given(
+    lane=st.sampled_from(LANE_IDS),
+    bystanders=st.lists(
+        st.tuples(st.sampled_from(["s1", "s2", "s3"]), st.floats(0, 0.15), st.floats(1.2, 3.0)),
+        max_size=2,
+    ),
+    present=present_people,
+    threshold=st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
+def test_a_pick_charged_to_nobody_lowers_everyone_who_may_have_made_it(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    lane: str,
+    bystanders: list[tuple[str, float, float]],
+    present: dict[str, int],
+    threshold: float,
+) -> None:
+    # Given a clean pick whose actor the edge did not list (only idle people far away are
+    # candidates), with some sessions' people in the store
+    sku = LANES[lane]
+    candidates = [(f"t{i}", s, r, d) for i, (s, r, d) in enumerate(bystanders)]
+    event = shelf_event(lane, -PRODUCTS[sku][0], candidates)
+    context = ShelfContext(present=present)
+    # When it is attributed
+    record = attribute(event, floor, context)
+    hypotheses = posterior(event, floor, context)
+    p_item = sum(h.probability for h in hypotheses if h.unlisted and h.sku is not None)
+    p_nobody = sum(h.probability for h in hypotheses if h.session_id is None and h.sku)
+    assume(p_item > 0.5)
+    listed: dict[str, int] = {}
+    for s, _, _ in bystanders:
+        listed[s] = listed.get(s, 0) + 1
+    unlisted = {s: max(0, n - listed.get(s, 0)) for s, n in present.items()}
+    weights = unlisted if sum(unlisted.values()) else present
+    total, everyone = sum(weights.values()), sum(present.values())
+    # Then nobody is charged, and every session that may have made it (people in the store
+    # the edge did not list first) has its factor lowered by exactly its share of the
+    # uncharged part; a session with nobody present (the evidence excludes it) is untouched
+    assert not record.decision.changes_a_cart
+    assert math.isclose(record.p_nobody, p_nobody, rel_tol=1e-9)
+    for session, n in present.items():
+        share = record.share_of(session)
+        if n == 0:
+            assert share is None
+            continue
+        expected = p_item * weights[session] / total + (p_nobody - p_item) * n / everyone
+        if expected < 0.01:  # below a runner-up's share: not worth a factor
+            continue
+        assert share is not None and not share.chosen
+        assert math.isclose(share.p_unlisted, expected, rel_tol=1e-9)
+        assert share.factor <= 1 - expected + 1e-12
+        # ... so a session whose share exceeds what the threshold tolerates cannot be
+        # finalised without review, whatever its other events
+        if expected > 1 - threshold:
+            assert receipt_confidence({"other": 1.0, event.event_id: share.factor}) < threshold
+    assert sum(s.probability for s in record.sessions) <= 1 + 1e-9
+
+
+@SETTINGS
+@given(
+    lane=st.sampled_from(LANE_IDS),
+    people=st.integers(1, 4),
+    threshold=st.sampled_from([0.9, 0.95, 0.99]),
+)
+@pytest.mark.parametrize("seen", [False, True], ids=["actor-not-listed", "actor-unbound"])
+def test_in_a_quiet_store_a_pick_charged_to_nobody_leaves_no_session_confident(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    lane: str,
+    people: int,
+    threshold: float,
+    seen: bool,
+) -> None:
+    # Given a pick nobody was seen making, or made by a person the gate bound to no
+    # session, while a few sessions were in the store
+    sku = LANES[lane]
+    present = {f"s{i}": 1 for i in range(1, people + 1)}
+    candidates = [("t9", None, 0.9, 0.3)] if seen else []
+    event = shelf_event(lane, -PRODUCTS[sku][0], candidates)
+    # When it is attributed
+    record = attribute(event, floor, ShelfContext(present=present))
+    # Then no session can be finalised without review
+    for session in present:
+        share = record.share_of(session)
+        assert share is not None
+        assert receipt_confidence({event.event_id: share.factor}) < threshold
+
+
+@SETTINGS
+@given(lane=st.sampled_from(LANE_IDS), reach=st.floats(0.85, 1.0))
+def test_a_clearly_seen_pick_spreads_nothing_over_the_store(
+    floor: Floor, shelf_event: ShelfEventFactory, lane: str, reach: float
+) -> None:
+    # Given a pick clearly made by a listed shopper, with other sessions in the store
+    sku = LANES[lane]
+    event = shelf_event(lane, -PRODUCTS[sku][0], [("t1", "s1", reach, 0.3)])
+    record = attribute(event, floor, ShelfContext(present={"s1": 1, "s2": 2, "s3": 1}))
+    # Then only s1 takes part: the others' receipts are not made doubtful by it
+    assert [s.session_id for s in record.sessions] == ["s1"]

@@ -102,6 +102,9 @@ class DeploymentConfig(Model):
     review_cost_per_task_usd: Annotated[float, Field(ge=0, le=100)] = 0.1
     groundtruth: GroundTruthSettings = GroundTruthSettings()
     readiness_grace_s: Annotated[float, Field(ge=0, le=600)] = 5.0
+    # A device whose watermark trails the store's most advanced one by more than this has
+    # gone silent (unplugged, retired) and no longer holds back readiness (StaleDevices).
+    device_stale_after_s: Annotated[float, Field(ge=60, le=86_400)] = 600.0
     retain_data: bool = True
     alarm_email: str | None = None
     ingest: IngestTuning = IngestTuning()

@@ -37,6 +37,7 @@ class MetricName:
     EVENT_AGE: Final = "EventAgeMs"  # record arrival -> processed, per batch maximum
     SESSIONS_OPENED: Final = "SessionsOpened"
     SESSIONS_READY: Final = "SessionsReady"
+    STALE_DEVICES: Final = "StaleDevices"  # devices no longer holding back readiness
     SESSIONS_BELOW_THRESHOLD: Final = "SessionsBelowThreshold"
     UNCERTAIN_EVENTS: Final = "UncertainShelfEvents"
     CART_UPDATES: Final = "CartUpdates"

@@ -28,6 +28,7 @@ ENV_FINALIZE_STATE_MACHINE_ARN: Final = "WALKOUT_FINALIZE_STATE_MACHINE_ARN"
 ENV_EVENT_BUS_NAME: Final = "WALKOUT_EVENT_BUS_NAME"
 ENV_REVIEW_THRESHOLD: Final = "WALKOUT_REVIEW_THRESHOLD"
 ENV_READINESS_GRACE_S: Final = "WALKOUT_READINESS_GRACE_S"
+ENV_DEVICE_STALE_AFTER_S: Final = "WALKOUT_DEVICE_STALE_AFTER_S"
 ENV_TRANSIENT_TTL_DAYS: Final = "WALKOUT_TRANSIENT_TTL_DAYS"
 ENV_STORE_CACHE_S: Final = "WALKOUT_STORE_CACHE_S"
 # Powertools' own variables, set per function so logs, metrics and traces name it.
@@ -73,6 +74,7 @@ class IngestSettings(FunctionSettings):
     event_bus_name: Annotated[str, Field(alias=ENV_EVENT_BUS_NAME, min_length=1)]
     review_threshold: Annotated[float, Field(alias=ENV_REVIEW_THRESHOLD, gt=0, lt=1)]
     readiness_grace_s: Annotated[float, Field(alias=ENV_READINESS_GRACE_S, ge=0)]
+    device_stale_after_s: Annotated[float, Field(alias=ENV_DEVICE_STALE_AFTER_S, gt=0)] = 600.0
     transient_ttl_days: Annotated[int, Field(alias=ENV_TRANSIENT_TTL_DAYS, ge=1)]
     # Store definitions change rarely (a planogram edit): cached per container this long.
     store_cache_s: Annotated[float, Field(alias=ENV_STORE_CACHE_S, ge=0)] = 60.0
@@ -97,6 +99,7 @@ class IngestSettings(FunctionSettings):
             ENV_EVENT_BUS_NAME: event_bus_name,
             ENV_REVIEW_THRESHOLD: repr(config.review_threshold),
             ENV_READINESS_GRACE_S: repr(config.readiness_grace_s),
+            ENV_DEVICE_STALE_AFTER_S: repr(config.device_stale_after_s),
             ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
             ENV_SERVICE_NAME: INGEST_SERVICE,
             ENV_METRICS_NAMESPACE: "Walkout",

@@ -16,7 +16,9 @@ who can be charged (hypotheses about an actor the edge did not list keep their p
 but cannot be decided: see `who.py`); its probability is the chance that the cart change it
 makes is right. Each session's `factor`
 is the chance its receipt is right about this event (the decision's probability for the
-chosen session, one minus its share for the others).
+chosen session, one minus its share for the others). The share of an actor the edge did not
+list is spread over the sessions with unlisted people in the store (`unlisted_shares`), so
+a pick charged to nobody lowers the confidence of everyone who may have made it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ class ShelfContext:
     ambiguities: Sequence[Ambiguity] = ()
     # Sessions a candidate may be charged to; None trusts every candidate's session id.
     open_sessions: Collection[str] | None = None
+    # The people each session still had in the store during the change (open sessions
+    # only): who an actor the edge did not list may have been. None: not known, so the
+    # unlisted part of the event lowers nobody's confidence (see `unlisted_shares`).
+    present: Mapping[str, int] | None = None
+    # Candidate tracks whose session came from a `session.joined` (their binding is less
+    # sure: `joined_binding_error_rate`).
+    joined: Collection[str] = ()
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,7 @@ def _solve(
             track: _only_open(identity, context.open_sessions) for track, identity in ids.items()
         }
     shares, absent = actor_distribution(data.candidates, params)
-    p_who = session_distribution(shares, absent, ids, params)
+    p_who = session_distribution(shares, absent, ids, params, context.joined)
     reasons.extend(_who_reasons(data.candidates, shares, absent, ids, relevant))
 
     # --- what, joined with who
@@ -229,8 +238,22 @@ def attribute(
     for h in hyps:
         if h.changes_a_cart and h.session_id is not None:
             moved[h.session_id] = moved.get(h.session_id, 0.0) + h.probability
+    p_unlisted_item = sum(h.probability for h in hyps if h.unlisted and h.sku is not None)
+    p_nobody = sum(h.probability for h in hyps if h.session_id is None and h.sku is not None)
+    unlisted = (
+        unlisted_shares(
+            p_unlisted_item,
+            p_nobody - p_unlisted_item,
+            context.present,
+            _listed_people(data.candidates),
+        )
+        if context.present is not None
+        else {}
+    )
     sessions = []
-    for session_id, p in sorted(moved.items()):
+    for session_id in sorted(set(moved) | set(unlisted)):
+        named, unnamed = moved.get(session_id, 0.0), unlisted.get(session_id, 0.0)
+        p = named + unnamed
         chosen = decision.changes_a_cart and session_id == decision.session_id
         if not chosen and p < params.runner_up_min:
             continue
@@ -241,7 +264,15 @@ def attribute(
                 probability=min(1.0, p),
                 factor=min(1.0, factor),
                 chosen=chosen,
+                p_unlisted=min(1.0, unnamed),
             )
+        )
+    if p_nobody >= params.runner_up_min and context.present is not None:
+        spread = sum(1 for s in sessions if s.p_unlisted > 0)
+        reasons.append(
+            f"who: P(an item moved by somebody no session is charged for) {p_nobody:.3f}"
+            f" (unlisted {p_unlisted_item:.3f}); its doubt is shared by {spread} session(s)"
+            " with people in the store"
         )
 
     lane_change = None
@@ -277,11 +308,59 @@ def attribute(
             : params.alternatives_kept
         ],
         p_unlisted=min(1.0, p_unlisted),
+        p_nobody=min(1.0, p_nobody),
         sessions=sessions,
         lane_change=lane_change,
         reasons=reasons,
         model=f"{MODEL_NAME}@{params.fingerprint()}",
     )
+
+
+def _listed_people(candidates: Sequence[Candidate]) -> dict[str, int]:
+    """How many people of each session the edge listed as candidates."""
+    out: dict[str, int] = {}
+    for c in candidates:
+        if c.session_id is not None:
+            out[c.session_id] = out.get(c.session_id, 0) + 1
+    return out
+
+
+def unlisted_shares(
+    p_unlisted_item: float,
+    p_unbound_item: float,
+    present: Mapping[str, int],
+    listed: Mapping[str, int],
+) -> dict[str, float]:
+    """Each session's share of the part of an event that charges nobody.
+
+    An actor the edge did not list (`p_unlisted_item`) is one of the people in the store
+    the candidates do not name, each equally likely (the cloud has no position for people
+    away from the shelf); a listed person bound to no session, or a hypothesis charging no
+    cart (`p_unbound_item`: a lost gate binding, an orphan return), may be anybody in the
+    store:
+
+        P(S) = p_unlisted_item * u_S / sum_k u_k + p_unbound_item * n_S / sum_k n_k
+        n_S  = the session's people present,  u_S = n_S - its people listed (>= 0)
+
+    When every person present was listed (u = 0 everywhere) the tracker must have mixed
+    people up, and the unlisted part is shared like the unbound one. Only sessions with
+    somebody present take part: the evidence excludes the others (not yet entered, or
+    everyone had left before the change began).
+    """
+    people = {s: n for s, n in present.items() if n > 0}
+    everyone = sum(people.values())
+    if everyone <= 0:
+        return {}
+    unnamed = {s: max(0, n - listed.get(s, 0)) for s, n in people.items()}
+    if not any(unnamed.values()):
+        unnamed = people
+    total_unnamed = sum(unnamed.values())
+    out = {}
+    for s, n in people.items():
+        p = p_unlisted_item * unnamed[s] / total_unnamed + p_unbound_item * n / everyone
+        if p > 0:
+            out[s] = p
+    return out
 
 
 def _return_hypotheses(

@@ -16,7 +16,7 @@ for "no session" (a person never bound to a scan).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 Identity = dict[str | None, float]
@@ -66,6 +66,26 @@ def identities(
         ids[amb.track_a] = _mix(a, b, amb.swap_probability)
         ids[amb.track_b] = _mix(b, a, amb.swap_probability)
     return {t: ids[t] for t in tracks}
+
+
+def bound_later(
+    ambiguities: Iterable[Ambiguity], track_sessions: Mapping[str, str]
+) -> list[Ambiguity]:
+    """The ambiguities with a track that had no session when they were recorded, but is
+    bound to one now, given that session.
+
+    The edge may send a `session.entered` after an ambiguity that began before it (the
+    binding waits for the scan), so "no session" then may only mean "not bound yet"."""
+    out = []
+    for amb in ambiguities:
+        a = amb.session_a or track_sessions.get(amb.track_a)
+        b = amb.session_b or track_sessions.get(amb.track_b)
+        out.append(
+            amb
+            if (a, b) == (amb.session_a, amb.session_b)
+            else replace(amb, session_a=a, session_b=b)
+        )
+    return out
 
 
 def involving(ambiguities: Iterable[Ambiguity], tracks: Iterable[str]) -> list[Ambiguity]:

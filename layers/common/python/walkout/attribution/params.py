@@ -38,6 +38,15 @@ class AttributionParams(Model):
     # Of actors the edge did not list, the share bound to no session (staff, tailgaters);
     # the rest belong to a session nobody can name. Not fitted (no such people simulated).
     unlisted_unbound_share: Fraction = 0.05
+    # The chance that a listed track's session is not the one the edge bound it to, beyond
+    # the swaps it reported (a wrong gate binding, an unreported identity switch): that
+    # share of a candidate's identity goes to a session nobody can name. 0 for the
+    # truth-derived noise model (which makes no such errors); fitted on edge replay output
+    # by `--edge --fit` (the log loss of the per-event probability on training recordings).
+    binding_error_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    # The same for a track bound by a `session.joined` (a member joining after the scan),
+    # which the edge gets wrong far more often than a scan's own tracks.
+    joined_binding_error_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     # Reach scores are clipped into [clip, 1 - clip] before the logs.
     reach_clip: Fraction = 0.01
 

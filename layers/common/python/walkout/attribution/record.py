@@ -47,7 +47,8 @@ class Hypothesis(Model):
 class SessionShare(Model):
     """A session's part in one event.
 
-    `probability`: the chance this session moved the item (its cart changes).
+    `probability`: the chance this session moved the item (its cart changes), including
+    `p_unlisted`, the chance it was one of its people the model could not name.
     `factor`: the chance this session's receipt is right about this event, i.e. the mass of
     the hypotheses that do to its cart what the decision does. The receipt's confidence is
     the product of its factors over events.
@@ -57,6 +58,10 @@ class SessionShare(Model):
     probability: Probability
     factor: Probability
     chosen: bool
+    # The part of `probability` that comes from a hypothesis charging nobody (an actor the
+    # edge did not list, a person bound to no session) who may have been one of this
+    # session's people: it lowers the factor; no cart changes.
+    p_unlisted: Probability = 0.0
 
 
 class LaneChange(Model):
@@ -81,6 +86,12 @@ class Attribution(Model):
     p_what: Probability = Field(description="P(the decision's sku and qty moved)")
     p_unlisted: Probability = Field(
         default=0.0, description="P(the actor is a person the edge did not list)"
+    )
+    p_nobody: Probability = Field(
+        default=0.0,
+        description="P(an item moved but no open session is charged: an unlisted actor,"
+        " a person bound to no session, an orphan return); shared as doubt by the sessions"
+        " present (SessionShare.p_unlisted)",
     )
     alternatives: list[Hypothesis]
     sessions: list[SessionShare]

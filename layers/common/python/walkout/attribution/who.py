@@ -21,7 +21,11 @@ then follows its track's identity (see `identity.py`):
 
     P(session = S) = sum_c P(actor = c) * P(identity(c) = S)
 
-An absent actor is still somebody: with `unlisted_unbound_share` a person bound to no
+A listed track's binding may itself be wrong beyond the reported swaps
+(`binding_error_rate`, or `joined_binding_error_rate` for a track bound by a
+`session.joined`; both fitted on edge output): that share of its session mass goes to a
+session nobody can name, like an absent actor's. An absent actor is still somebody: with
+`unlisted_unbound_share` a person bound to no
 session (S = None: staff, a tailgater), otherwise a session nobody can name (`UNLISTED`).
 Hypotheses about an unlisted actor take their share of probability but can never be the
 decision: no cart can be charged to them, so such an event is left to review.
@@ -30,7 +34,7 @@ decision: no cart can be charged to them, so such an event is left to review.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from walkout.attribution.identity import Identity
@@ -89,6 +93,7 @@ def session_distribution(
     absent: float,
     identities: Mapping[str, Identity],
     params: AttributionParams,
+    joined: Collection[str] = (),
 ) -> dict[str | None, float]:
     """P(session = S) from the actor distribution and each track's identity (keys: session
     ids, None for no session, `UNLISTED` for an unnamed one)."""
@@ -97,6 +102,15 @@ def session_distribution(
         out[None] = absent * params.unlisted_unbound_share
         out[UNLISTED] = absent * (1 - params.unlisted_unbound_share)
     for share in shares:
+        wrong = (
+            params.joined_binding_error_rate
+            if share.track_id in joined
+            else params.binding_error_rate
+        )
         for session, p in identities[share.track_id].items():
-            out[session] = out.get(session, 0.0) + share.probability * p
+            mass = share.probability * p
+            if session is not None and wrong > 0:
+                out[UNLISTED] = out.get(UNLISTED, 0.0) + mass * wrong
+                mass *= 1 - wrong
+            out[session] = out.get(session, 0.0) + mass
     return out

@@ -156,3 +156,91 @@ class IngestTable:
     def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
         page = self.ddb.get_item(TableName=self.table, Key=key(pk, sk))
         return from_item(page["Item"]) if "Item" in page else None
+
+
+# --- reads for the HTTP API's store metrics (issue 8) ---------------------------------------
+
+
+def count_quarantined(
+    table: IngestTable,
+    partition_key: str,
+    since: datetime,
+    until: datetime,
+    *,
+    max_pages: int = 10,
+) -> tuple[int, bool]:
+    """How many records of a partition key (a store) were quarantined in [since, until),
+    counted by the service (`Select=COUNT`, no item leaves DynamoDB); at most `max_pages`
+    pages of 1 MB each are read. Returns (count, whether the count stopped early)."""
+    params: dict[str, Any] = {
+        "TableName": table.table,
+        "KeyConditionExpression": "pk = :pk",
+        "FilterExpression": "received_at >= :a AND received_at < :b",
+        "ExpressionAttributeValues": {
+            ":pk": value(quarantine_pk(partition_key)),
+            ":a": value(format_timestamp(since)),
+            ":b": value(format_timestamp(until)),
+        },
+        "Select": "COUNT",
+    }
+    count = 0
+    for _ in range(max_pages):
+        page = table.ddb.query(**params)
+        count += int(page.get("Count", 0))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return count, False
+        params["ExclusiveStartKey"] = last
+    return count, True
+
+
+# --- events held back until their session opens (issue 6) -----------------------------------
+#
+#     pk                              sk            what
+#     PENDING#<store>#<session>       <event id>    a session.joined / track.exited that came
+#                                                   before its session.entered
+
+
+def pending_pk(store_id: str, session_id: str) -> str:
+    return f"PENDING#{store_id}#{session_id}"
+
+
+def hold_pending(
+    table: IngestTable, store_id: str, session_id: str, event_id: str, raw: bytes
+) -> None:
+    """Keep an event for a session not opened yet (keyed by its id: a redelivery or a
+    duplicate overwrites the same item). It expires after `transient_ttl_days`."""
+    table.ddb.put_item(
+        TableName=table.table,
+        Item=to_item(
+            {
+                "pk": pending_pk(store_id, session_id),
+                "sk": event_id,
+                "raw": raw,
+                **ttl_attribute(table.clock(), table.ttl_days),
+            }
+        ),
+    )
+    table.write_items += 1
+
+
+def pending_events(table: IngestTable, store_id: str, session_id: str) -> dict[str, bytes]:
+    """The events held for a session: event id -> its raw record (consistent read)."""
+    return {
+        str(item["sk"]): bytes(item["raw"])
+        for item in query_all(
+            table.ddb,
+            TableName=table.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": value(pending_pk(store_id, session_id))},
+            ConsistentRead=True,
+        )
+    }
+
+
+def release_pending(table: IngestTable, store_id: str, session_id: str, event_id: str) -> None:
+    """Forget a held event once it was applied (deleting twice is harmless)."""
+    table.ddb.delete_item(
+        TableName=table.table, Key=key(pending_pk(store_id, session_id), event_id)
+    )
+    table.write_items += 1

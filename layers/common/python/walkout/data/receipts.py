@@ -18,9 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from walkout.cart import Receipt
+from pydantic import Field
+
+from walkout._base import Identifier, Model
+from walkout.cart import Receipt, ReviewStatus
 from walkout.data.dynamo import (
     Clock,
     cancellation_codes,
@@ -31,7 +34,7 @@ from walkout.data.dynamo import (
     to_item,
     value,
 )
-from walkout.events import format_timestamp
+from walkout.events import UtcTimestamp, format_timestamp
 
 TIME_INDEX = "by-store-time"
 MAX_REASON = 2000
@@ -287,3 +290,288 @@ class ReceiptsTable:
                 ExpressionAttributeValues={":pk": value(f"FLAG#{kind.value}#{store_id}")},
             )
         ]
+
+
+# --- reads for the HTTP API, and disputes (issue 8) -----------------------------------------
+#
+#     pk                              sk                 what
+#     RECEIPT#<store>#<session>       DISPUTE#<id>       a shopper's dispute of one line
+#
+# Disputes are listed per store in `by-store-time` under `gsi1pk` DISPUTES#<store>, `gsi1sk`
+# <status>#<filed_at>#<id>. Accepting one appends the adjustment version and marks the
+# dispute accepted in one transaction: both happen, or neither.
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class StoredDispute(Model):
+    dispute_id: Identifier
+    store_id: Identifier
+    session_id: Identifier
+    receipt_id: Identifier
+    receipt_version: Annotated[int, Field(ge=1, description="the version the shopper saw")]
+    sku: Identifier
+    qty: Annotated[int, Field(ge=1)]
+    reason: Annotated[str, Field(max_length=500)] = ""
+    status: DisputeStatus = DisputeStatus.OPEN
+    filed_at: UtcTimestamp
+    decided_at: UtcTimestamp | None = None
+    # Staff subjects only: a shopper's identity is never stored with a dispute.
+    decided_by: str | None = None
+    decision_reason: Annotated[str, Field(max_length=500)] | None = None
+    adjustment_version: int | None = None
+    refund_minor: int | None = None
+
+
+class DisputeConflictError(RuntimeError):
+    """The dispute was decided before, or its receipt changed meanwhile: read and retry."""
+
+
+@dataclass(frozen=True)
+class ReceiptPage:
+    receipts: list[Receipt]
+    last_key: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class DisputePage:
+    disputes: list[StoredDispute]
+    last_key: dict[str, Any] | None
+
+
+def dispute_sk(dispute_id: str) -> str:
+    return f"DISPUTE#{dispute_id}"
+
+
+def _dispute_item(dispute: StoredDispute) -> dict[str, Any]:
+    return to_item(
+        {
+            "pk": receipt_pk(dispute.store_id, dispute.session_id),
+            "sk": dispute_sk(dispute.dispute_id),
+            "gsi1pk": f"DISPUTES#{dispute.store_id}",
+            "gsi1sk": f"{dispute.status.value}#{format_timestamp(dispute.filed_at)}"
+            f"#{dispute.dispute_id}",
+            "dispute": dispute.model_dump(mode="json"),
+        }
+    )
+
+
+def receipts_page(
+    table: ReceiptsTable,
+    store_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    limit: int,
+    start_key: Mapping[str, Any] | None = None,
+) -> ReceiptPage:
+    """One page of a store's receipt versions dated in [since, until) (issue or adjustment
+    time), oldest first: one `Query` on `by-store-time` of at most `limit` items."""
+    params: dict[str, Any] = {
+        "TableName": table.table,
+        "IndexName": TIME_INDEX,
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {
+            ":pk": value(f"STORE#{store_id}"),
+            ":a": value(format_timestamp(since)),
+            ":b": value(format_timestamp(until)),
+        },
+        "Limit": limit,
+    }
+    if start_key:
+        params["ExclusiveStartKey"] = dict(start_key)
+    page = table.ddb.query(**params)
+    return ReceiptPage(
+        receipts=[Receipt.model_validate(from_item(i)["receipt"]) for i in page.get("Items", [])],
+        last_key=page.get("LastEvaluatedKey"),
+    )
+
+
+@dataclass(frozen=True)
+class IssuedReceipt:
+    """What store metrics need of a version 1: whose, how it was decided, when."""
+
+    session_id: str
+    review_status: ReviewStatus
+    issued_at: datetime
+
+
+def first_versions(
+    table: ReceiptsTable, store_id: str, since: datetime, until: datetime, *, max_items: int
+) -> tuple[list[IssuedReceipt], bool]:
+    """The receipts issued (version 1) in [since, until), at most `max_items` read (only
+    the three attributes metrics need are returned by DynamoDB). Returns (receipts, whether
+    reading stopped at `max_items`)."""
+    params: dict[str, Any] = {
+        "TableName": table.table,
+        "IndexName": TIME_INDEX,
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {
+            ":pk": value(f"STORE#{store_id}"),
+            ":a": value(format_timestamp(since)),
+            ":b": value(format_timestamp(until)),
+        },
+        "ProjectionExpression": "#r.session_id, #r.review_status, #r.issued_at, #r.version",
+        "ExpressionAttributeNames": {"#r": "receipt"},
+    }
+    out: list[IssuedReceipt] = []
+    read = 0
+    while True:
+        page = table.ddb.query(**{**params, "Limit": max(1, min(500, max_items - read))})
+        for item in page.get("Items", []):
+            receipt = from_item(item)["receipt"]
+            if int(receipt["version"]) == 1:
+                out.append(
+                    IssuedReceipt(
+                        session_id=receipt["session_id"],
+                        review_status=ReviewStatus(receipt["review_status"]),
+                        issued_at=datetime.fromisoformat(
+                            receipt["issued_at"].replace("Z", "+00:00")
+                        ),
+                    )
+                )
+        read += len(page.get("Items", []))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return out, False
+        if read >= max_items:
+            return out, True
+        params["ExclusiveStartKey"] = last
+
+
+def file_dispute(table: ReceiptsTable, dispute: StoredDispute) -> tuple[StoredDispute, bool]:
+    """Store a new dispute; a retried filing (same id) gets the stored one. Returns it and
+    whether this call stored it."""
+    try:
+        table.ddb.put_item(
+            TableName=table.table,
+            Item=_dispute_item(dispute),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except Exception as exc:
+        if not is_conditional_failure(exc):
+            raise
+        stored = get_dispute(table, dispute.store_id, dispute.session_id, dispute.dispute_id)
+        if stored is None:
+            raise
+        return stored, False
+    return dispute, True
+
+
+def get_dispute(
+    table: ReceiptsTable, store_id: str, session_id: str, dispute_id: str
+) -> StoredDispute | None:
+    page = table.ddb.get_item(
+        TableName=table.table,
+        Key=key(receipt_pk(store_id, session_id), dispute_sk(dispute_id)),
+        ConsistentRead=True,
+    )
+    if "Item" not in page:
+        return None
+    return StoredDispute.model_validate(from_item(page["Item"])["dispute"])
+
+
+def disputes_of(table: ReceiptsTable, store_id: str, session_id: str) -> list[StoredDispute]:
+    """A receipt's disputes, in id order (ids are time-ordered)."""
+    return [
+        StoredDispute.model_validate(item["dispute"])
+        for item in query_all(
+            table.ddb,
+            TableName=table.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :d)",
+            ExpressionAttributeValues={
+                ":pk": value(receipt_pk(store_id, session_id)),
+                ":d": value("DISPUTE#"),
+            },
+            ConsistentRead=True,
+        )
+    ]
+
+
+def disputes_page(
+    table: ReceiptsTable,
+    store_id: str,
+    status: DisputeStatus,
+    *,
+    limit: int,
+    start_key: Mapping[str, Any] | None = None,
+) -> DisputePage:
+    """One page of a store's disputes in `status`, oldest filing first."""
+    params: dict[str, Any] = {
+        "TableName": table.table,
+        "IndexName": TIME_INDEX,
+        "KeyConditionExpression": "gsi1pk = :pk AND begins_with(gsi1sk, :s)",
+        "ExpressionAttributeValues": {
+            ":pk": value(f"DISPUTES#{store_id}"),
+            ":s": value(f"{status.value}#"),
+        },
+        "Limit": limit,
+    }
+    if start_key:
+        params["ExclusiveStartKey"] = dict(start_key)
+    page = table.ddb.query(**params)
+    return DisputePage(
+        disputes=[
+            StoredDispute.model_validate(from_item(i)["dispute"]) for i in page.get("Items", [])
+        ],
+        last_key=page.get("LastEvaluatedKey"),
+    )
+
+
+def _decide_item(table: ReceiptsTable, decided: StoredDispute) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": table.table,
+            "Item": _dispute_item(decided),
+            "ConditionExpression": "dispute.#s = :open",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":open": value(DisputeStatus.OPEN.value)},
+        }
+    }
+
+
+def accept_dispute(table: ReceiptsTable, decided: StoredDispute, adjusted: Receipt) -> None:
+    """Append the adjustment version and mark the dispute accepted, atomically; the
+    version's predecessor must be the latest stored (`DisputeConflictError` otherwise)."""
+    pk = receipt_pk(adjusted.store_id, adjusted.session_id)
+    try:
+        table.ddb.transact_write_items(
+            TransactItems=[
+                _decide_item(table, decided),
+                {
+                    "ConditionCheck": {
+                        "TableName": table.table,
+                        "Key": key(pk, version_sk(adjusted.version - 1)),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table.table,
+                        "Item": table._version_item(adjusted),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    except table.ddb.exceptions.TransactionCanceledException as exc:
+        if "ConditionalCheckFailed" not in cancellation_codes(exc):
+            raise
+        raise DisputeConflictError(
+            f"dispute {decided.dispute_id}: decided meanwhile, or receipt"
+            f" {adjusted.receipt_id} has a version {adjusted.version} already"
+        ) from exc
+
+
+def reject_dispute(table: ReceiptsTable, decided: StoredDispute) -> None:
+    """Record the rejection (with its reason); only an open dispute can be rejected."""
+    try:
+        table.ddb.transact_write_items(TransactItems=[_decide_item(table, decided)])
+    except table.ddb.exceptions.TransactionCanceledException as exc:
+        if "ConditionalCheckFailed" not in cancellation_codes(exc):
+            raise
+        raise DisputeConflictError(f"dispute {decided.dispute_id} was decided meanwhile") from exc

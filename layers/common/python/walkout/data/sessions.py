@@ -84,6 +84,9 @@ class SessionRecord(Model):
     status: SessionStatus
     tracks: list[Identifier]
     exits: dict[str, UtcTimestamp] = {}
+    # Tracks added by `session.joined` (not the scan's own): attribution trusts their
+    # binding less (issue 6).
+    joined: list[Identifier] = []
     gate_id: Identifier
     # The scan's opaque account token: needed for the receipt, never logged.
     account_ref: str = Field(repr=False)
@@ -441,3 +444,70 @@ def _cart(item: Mapping[str, Any]) -> CartRecord:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- reads for the HTTP API (issue 8) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    sessions: list[SessionRecord]
+    last_key: dict[str, Any] | None  # low-level `LastEvaluatedKey`, for the next page
+
+
+def sessions_page(
+    table: SessionsTable,
+    store_id: str,
+    status: SessionStatus,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    start_key: Mapping[str, Any] | None = None,
+) -> SessionPage:
+    """One page of a store's sessions in `status` whose status time (entry for open, exit
+    for closing, readiness for ready: the time in `gsi1sk`) lies in [since, until], oldest
+    first; one `Query` on `by-store-status` of at most `limit` items."""
+    prefix = f"{status.value}#"
+    low = prefix + format_timestamp(since) if since else prefix
+    # "~" sorts after "#" and every timestamp character: `until` itself is included, and an
+    # open end takes the whole status.
+    high = prefix + format_timestamp(until) + "~" if until else prefix + "~"
+    params: dict[str, Any] = {
+        "TableName": table.table,
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high",
+        "ExpressionAttributeValues": {
+            ":pk": value(store_gsi_pk(store_id)),
+            ":low": value(low),
+            ":high": value(high),
+        },
+        "Limit": limit,
+    }
+    if start_key:
+        params["ExclusiveStartKey"] = dict(start_key)
+    page = table.ddb.query(**params)
+    return SessionPage(
+        sessions=[_session(from_item(i)) for i in page.get("Items", [])],
+        last_key=page.get("LastEvaluatedKey"),
+    )
+
+
+def attributions_of(
+    table: SessionsTable, store_id: str, event_ids: Iterable[str]
+) -> list[Attribution]:
+    """The attribution records of `event_ids` (missing ones left out), in time order."""
+    keys = [key(event_pk(store_id, e), ATTRIBUTION) for e in sorted(set(event_ids))]
+    records = [
+        Attribution.model_validate(i["record"]) for i in batch_get(table.ddb, table.table, keys)
+    ]
+    return sorted(records, key=lambda a: (a.t_end, a.event_id))
+
+
+def sessions_by_id(
+    table: SessionsTable, store_id: str, session_ids: Iterable[str]
+) -> dict[str, SessionRecord]:
+    """The META items of `session_ids` that still exist (they expire with the TTL)."""
+    keys = [key(session_pk(store_id, s), META) for s in sorted(set(session_ids))]
+    found = (_session(i) for i in batch_get(table.ddb, table.table, keys))
+    return {s.session_id: s for s in found}

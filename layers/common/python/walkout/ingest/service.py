@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +45,16 @@ from walkout.attribution import (
     cart_after,
     lane_after,
 )
-from walkout.attribution.identity import involving
+from walkout.attribution.identity import bound_later, involving
 from walkout.cart import Cart
 from walkout.data.dynamo import client, utc_clock
-from walkout.data.ingest import IngestTable, Watermark
+from walkout.data.ingest import (
+    IngestTable,
+    Watermark,
+    hold_pending,
+    pending_events,
+    release_pending,
+)
 from walkout.data.notifications import CartNotifier
 from walkout.data.sessions import CartRecord, CartWrite, LaneWrite, SessionRecord, SessionsTable
 from walkout.data.stores import StoreDefinitions
@@ -63,9 +69,17 @@ from walkout.events import (
     ShelfChanged,
     TrackAmbiguity,
     TrackExited,
+    event_to_json,
     parse_event,
 )
-from walkout.ingest.lifecycle import SessionStatus, is_ready, last_exit, status_after_exits
+from walkout.ingest.lifecycle import (
+    SessionStatus,
+    is_ready,
+    last_exit,
+    people_present,
+    stale_devices,
+    status_after_exits,
+)
 from walkout.ingest.state import StoreState
 from walkout.pricing import price_items
 from walkout.settings import IngestSettings
@@ -106,6 +120,9 @@ class BatchSummary:
     failed: int = 0
     held: int = 0
     late_shelf_events: int = 0
+    stale_devices: int = 0  # devices skipped by readiness (most seen in one check)
+    pending: int = 0  # joins / exits held until their session opens
+    pending_applied: int = 0
     uncertain_shelf_events: int = 0
     sessions_opened: int = 0
     sessions_ready: int = 0
@@ -129,6 +146,7 @@ class IngestService:
     review_threshold: float
     readiness_grace_s: float
     clock: Clock = utc_clock
+    device_stale_after_s: float = 600.0
     params: AttributionParams = DEFAULT_PARAMS
     _floors: dict[tuple[str, int], Floor] = field(default_factory=dict)
 
@@ -148,6 +166,7 @@ class IngestService:
             review_threshold=settings.review_threshold,
             readiness_grace_s=settings.readiness_grace_s,
             clock=clock,
+            device_stale_after_s=settings.device_stale_after_s,
         )
 
     def floor(self, definition: StoreDefinition) -> Floor:
@@ -291,6 +310,9 @@ class IngestBatch:
         if existing is not None:
             if existing.opened_by == event.event_id:
                 self.summary.duplicates += 1
+                # A redelivery: the first delivery may have failed before the held events.
+                state.remember(existing)
+                self._apply_pending(state, data.session_id)
                 return "duplicate"
             raise QuarantineError(
                 f"data.session_id: session {data.session_id} was already opened by event"
@@ -298,6 +320,7 @@ class IngestBatch:
             )
         state.remember(session, cart)
         self.summary.sessions_opened += 1
+        self._apply_pending(state, data.session_id)
         return "applied"
 
     def _open_session(self, state: StoreState, session_id: str) -> SessionRecord:
@@ -306,8 +329,46 @@ class IngestBatch:
             raise QuarantineError(f"data.session_id: unknown session {session_id}")
         return session
 
+    def _hold(self, state: StoreState, event: SessionJoined | TrackExited, session_id: str) -> str:
+        """A join or exit whose session has not been opened yet: the edge may send it
+        before the `session.entered` (another device, a retry); it is kept until then."""
+        hold_pending(
+            self.service.ingest, state.store_id, session_id, event.event_id, event_to_json(event)
+        )
+        self.summary.pending += 1
+        return "pending"
+
+    def _apply_pending(self, state: StoreState, session_id: str) -> None:
+        """Apply the joins and exits held for a session that just opened, in their order,
+        then forget them. Each is idempotent, so a retry after a failure changes nothing."""
+        held = pending_events(self.service.ingest, state.store_id, session_id)
+        events = []
+        for event_id, raw in held.items():
+            try:
+                events.append(parse_event(raw))
+            except EventError:
+                release_pending(self.service.ingest, state.store_id, session_id, event_id)
+        for event in sorted(events, key=lambda e: (e.ts, e.seq, e.event_id)):
+            try:
+                if isinstance(event, SessionJoined):
+                    self._on_joined(state, event)
+                elif isinstance(event, TrackExited):
+                    self._on_exited(state, event)
+            except QuarantineError as exc:
+                self._quarantine(
+                    StreamRecord(
+                        state.store_id, f"pending/{event.event_id}", None, event_to_json(event)
+                    ),
+                    f"held until session {session_id} opened, then: {exc}",
+                    [],
+                )
+            release_pending(self.service.ingest, state.store_id, session_id, event.event_id)
+            self.summary.pending_applied += 1
+
     def _on_joined(self, state: StoreState, event: SessionJoined) -> str:
         data = event.data
+        if state.session(data.session_id) is None:
+            return self._hold(state, event, data.session_id)
         session = self._open_session(state, data.session_id)
         if data.track_id in session.tracks:
             self.summary.duplicates += 1
@@ -320,6 +381,7 @@ class IngestBatch:
         after = session.model_copy(
             update={
                 "tracks": tracks,
+                "joined": [*session.joined, data.track_id],
                 "status": status_after_exits(tracks, session.exits),
                 "exit_at": last_exit(tracks, session.exits),
             }
@@ -332,6 +394,8 @@ class IngestBatch:
         data = event.data
         if data.session_id is None:
             return "applied"  # a track never bound to a scan: nothing to close
+        if state.session(data.session_id) is None:
+            return self._hold(state, event, data.session_id)
         session = self._open_session(state, data.session_id)
         if data.track_id not in session.tracks:
             raise QuarantineError(
@@ -380,6 +444,10 @@ class IngestBatch:
         marks = {d: m.watermark_ts for d, m in state.watermarks().items()}
         if not marks:
             return
+        stale = stale_devices(marks, self.service.device_stale_after_s)
+        self.summary.stale_devices = max(self.summary.stale_devices, len(stale))
+        if stale:
+            marks = {d: m for d, m in marks.items() if d not in stale}
         closing = state.closing()
         for session_id in sorted(
             closing, key=lambda s: (closing[s].exit_at or closing[s].entered_at, s)
@@ -440,6 +508,8 @@ class IngestBatch:
             )
         tracks = {c.track_id for c in data.candidates}
         relevant = involving(state.ambiguities(data.t_end), tracks)
+        if any(a.session_a is None or a.session_b is None for a in relevant):
+            relevant = bound_later(relevant, state.track_sessions())
         wanted = {c.session_id for c in data.candidates if c.session_id is not None}
         wanted |= {s for a in relevant for s in (a.session_a, a.session_b) if s is not None}
         state.load(wanted)
@@ -460,9 +530,26 @@ class IngestBatch:
             carts={s: state.carts[s].items for s in chargeable},
             ambiguities=relevant,
             open_sessions=chargeable,
+            joined={
+                c.track_id
+                for c in data.candidates
+                if c.session_id in state.sessions
+                and c.track_id in state.sessions[c.session_id].joined
+            },
         )
+        params = self.service.params
         try:
-            attribution = attribute(event, state.floor, context, self.service.params)
+            attribution = attribute(event, state.floor, context, params)
+            if attribution.p_nobody >= params.runner_up_min:
+                # Part of the change was done by somebody the edge did not list: every
+                # session with people in the store then may have done it (their receipt
+                # confidence drops by their share), so their carts are read too.
+                present = self._present(state, event)
+                state.load(s for s in present if present[s] > 0)
+                context = replace(
+                    context, present={s: n for s, n in present.items() if s in state.carts}
+                )
+                attribution = attribute(event, state.floor, context, params)
         except AttributionError as exc:
             raise QuarantineError(str(exc)) from None
         cart_writes = [
@@ -497,6 +584,19 @@ class IngestBatch:
         if attribution.probability < self.service.review_threshold:
             self.summary.uncertain_shelf_events += 1
         return "applied"
+
+    def _present(self, state: StoreState, event: ShelfChanged) -> dict[str, int]:
+        """Session -> its people in the store during the change (sessions not handed over)."""
+        state.track_sessions()  # lists the open sessions once per batch
+        state.closing()  # and the closing ones
+        data = event.data
+        return {
+            session.session_id: people_present(
+                session.tracks, session.exits, session.entered_at, data.t_start, data.t_end
+            )
+            for session in state.sessions.values()
+            if session.status is not SessionStatus.READY
+        }
 
     def _cart_write(
         self, state: StoreState, attribution: Attribution, session_id: str, event: ShelfChanged
@@ -559,6 +659,7 @@ def emit_metrics(summary: BatchSummary) -> None:
     obs.count(name.UNCERTAIN_EVENTS, summary.uncertain_shelf_events)
     obs.count(name.SESSIONS_OPENED, summary.sessions_opened)
     obs.count(name.SESSIONS_READY, summary.sessions_ready)
+    obs.count(name.STALE_DEVICES, summary.stale_devices)
     obs.count(name.SESSIONS_BELOW_THRESHOLD, summary.sessions_below_threshold)
     obs.count(name.CART_UPDATES, summary.cart_updates)
     obs.count(name.NOTIFICATION_FAILURES, summary.notification_failures)
@@ -575,6 +676,8 @@ def emit_metrics(summary: BatchSummary) -> None:
             "failed": summary.failed,
             "held": summary.held,
             "sessions_ready": summary.sessions_ready,
+            "pending": summary.pending,
+            "pending_applied": summary.pending_applied,
             "write_items": summary.write_items,
         },
     )
