@@ -1,14 +1,16 @@
 """The ingest function: the stream's records into sessions, live carts and attributions.
 
 One function with its own role that may do exactly what `walkout.ingest` does: read the
-stream; read store definitions; read and write the sessions and ingest tables (no deletes,
-no scans); start the finalize workflow; put `CartUpdated` on the bus. The event source
-mapping keeps each store's order (partition key = store id), reports partial batch
-failures, splits failing batches, gives up after bounded retries or record age and then
-leaves the batch's position in an encrypted, TLS-only failure queue, from which operators
-replay while the stream still holds the records.
+stream; read store definitions; read and write the sessions and ingest tables (no scans;
+the only delete is of the ingest table's PENDING# items, held events once applied); start
+the finalize workflow; put `CartUpdated` on the bus. The event source mapping keeps each
+store's order (partition key = store id), reports partial batch failures, splits failing
+batches, gives up after bounded retries or record age and then leaves the batch's position
+in an encrypted, TLS-only failure queue, from which operators replay while the stream
+still holds the records.
 
 Alarms: the stream falling behind (iterator age), failed invocations, quarantined events,
+a device gone silent (stale devices no longer hold back readiness, so an operator must know),
 and batches given up on (anything in the failure queue is an event that reached no cart).
 """
 
@@ -46,6 +48,7 @@ SESSIONS_ACTIONS = (
     "dynamodb:PutItem",
 )
 INGEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
+PENDING_ITEMS = "PENDING#*"  # partition keys of held events (walkout.data.ingest.pending_pk)
 STORES_ACTIONS = ("dynamodb:GetItem",)
 # A failure-queue message holds batch positions, not records; kept as long as SQS allows.
 FAILURE_RETENTION = Duration.days(14)
@@ -120,6 +123,14 @@ class IngestPipeline(Construct):
         self.function, self.role, self.log_group = ingest.function, ingest.role, ingest.log_group
         ingest.allow_table("SessionsTable", tables["sessions"], SESSIONS_ACTIONS, with_indexes=True)
         ingest.allow_table("IngestTable", tables["ingest"], INGEST_ACTIONS)
+        # Held joins/exits are forgotten once applied (walkout.data.ingest.release_pending):
+        # the one delete ingest makes, and only of PENDING# items.
+        ingest.allow(
+            "ReleaseHeldEvents",
+            ["dynamodb:DeleteItem"],
+            [tables["ingest"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_ITEMS]}},
+        )
         ingest.allow_table("StoresTable", tables["stores"], STORES_ACTIONS)
         ingest.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
         ingest.allow("HandOverReadySessions", ["states:StartExecution"], [state_machine_arn])
@@ -202,6 +213,33 @@ class IngestPipeline(Construct):
                 threshold=1,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "StaleDevicesAlarm",
+                alarm_name=f"{prefix}-ingest-stale-devices",
+                alarm_description=(
+                    "A device of a store went silent: its watermark trails the store's most"
+                    f" advanced one by more than {self.config.device_stale_after_s:g} s, so"
+                    " sessions are handed over without waiting for it and whatever it still"
+                    " sends arrives late and charges nobody. Bring the device or its edge"
+                    " agent back (a device removed for good keeps this alarm on until its"
+                    " WATERMARK# item in the ingest table expires or is deleted)."
+                ),
+                # Emitted per batch as the most devices skipped in one readiness check, and
+                # only when there is one: Maximum, and no data means none is stale.
+                metric=walkout_metric(
+                    self.config,
+                    MetricName.STALE_DEVICES,
+                    statistic="Maximum",
+                    period=Duration.minutes(5),
+                ),
+                threshold=0,
+                # A device is only called stale after `device_stale_after_s` of silence
+                # (10 minutes by default): one period is already a sustained outage.
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
             cloudwatch.Alarm(

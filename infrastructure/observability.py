@@ -5,7 +5,8 @@ Widgets: ingest lag (the stream's iterator age and the age of events when proces
 events per type, quarantined / duplicate / late events, sessions opened and ready, the
 predicted review rate per 1,000 sessions (sessions whose receipt confidence was below the
 review threshold when they became ready) with the uncertain shelf events, DynamoDB write
-items per event, the function's health, and the failure queue. Metric names and dimensions
+items per event, the function's health, the failure queue, the ingest alarms, and devices
+gone silent (stale devices, which readiness no longer waits for). Metric names and dimensions
 come from `walkout.observability`, the same module the functions write them with.
 """
 
@@ -142,6 +143,19 @@ class WalkoutDashboard(Construct):
             width=WIDTH,
             height=HEIGHT,
         )
+        stale = cloudwatch.GraphWidget(
+            title="Stale devices (no longer holding back readiness)",
+            left=[
+                metric(
+                    MetricName.STALE_DEVICES,
+                    "Maximum",
+                    f"devices silent > {config.device_stale_after_s:g} s (most in one check)",
+                )
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
+            width=WIDTH,
+            height=HEIGHT,
+        )
         health = cloudwatch.GraphWidget(
             title="Ingest function",
             left=[
@@ -175,5 +189,6 @@ class WalkoutDashboard(Construct):
                 [lag, per_type, problems],
                 [sessions, review_rate, writes],
                 [health, given_up, alarms],
+                [stale],
             ],
         )

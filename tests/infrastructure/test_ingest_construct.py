@@ -16,10 +16,17 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from infrastructure.ingest import INGEST_ACTIONS, SESSIONS_ACTIONS, STORES_ACTIONS, IngestPipeline
+from infrastructure.ingest import (
+    INGEST_ACTIONS,
+    PENDING_ITEMS,
+    SESSIONS_ACTIONS,
+    STORES_ACTIONS,
+    IngestPipeline,
+)
 from infrastructure.observability import WalkoutDashboard
 from infrastructure.state import StateTables
 from walkout.config import DeploymentConfig
+from walkout.data.ingest import pending_pk
 from walkout.events import EVENT_TYPES
 from walkout.observability import MetricName
 from walkout.settings import (
@@ -186,9 +193,16 @@ def test_the_role_may_do_what_ingest_does_and_no_more(probe: Probe) -> None:
     assert not any(
         a.endswith("*") and not a.startswith(("kms:GenerateDataKey", "xray:")) for a in every_action
     )
-    assert not any(
-        a in every_action for a in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:UpdateTable")
-    )
+    assert not any(a in every_action for a in ("dynamodb:Scan", "dynamodb:UpdateTable"))
+    # The one delete: held events of the ingest table (PENDING# items), once applied
+    deletes = [s for s in statements if "dynamodb:DeleteItem" in _actions(s)]
+    assert [s.get("Sid") for s in deletes] == ["ReleaseHeldEvents"]
+    assert _actions(deletes[0]) == {"dynamodb:DeleteItem"}
+    assert deletes[0]["Resource"] == {"Fn::GetAtt": [probe.table_ref("ingest"), "Arn"]}
+    assert deletes[0]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_ITEMS]}
+    }
+    assert pending_pk("s1", "x").startswith(PENDING_ITEMS.rstrip("*"))
     # Each table gets exactly the calls its data-access module makes
     by_sid = {s.get("Sid"): s for s in statements}
     for sid, actions, key in (
@@ -206,17 +220,26 @@ def test_the_role_may_do_what_ingest_does_and_no_more(probe: Probe) -> None:
     assert any("kinesis:GetRecords" in _actions(s) for s in statements)
 
 
-def test_alarms_watch_lag_errors_quarantine_and_given_up_batches(probe: Probe) -> None:
+def test_alarms_watch_lag_errors_quarantine_stale_devices_and_given_up_batches(
+    probe: Probe,
+) -> None:
     alarms = probe.template.find_resources("AWS::CloudWatch::Alarm")
     by_metric = {a["Properties"].get("MetricName"): a["Properties"] for a in alarms.values()}
     assert by_metric["IteratorAge"]["Threshold"] == probe.config.ingest.iterator_age_alarm_s * 1000
     assert by_metric["Errors"]["Threshold"] == 1
+    ingest_dimensions = {"stage": "probe", "service": "ingest"}
     quarantine = by_metric[MetricName.QUARANTINED]
     assert quarantine["Namespace"] == "Walkout"
-    assert {d["Name"]: d["Value"] for d in quarantine["Dimensions"]} == {
-        "stage": "probe",
-        "service": "ingest",
-    }
+    assert {d["Name"]: d["Value"] for d in quarantine["Dimensions"]} == ingest_dimensions
+    # Any device gone silent alarms; no data (the metric is only emitted when one is) is fine
+    stale = by_metric[MetricName.STALE_DEVICES]
+    assert stale["Namespace"] == "Walkout"
+    assert {d["Name"]: d["Value"] for d in stale["Dimensions"]} == ingest_dimensions
+    assert stale["Statistic"] == "Maximum"
+    assert stale["ComparisonOperator"] == "GreaterThanThreshold"
+    assert stale["Threshold"] == 0
+    assert stale["TreatMissingData"] == "notBreaching"
+    assert stale["AlarmName"] == "walkout-probe-ingest-stale-devices"
     assert "ApproximateNumberOfMessagesVisible" in by_metric
     topic = probe.ref("AWS::SNS::Topic")
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic}] for a in alarms.values())
@@ -235,17 +258,22 @@ def test_the_dashboard_shows_lag_event_types_quarantine_sessions_and_review_rate
         "Quarantined",
         "Sessions opened and ready",
         "Review rate",
+        "Stale devices",
     ):
         assert title in body
     for name in (
         MetricName.QUARANTINED,
         MetricName.SESSIONS_OPENED,
         MetricName.SESSIONS_READY,
+        MetricName.STALE_DEVICES,
         "IteratorAge",
     ):
         assert name in body
     for event_type in EVENT_TYPES:
         assert event_type in body
+    # Every ingest alarm, the stale-devices one included, shows its state on the dashboard
+    for alarm in probe.template.find_resources("AWS::CloudWatch::Alarm"):
+        assert json.dumps({"Fn::GetAtt": [alarm, "Arn"]}) in body
     assert dashboard["DashboardName"] == "walkout-probe-operations"
 
 
