@@ -24,7 +24,7 @@ from walkout.data.review_tasks import (
     ReviewTaskStatus,
 )
 from walkout.finalize.receipt import issue_receipt
-from walkout.review.console import ConsoleReview, UnknownTaskError
+from walkout.review.console import ConsoleReview, NotYourTaskError, UnknownTaskError
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
 
 NOW = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)
@@ -268,12 +268,13 @@ def test_an_answer_is_checked_recorded_and_sent_back_with_the_token(ddb: Any) ->
     clock, callbacks = Clock(), Callbacks()
     review, tasks = console(ddb, clock, callbacks)
     review.enqueue(task("rt-1"), "tok-1")
+    review.next_task("retailer-1", "alice")
 
     with pytest.raises(ReviewAnswerError, match="sku: soap"):
         review.answer_task(
             "rt-1",
             [EventAnswer(event_id="E1", shopper="A", sku="soap", qty=1)],
-            reviewer_id="a",
+            reviewer_id="alice",
             retailer_id="retailer-1",
         )
     result = review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
@@ -290,14 +291,17 @@ def test_answering_twice_the_same_is_harmless_and_differently_is_refused(ddb: An
     clock, callbacks = Clock(), Callbacks()
     review, _ = console(ddb, clock, callbacks)
     review.enqueue(task("rt-1"), "tok-1")
+    review.next_task("retailer-1", "alice")
     review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
 
+    # (even after the claim timeout: an answered task keeps its reviewer)
+    clock.now = NOW + timedelta(hours=1)
     again = review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
     with pytest.raises(AnswerConflictError):
         review.answer_task(
             "rt-1",
             [EventAnswer(event_id="E1", shopper=None, sku=None, qty=0)],
-            reviewer_id="b",
+            reviewer_id="alice",
             retailer_id="retailer-1",
         )
 
@@ -307,8 +311,11 @@ def test_answering_twice_the_same_is_harmless_and_differently_is_refused(ddb: An
 def test_a_retried_review_step_gets_the_recorded_answer_with_its_new_token(ddb: Any) -> None:
     # Given a task answered under its first token, then queued again by a retried step
     clock, callbacks = Clock(), Callbacks(dead={"tok-1"})
-    review, _ = console(ddb, clock, callbacks)
+    review, tasks = console(ddb, clock, callbacks)
     review.enqueue(task("rt-1"), "tok-1")
+    # (alice took it while the first token was alive)
+    waiting = tasks.get("rt-1")
+    assert waiting is not None and tasks.claim(waiting, "alice", claim_timeout_s=900)
     assert (
         review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1").status
         == "expired"
@@ -340,6 +347,60 @@ def test_another_retailers_task_is_unknown_to_a_reviewer(ddb: Any) -> None:
     stored = tasks.get("rt-1")
     assert stored is not None and stored.status is ReviewTaskStatus.OPEN
     assert [c for c in callbacks.calls if c[0] == "succeed"] == []
+
+
+def test_only_the_reviewer_holding_the_claim_may_answer(ddb: Any) -> None:
+    # Given a task alice took
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+    review.next_task("retailer-1", "alice")
+
+    # When bob, a reviewer of the same retailer, answers it, he is told it is unknown
+    with pytest.raises(NotYourTaskError):
+        review.answer_task("rt-1", ANSWER, reviewer_id="bob", retailer_id="retailer-1")
+
+    # Then nothing was recorded or sent, and alice still may answer
+    assert tasks.answer("rt-1") is None
+    assert [c for c in callbacks.calls if c[0] == "succeed"] == []
+    result = review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+    assert result.status == "delivered"
+
+
+def test_a_task_nobody_took_cannot_be_answered(ddb: Any) -> None:
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+
+    with pytest.raises(UnknownTaskError):
+        review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+
+    stored = tasks.get("rt-1")
+    assert stored is not None and stored.status is ReviewTaskStatus.OPEN
+
+
+def test_a_lapsed_claim_is_answered_by_whoever_takes_it_again(ddb: Any) -> None:
+    # Given alice's claim older than the claim timeout (900 s here)
+    clock, callbacks = Clock(), Callbacks()
+    review, tasks = console(ddb, clock, callbacks)
+    review.enqueue(task("rt-1"), "tok-1")
+    review.next_task("retailer-1", "alice")
+    clock.now = NOW + timedelta(seconds=901)
+
+    # Then alice may not answer on it any more
+    with pytest.raises(NotYourTaskError, match="lapsed"):
+        review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+
+    # When bob takes it through next_task, bob answers and alice still may not
+    view = review.next_task("retailer-1", "bob")
+    assert view is not None and view.task_id == "rt-1"
+    with pytest.raises(NotYourTaskError):
+        review.answer_task("rt-1", ANSWER, reviewer_id="alice", retailer_id="retailer-1")
+    assert review.answer_task(
+        "rt-1", ANSWER, reviewer_id="bob", retailer_id="retailer-1"
+    ).status == ("delivered")
+    recorded = tasks.answer("rt-1")
+    assert recorded is not None and recorded.answered_by == "bob"
 
 
 def test_the_first_recorded_answer_of_a_task_wins(ddb: Any) -> None:

@@ -194,6 +194,8 @@ def test_an_uncertain_session_sends_only_its_uncertain_events_to_review(
     assert candy is not None
     assert {s.session_id for s in candy.shoppers} == {seeded["s-rev"], seeded["s-other"]}
     # (answer it, so that the queue holds no task of this test for the next one)
+    taken = cloud.console().next_task("retailer-1", "r0")
+    assert taken is not None and taken.task_id == task.task_id
     cloud.console().answer_task(
         task.task_id,
         [EventAnswer(event_id=q.event_id, shopper=None, sku=None, qty=0) for q in task.questions],
@@ -394,6 +396,9 @@ def test_a_review_that_times_out_charges_only_confident_items_and_flags_an_audit
 
     execution = cloud.start(session)
     task = cloud.queued_task(session)
+    # (a reviewer took it, but answers only after the review timed out)
+    taken = cloud.console().next_task("retailer-1", "late-reviewer")
+    assert taken is not None and taken.task_id == task.task_id
     done = cloud.wait(execution, timeout_s=20)
 
     # Then the receipt leaves off the uncertain picks (chips, candy), is timeout-partial,

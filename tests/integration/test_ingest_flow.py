@@ -238,7 +238,7 @@ def test_a_batch_of_heartbeats_writes_each_watermark_once_with_the_highest_value
 
 
 def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it_opens(
-    aws: MotoIngest,
+    aws: MotoIngest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a join and an exit that reached the cloud before the entry they belong to
     edge = Edge()
@@ -259,6 +259,10 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
     assert session.joined == ["t2"]  # bound by a join: attribution trusts it less
     assert set(session.exits) == {"t2"}
     assert session.status is SessionStatus.OPEN
+    # ... and counted: two held, two applied (the redelivered entry applies nothing again)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert sum(sum(m.get("HeldEvents", [0])) for m in emf) == len(early)
+    assert sum(sum(m.get("HeldEventsApplied", [0])) for m in emf) == len(early)
     # ... and nothing is left held: a later exit of t1 closes the session as usual
     aws.send([edge.exited("s1", "t1", at_s=9)])
     session, _ = aws.read("s1")

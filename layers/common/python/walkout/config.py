@@ -6,15 +6,18 @@ never disagree about what a table or stream is called.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from walkout._base import Model
 from walkout.tables import TABLES
 
 CONTEXT_KEY = "walkout"
+# One @, no spaces, a dot in the domain: enough to catch a typo before SNS mails nobody.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 class ReviewBackend(StrEnum):
@@ -106,7 +109,8 @@ class DeploymentConfig(Model):
     # gone silent (unplugged, retired) and no longer holds back readiness (StaleDevices).
     device_stale_after_s: Annotated[float, Field(ge=60, le=86_400)] = 600.0
     retain_data: bool = True
-    alarm_email: str | None = None
+    # Subscribed by e-mail to the deployment's alarm topic (None: subscribe someone later).
+    alarm_email: Annotated[str, Field(max_length=254)] | None = None
     ingest: IngestTuning = IngestTuning()
     # Store boxes authenticate through IAM Roles Anywhere with this trust anchor (None: the
     # edge role trusts only Roles Anywhere sessions of this account; see docs/edge-install.md).
@@ -115,6 +119,13 @@ class DeploymentConfig(Model):
     ) = None
     # The session tag that carries a box's store id (x509Subject/OU with Roles Anywhere).
     edge_store_tag_key: Annotated[str, Field(min_length=1, max_length=128)] = "store_id"
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _an_email_address(cls, address: str | None) -> str | None:
+        if address is not None and EMAIL.fullmatch(address) is None:
+            raise ValueError("not an e-mail address (expected e.g. ops@example.com)")
+        return address
 
     @model_validator(mode="after")
     def _review_limits_fit(self) -> DeploymentConfig:

@@ -38,6 +38,10 @@ class MetricName:
     SESSIONS_OPENED: Final = "SessionsOpened"
     SESSIONS_READY: Final = "SessionsReady"
     STALE_DEVICES: Final = "StaleDevices"  # devices no longer holding back readiness
+    # session.joined / track.exited that arrived before their session.entered, kept as the
+    # ingest table's PENDING# items, and those applied once the session opened.
+    HELD_EVENTS: Final = "HeldEvents"
+    HELD_EVENTS_APPLIED: Final = "HeldEventsApplied"
     SESSIONS_BELOW_THRESHOLD: Final = "SessionsBelowThreshold"
     UNCERTAIN_EVENTS: Final = "UncertainShelfEvents"
     CART_UPDATES: Final = "CartUpdates"

@@ -50,7 +50,10 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             key="ingest",
-            purpose="event idempotency markers, store watermarks and quarantined events",
+            purpose=(
+                "device watermarks, quarantined records, and joins and exits held until"
+                " their session opens"
+            ),
             ttl=True,
         ),
     )

@@ -660,6 +660,8 @@ def emit_metrics(summary: BatchSummary) -> None:
     obs.count(name.SESSIONS_OPENED, summary.sessions_opened)
     obs.count(name.SESSIONS_READY, summary.sessions_ready)
     obs.count(name.STALE_DEVICES, summary.stale_devices)
+    obs.count(name.HELD_EVENTS, summary.pending)
+    obs.count(name.HELD_EVENTS_APPLIED, summary.pending_applied)
     obs.count(name.SESSIONS_BELOW_THRESHOLD, summary.sessions_below_threshold)
     obs.count(name.CART_UPDATES, summary.cart_updates)
     obs.count(name.NOTIFICATION_FAILURES, summary.notification_failures)

@@ -38,6 +38,12 @@ class UnknownTaskError(LookupError):
     pass
 
 
+class NotYourTaskError(UnknownTaskError):
+    """The task is not claimed by this reviewer, or their claim lapsed: answers come only
+    from the reviewer holding a live claim (taken through `next_task`). Unknown to the
+    caller, like another retailer's task."""
+
+
 @dataclass(frozen=True)
 class AnswerResult:
     task_id: str
@@ -119,10 +125,12 @@ class ConsoleReview:
         """Record the reviewer's answers and hand them to the workflow. Raises
         `ReviewAnswerError` (bad answers, naming the field), `UnknownTaskError` (no such
         task for this retailer: another retailer's task is not even confirmed to exist),
+        `NotYourTaskError` (a subclass: not claimed by this reviewer, or the claim lapsed),
         `AnswerConflictError` (answered differently before) or `TaskNotAnswerableError`."""
         stored = self.tasks.get(task_id)
         if stored is None or stored.task.retailer_id != retailer_id:
             raise UnknownTaskError(f"task {task_id} is unknown")
+        self._check_claim(stored, reviewer_id)
         check_answers(stored.task, answers)
         answer = ReviewAnswer(
             task_id=task_id,
@@ -134,6 +142,19 @@ class ConsoleReview:
         )
         recorded = self.tasks.answer_console_task(stored, answer, reviewer_id)
         return self._deliver(stored, recorded.answer)
+
+    def _check_claim(self, stored: StoredReviewTask, reviewer_id: str) -> None:
+        """Only the claim's holder answers; an answered or closed task keeps its holder, so
+        they may repeat their answer (or learn it is closed). A claim older than the claim
+        timeout is the next reviewer's to take: its holder takes it again first."""
+        task_id = stored.task.task_id
+        if stored.claimed_by != reviewer_id:
+            raise NotYourTaskError(f"task {task_id} is not claimed by this reviewer")
+        if stored.status is ReviewTaskStatus.CLAIMED and (
+            stored.claimed_at is None
+            or (self.clock() - stored.claimed_at).total_seconds() > self.claim_timeout_s
+        ):
+            raise NotYourTaskError(f"task {task_id}: the claim lapsed, take it again")
 
     def _deliver(self, stored: StoredReviewTask, answer: ReviewAnswer) -> AnswerResult:
         delivered = self.callbacks.succeed(stored.token, answer.model_dump(mode="json"))
