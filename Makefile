@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # Node 20 is past jsii's support date; this is the variable jsii honours for that banner.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup test unit lint typecheck schemas schema-check synth layers deploy demo clean
+.PHONY: help setup test unit lint typecheck schemas schema-check synth layers deploy demo clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -74,7 +74,20 @@ deploy: $(STAMP) $(NODE_STAMP) $(DEPS_STAMP) ## cdk deploy with your AWS credent
 clean: ## remove build output (keeps .venv and node_modules)
 	rm -rf cdk.out layers/deps/python $(DEPS_STAMP) .pytest_cache .mypy_cache .ruff_cache
 
-demo: ## (not built yet: issue 9) a simulated store day through the whole local pipeline
-	@echo "make demo: the local runtime and the demo are not built yet (issue 9)."
-	@echo "Today: 'make synth' builds the stack's template; 'make test' runs the checks."
-	@exit 1
+demo: $(STAMP) ## a simulated store day through the whole pipeline on this machine (moto, no AWS account)
+	$(VENV)/bin/walkout demo
+
+# Recordings are made in BENCH_DIR unless given (BUSY_RECORDING=/tmp/sim-busy ...).
+BENCH_DIR ?= $(or $(TMPDIR),/tmp)/walkout-bench
+BUSY_RECORDING ?=
+STADIUM_RECORDING ?=
+# Long enough for a complete run on a loaded laptop; the wall time is in the results.
+BENCH_TIMEOUT_S ?= 3600
+
+bench: $(STAMP) $(DEPS_STAMP) ## busy and stadium-rush through the local pipeline, scored; writes docs/benchmarks.md
+	mkdir -p $(BENCH_DIR)
+	$(VENV)/bin/walkout bench --scenario busy --workdir $(BENCH_DIR)/busy --timeout-s $(BENCH_TIMEOUT_S) \
+		--json $(BENCH_DIR)/busy.json $(if $(BUSY_RECORDING),--recording $(BUSY_RECORDING))
+	$(VENV)/bin/walkout bench --scenario stadium-rush --workdir $(BENCH_DIR)/stadium-rush --timeout-s $(BENCH_TIMEOUT_S) \
+		--json $(BENCH_DIR)/stadium-rush.json $(if $(STADIUM_RECORDING),--recording $(STADIUM_RECORDING))
+	$(PY) -m benchmarks.bench.doc --out docs/benchmarks.md $(BENCH_DIR)/busy.json $(BENCH_DIR)/stadium-rush.json

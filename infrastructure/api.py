@@ -8,11 +8,23 @@ the API function.
   function decides per route what each role may do.
 - HTTP API: every route behind the JWT authorizer except the Swagger UI (`GET /docs`, a
   static page of the public contract); access logs to the API's own log group.
-- Function: reads and writes the stores table (`GetItem`, `Query`, `PutItem` through
-  `TransactWriteItems`) and reads sessions' live carts (`Query`), with the data key through
-  DynamoDB only.
+- Function (least privilege, one statement per concern):
+  - stores table: read and write (`GetItem`, `Query`, `PutItem` through
+    `TransactWriteItems`);
+  - sessions table: reads (live carts, sessions by status, attribution records, review
+    tasks) and writes **only to review-task items** (`dynamodb:LeadingKeys` REVIEW#*: the
+    claim and the answer of a console task);
+  - receipts table: reads (receipts, versions, disputes, by-store-time), `PutItem` and
+    `ConditionCheckItem` (disputes, and an accepted dispute's adjustment version, both in
+    one `TransactWriteItems`); no update or delete: versions are only appended;
+  - ingest table: `Query` only (quarantined records, counted for store metrics);
+  - the data key through DynamoDB (tables) and S3 (reading evidence) only;
+  - `states:SendTaskSuccess` / `SendTaskHeartbeat` (console answers; Step Functions has no
+    resource-level permission for task tokens), `events:PutEvents` on the event bus
+    (`RefundIssued`), `s3:GetObject` on `stores/*/evidence/*` of the evidence bucket (the
+    review console's presigned URLs are signed with this role).
 
-The lead wires this construct into the stack (it takes the two tables and the data key).
+The lead wires this construct into the stack.
 """
 
 from __future__ import annotations
@@ -26,23 +38,47 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from infrastructure.functions import FUNCTIONS_DIR, RETENTION, TABLE_KEY_WRITE, WalkoutFunction
+from infrastructure.functions import (
+    FUNCTIONS_DIR,
+    RETENTION,
+    TABLE_KEY_READ,
+    TABLE_KEY_WRITE,
+    WalkoutFunction,
+)
 from walkout.api.app import SWAGGER_PATH
 from walkout.api.auth import ADMIN_GROUP, REVIEWER_GROUP
+from walkout.api.pages import PAGES_PATH
 from walkout.api.settings import API_SERVICE, ApiSettings
 from walkout.config import DeploymentConfig
 
 # The stores table calls `walkout.data.catalog_admin` makes (TransactWriteItems is
 # authorised as the PutItem of each of its items).
 STORES_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
-# `walkout.data.sessions.SessionsTable.read_session` (the live cart): reads only.
-SESSIONS_ACTIONS = ("dynamodb:Query",)
+# The sessions table's reads: live carts, sessions by status (index), attribution records
+# and session METAs by key (BatchGetItem), review tasks (GetItem, index).
+SESSIONS_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
+# Console review tasks: claim (UpdateItem), answer (UpdateItem + PutItem in a transaction).
+REVIEW_TASK_WRITES = ("dynamodb:UpdateItem", "dynamodb:PutItem")
+REVIEW_TASK_KEYS = ("REVIEW#*",)
+# Receipts and disputes: reads, and the two item kinds an accepted dispute's transaction
+# uses (Put of the dispute and the version, ConditionCheck of the previous version).
+RECEIPTS_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:ConditionCheckItem",
+)
+INGEST_ACTIONS = ("dynamodb:Query",)
+TOKEN_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskHeartbeat")
+EVIDENCE_OBJECTS = "stores/*/evidence/*"
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -66,6 +102,10 @@ class HttpApi(Construct):
         config: DeploymentConfig,
         stores_table: dynamodb.ITable,
         sessions_table: dynamodb.ITable,
+        receipts_table: dynamodb.ITable,
+        ingest_table: dynamodb.ITable,
+        event_bus: events.IEventBus,
+        evidence_bucket: s3.IBucket,
         data_key: kms.IKey,
         layers: Sequence[lambda_.ILayerVersion],
     ) -> None:
@@ -126,7 +166,7 @@ class HttpApi(Construct):
             "Function",
             config=config,
             name=API_SERVICE,
-            description="Walkout HTTP API: stores, catalog, planogram, promotions, live carts",
+            description="Walkout HTTP API: stores, catalog, live carts, receipts, review, metrics",
             code_dir=FUNCTIONS_DIR / "api",
             handler="handler.lambda_handler",
             layers=layers,
@@ -134,14 +174,33 @@ class HttpApi(Construct):
                 config,
                 stores_table=stores_table.table_name,
                 sessions_table=sessions_table.table_name,
+                receipts_table=receipts_table.table_name,
+                ingest_table=ingest_table.table_name,
+                event_bus_name=event_bus.event_bus_name,
+                evidence_bucket=evidence_bucket.bucket_name,
             ),
         )
-        self.function.allow_table("StoresTable", stores_table, STORES_ACTIONS)
-        self.function.allow_table("ReadLiveCarts", sessions_table, SESSIONS_ACTIONS)
+        self._permissions(
+            stores_table=stores_table,
+            sessions_table=sessions_table,
+            receipts_table=receipts_table,
+            ingest_table=ingest_table,
+            event_bus=event_bus,
+            evidence_bucket=evidence_bucket,
+        )
         self.function.allow_key_via("StoresTableKey", data_key, "dynamodb", TABLE_KEY_WRITE)
+        self.function.allow_key_via("EvidenceKey", data_key, "s3", TABLE_KEY_READ)
         self.function.suppress_wildcards(
-            "kms:GenerateDataKey* is the family DynamoDB uses to encrypt the table's items",
-            ["Action::kms:GenerateDataKey*"],
+            "kms:GenerateDataKey* is the family DynamoDB uses to encrypt the table's items;"
+            " the tables' indexes (index/*) are read by key condition; review-task items are"
+            " written under the REVIEW# leading key only; Step Functions' task-token calls have"
+            " no resource-level permissions (Resource::*); evidence objects are read under"
+            " stores/*/evidence/* only, to presign them for reviewers",
+            [
+                "Action::kms:GenerateDataKey*",
+                {"regex": "/^Resource::.*\\/index\\/\\*$/g"},
+                {"regex": "/^Resource::.*\\/stores\\/\\*\\/evidence\\/\\*$/g"},
+            ],
         )
 
         region = Stack.of(self).region
@@ -171,6 +230,13 @@ class HttpApi(Construct):
             integration=integration,
             authorizer=apigw.HttpNoneAuthorizer(),
         )
+        # The pages (review console, live cart) are static; they call the API with a token.
+        self.api.add_routes(
+            path=f"{PAGES_PATH}/{{proxy+}}",
+            methods=[apigw.HttpMethod.GET],
+            integration=integration,
+            authorizer=apigw.HttpNoneAuthorizer(),
+        )
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -194,6 +260,35 @@ class HttpApi(Construct):
         self._suppressions()
         CfnOutput(self, "Url", value=self.api.api_endpoint)
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+
+    def _permissions(
+        self,
+        *,
+        stores_table: dynamodb.ITable,
+        sessions_table: dynamodb.ITable,
+        receipts_table: dynamodb.ITable,
+        ingest_table: dynamodb.ITable,
+        event_bus: events.IEventBus,
+        evidence_bucket: s3.IBucket,
+    ) -> None:
+        fn = self.function
+        fn.allow_table("StoresTable", stores_table, STORES_ACTIONS)
+        fn.allow_table("ReadSessions", sessions_table, SESSIONS_ACTIONS, with_indexes=True)
+        fn.allow(
+            "WriteReviewTasksOnly",
+            REVIEW_TASK_WRITES,
+            [sessions_table.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(REVIEW_TASK_KEYS)}
+            },
+        )
+        fn.allow_table("ReceiptsAndDisputes", receipts_table, RECEIPTS_ACTIONS, with_indexes=True)
+        fn.allow_table("CountQuarantined", ingest_table, INGEST_ACTIONS)
+        fn.allow("AnswerReviewWorkflows", TOKEN_ACTIONS, ["*"])
+        fn.allow("PublishRefunds", ["events:PutEvents"], [event_bus.event_bus_arn])
+        fn.allow(
+            "PresignEvidence", ["s3:GetObject"], [evidence_bucket.arn_for_objects(EVIDENCE_OBJECTS)]
+        )
 
     def _suppressions(self) -> None:
         NagSuppressions.add_resource_suppressions(
@@ -219,8 +314,9 @@ class HttpApi(Construct):
             [
                 NagPackSuppression(
                     id="AwsSolutions-APIG4",
-                    reason=f"Only GET {SWAGGER_PATH} (the public API description) is "
-                    "unauthenticated; every other route uses the Cognito JWT authorizer.",
+                    reason=f"Only GET {SWAGGER_PATH} (the public API description) and GET "
+                    f"{PAGES_PATH}/* (static pages, no data) are unauthenticated; every other "
+                    "route uses the Cognito JWT authorizer.",
                 ),
             ],
             apply_to_children=True,

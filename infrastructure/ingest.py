@@ -12,6 +12,8 @@ still holds the records.
 Alarms: the stream falling behind (iterator age), failed invocations, quarantined events,
 a device gone silent (stale devices no longer hold back readiness, so an operator must know),
 and batches given up on (anything in the failure queue is an event that reached no cart).
+Each notifies the deployment's alarm topic (`infrastructure.alarms`) of ALARM and OK; each
+is named `<prefix>-...`, the names CloudWatch may publish to that topic for.
 """
 
 from __future__ import annotations
@@ -260,8 +262,10 @@ class IngestPipeline(Construct):
             ),
         ]
         if topic is not None:
+            action = cloudwatch_actions.SnsAction(topic)
             for alarm in alarms:
-                alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)  # operators learn when it recovered, too
         return alarms
 
     def _suppressions(self) -> None:

@@ -5,9 +5,11 @@ Widgets: ingest lag (the stream's iterator age and the age of events when proces
 events per type, quarantined / duplicate / late events, sessions opened and ready, the
 predicted review rate per 1,000 sessions (sessions whose receipt confidence was below the
 review threshold when they became ready) with the uncertain shelf events, DynamoDB write
-items per event, the function's health, the failure queue, the ingest alarms, and devices
-gone silent (stale devices, which readiness no longer waits for). Metric names and dimensions
-come from `walkout.observability`, the same module the functions write them with.
+items per event, the function's health, the failure queue, the ingest alarms, devices
+gone silent (stale devices, which readiness no longer waits for), and joins and exits held
+until their session opened (the ingest table's PENDING# items) and applied. Metric names
+and dimensions come from `walkout.observability`, the same module the functions write them
+with.
 """
 
 from __future__ import annotations
@@ -156,6 +158,16 @@ class WalkoutDashboard(Construct):
             width=WIDTH,
             height=HEIGHT,
         )
+        held = cloudwatch.GraphWidget(
+            title="Joins and exits held until their session opened",
+            left=[
+                metric(MetricName.HELD_EVENTS, label="held (came before their entry)"),
+                metric(MetricName.HELD_EVENTS_APPLIED, label="applied once the session opened"),
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
+            width=WIDTH,
+            height=HEIGHT,
+        )
         health = cloudwatch.GraphWidget(
             title="Ingest function",
             left=[
@@ -189,6 +201,6 @@ class WalkoutDashboard(Construct):
                 [lag, per_type, problems],
                 [sessions, review_rate, writes],
                 [health, given_up, alarms],
-                [stale],
+                [stale, held],
             ],
         )

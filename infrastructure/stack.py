@@ -13,6 +13,7 @@ from typing import Any
 from aws_cdk import App, CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infrastructure.alarms import AlarmTopic
 from infrastructure.api import HttpApi
 from infrastructure.edge_access import EdgeAccess
 from infrastructure.encryption import DataKey
@@ -64,6 +65,7 @@ class WalkoutStack(Stack):
 
         self.data_key = DataKey(self, "DataKey", config=config)
         key = self.data_key.key
+        self.alarm_topic = AlarmTopic(self, "Alarms", config=config, key=key)
         self.events = EventStream(self, "Events", config=config, key=key)
         self.state = StateTables(self, "State", config=config, key=key)
         self.evidence = EvidenceStore(self, "Evidence", config=config, key=key)
@@ -109,6 +111,7 @@ class WalkoutStack(Stack):
             layers=layers,
             state_machine_arn=self.finalize.state_machine.state_machine_arn,
             event_bus=self.finalize.event_bus,
+            alarm_topic=self.alarm_topic.topic,
         )
         self.dashboard = WalkoutDashboard(self, "Observability", config=config, ingest=self.ingest)
         self.api = HttpApi(
@@ -117,6 +120,10 @@ class WalkoutStack(Stack):
             config=config,
             stores_table=tables["stores"],
             sessions_table=tables["sessions"],
+            receipts_table=tables["receipts"],
+            ingest_table=tables["ingest"],
+            event_bus=self.finalize.event_bus,
+            evidence_bucket=self.evidence.bucket,
             data_key=key,
             layers=layers,
         )
@@ -130,6 +137,12 @@ class WalkoutStack(Stack):
             "EdgeRoleArn",
             value=self.edge_access.role.role_arn,
             description="the role store boxes assume (Roles Anywhere or a tag-setting broker)",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarm_topic.topic.topic_arn,
+            description="every alarm's ALARM and OK notifications (subscribe operators here)",
         )
         CfnOutput(self, "StreamName", value=stream.stream_name, description="event stream")
         CfnOutput(self, "StreamArn", value=stream.stream_arn, description="event stream ARN")

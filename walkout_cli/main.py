@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from walkout_cli import eval, openapi, schema, sim, token
+from walkout_cli import bench, demo, eval, openapi, schema, serve, sim, token
 from walkout_cli.errors import CliError
 
 # Each command module exposes `register(subparsers)` and sets `func` on its parser.
@@ -16,6 +16,9 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     eval.register,
     openapi.register,
     token.register,
+    bench.register,
+    serve.register,
+    demo.register,
 )
 
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from walkout.api.app import create_app
 from walkout.api.carts import LiveCarts
+from walkout.api.services import Operations, operations_from_settings
 from walkout.api.settings import ApiSettings
 from walkout.api.stores import StoreAdmin
 from walkout.data.catalog_admin import RetailerStores
@@ -20,6 +21,7 @@ from walkout.settings import get_settings, init_environment
 
 _admin: StoreAdmin | None = None
 _carts: LiveCarts | None = None
+_operations: Operations | None = None
 
 
 @functools.cache  # one per container, shared by the admin and cart routes
@@ -50,7 +52,14 @@ def carts() -> LiveCarts:
     return _carts
 
 
-app = create_app(admin, carts)
+def operations() -> Operations:
+    global _operations  # noqa: PLW0603 - one per container
+    if _operations is None:
+        _operations = operations_from_settings(get_settings(ApiSettings), _stores())
+    return _operations
+
+
+app = create_app(admin, carts, operations)
 
 
 @init_environment(ApiSettings)

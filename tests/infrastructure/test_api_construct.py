@@ -6,14 +6,26 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Aspects, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from infrastructure.api import SESSIONS_ACTIONS, STORES_ACTIONS, HttpApi
+from infrastructure.api import (
+    EVIDENCE_OBJECTS,
+    INGEST_ACTIONS,
+    RECEIPTS_ACTIONS,
+    REVIEW_TASK_WRITES,
+    SESSIONS_ACTIONS,
+    STORES_ACTIONS,
+    TOKEN_ACTIONS,
+    HttpApi,
+)
 from infrastructure.encryption import DataKey
 from infrastructure.state import StateTables
 from walkout.api.auth import ADMIN_GROUP, REVIEWER_GROUP
+from walkout.api.settings import ApiSettings
 from walkout.config import DeploymentConfig
 from walkout.settings import ENV_STORES_TABLE
 
@@ -37,6 +49,10 @@ def probe() -> tuple[Stack, Template]:
         config=config,
         stores_table=state.tables["stores"],
         sessions_table=state.tables["sessions"],
+        receipts_table=state.tables["receipts"],
+        ingest_table=state.tables["ingest"],
+        event_bus=events.EventBus.from_event_bus_name(stack, "Bus", "walkout-apiprobe-bus"),
+        evidence_bucket=s3.Bucket.from_bucket_name(stack, "Evidence", "walkout-apiprobe-evidence"),
         data_key=data_key.key,
         layers=layers,
     )
@@ -93,24 +109,75 @@ def test_routes_use_the_jwt_authorizer_except_the_swagger_page(
     )
 
 
-def test_the_function_writes_the_stores_table_and_only_reads_sessions(
+def test_the_function_gets_every_setting_of_its_environment(
     probe: tuple[Stack, Template],
 ) -> None:
     _, template = probe
-    template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "FunctionName": "walkout-apiprobe-api",
-            "Environment": {"Variables": Match.object_like({ENV_STORES_TABLE: Match.any_value()})},
-        },
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": "walkout-apiprobe-api"}}
     )
-    dynamo = [s for s in _api_role_statements(template) if str(s["Action"]).count("dynamodb:")]
-    by_sid = {s["Sid"]: s for s in dynamo}
-    assert set(by_sid) == {"StoresTable", "ReadLiveCarts"}
-    assert sorted(by_sid["StoresTable"]["Action"]) == sorted(STORES_ACTIONS)
-    assert "Stores" in str(by_sid["StoresTable"]["Resource"])
-    assert by_sid["ReadLiveCarts"]["Action"] == SESSIONS_ACTIONS[0]
-    assert "Sessions" in str(by_sid["ReadLiveCarts"]["Resource"])
+    (function,) = functions.values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    required = {f.alias for f in ApiSettings.model_fields.values()}
+    assert required <= set(variables), required - set(variables)
+    assert ENV_STORES_TABLE in variables
+
+
+def _by_sid(template: Template) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in _api_role_statements(template) if "Sid" in s}
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return sorted([action] if isinstance(action, str) else action)
+
+
+def test_table_access_is_least_privilege(probe: tuple[Stack, Template]) -> None:
+    _, template = probe
+    statements = _by_sid(template)
+    dynamo = {sid for sid, s in statements.items() if "dynamodb:" in str(s["Action"])}
+
+    assert dynamo == {
+        "StoresTable",
+        "ReadSessions",
+        "WriteReviewTasksOnly",
+        "ReceiptsAndDisputes",
+        "CountQuarantined",
+    }
+    assert _actions(statements["StoresTable"]) == sorted(STORES_ACTIONS)
+    assert _actions(statements["ReadSessions"]) == sorted(SESSIONS_ACTIONS)
+    assert "Sessions" in str(statements["ReadSessions"]["Resource"])
+    # Writes to the sessions table reach review-task items only.
+    writes = statements["WriteReviewTasksOnly"]
+    assert _actions(writes) == sorted(REVIEW_TASK_WRITES)
+    assert writes["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REVIEW#*"]}
+    }
+    assert "Sessions" in str(writes["Resource"])
+    # Receipts are appended, never updated or deleted.
+    assert _actions(statements["ReceiptsAndDisputes"]) == sorted(RECEIPTS_ACTIONS)
+    assert "Receipts" in str(statements["ReceiptsAndDisputes"]["Resource"])
+    assert _actions(statements["CountQuarantined"]) == sorted(INGEST_ACTIONS)
+    assert "Ingest" in str(statements["CountQuarantined"]["Resource"])
+    every_action = [a for s in statements.values() for a in _actions(s)]
+    assert not [a for a in every_action if a.endswith(("DeleteItem", "Scan", "*Table"))]
+
+
+def test_the_function_answers_workflows_publishes_refunds_and_reads_evidence_only(
+    probe: tuple[Stack, Template],
+) -> None:
+    _, template = probe
+    statements = _by_sid(template)
+
+    assert _actions(statements["AnswerReviewWorkflows"]) == sorted(TOKEN_ACTIONS)
+    assert _actions(statements["PublishRefunds"]) == ["events:PutEvents"]
+    assert "walkout-apiprobe-bus" in str(statements["PublishRefunds"]["Resource"])
+    assert _actions(statements["PresignEvidence"]) == ["s3:GetObject"]
+    evidence = str(statements["PresignEvidence"]["Resource"])
+    assert "walkout-apiprobe-evidence" in evidence
+    assert EVIDENCE_OBJECTS in evidence
+    # The data key decrypts evidence through S3 only.
+    assert "'s3." in str(statements["EvidenceKey"]["Condition"]["StringEquals"])
 
 
 def test_cdk_nag_finds_nothing(probe: tuple[Stack, Template]) -> None:

@@ -1,4 +1,5 @@
-"""The data key: rotated, and usable only through the services that store Walkout's data."""
+"""The data key: rotated, and usable only through the services that store Walkout's data
+(and by CloudWatch, to publish this stage's alarms to the encrypted alarm topic)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from aws_cdk.assertions import Template
 # The services that store Walkout data in this stack: the stream, the tables, the evidence.
 DATA_SERVICES = {"kinesis", "dynamodb", "s3"}
 CRYPTO_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}
+# The one service principal that uses the key: CloudWatch, to publish alarms to the alarm
+# topic (infrastructure/alarms.py; tested in test_infra_alarms.py).
+CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
 def _key(template: Template) -> dict[str, Any]:
@@ -53,6 +57,8 @@ def test_cryptographic_use_only_through_data_services(template: Template) -> Non
     for statement in _statements(template):
         if not _actions(statement) & CRYPTO_ACTIONS:
             continue
+        if statement["Principal"].get("Service") == CLOUDWATCH:
+            continue
         condition = statement["Condition"]["StringEquals"]
         via_services.add(_flatten(condition["kms:ViaService"]))
         assert condition["kms:CallerAccount"] == {"Ref": "AWS::AccountId"}
@@ -73,11 +79,20 @@ def test_unconditional_statements_only_administer_or_describe(template: Template
         assert not _actions(statement) & (CRYPTO_ACTIONS | {"kms:CreateGrant"}), statement["Sid"]
 
 
-def test_only_dynamodb_gets_a_service_principal_and_only_for_metadata(template: Template) -> None:
-    service_statements = [s for s in _statements(template) if "Service" in s["Principal"]]
+def test_service_principals_get_metadata_or_publish_alarms_only(template: Template) -> None:
+    service_statements = {
+        s["Principal"]["Service"]: s for s in _statements(template) if "Service" in s["Principal"]
+    }
 
-    assert [s["Principal"]["Service"] for s in service_statements] == ["dynamodb.amazonaws.com"]
+    assert set(service_statements) == {"dynamodb.amazonaws.com", CLOUDWATCH}
     assert all(
         a.split(":")[1].startswith(("Describe", "Get", "List"))
-        for a in _actions(service_statements[0])
+        for a in _actions(service_statements["dynamodb.amazonaws.com"])
     )
+    # CloudWatch: what publishing to an encrypted topic takes, for this account's alarms only
+    cloudwatch = service_statements[CLOUDWATCH]
+    assert _actions(cloudwatch) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    }
+    assert "aws:SourceArn" in cloudwatch["Condition"]["ArnLike"]

@@ -243,6 +243,8 @@ def test_alarms_watch_lag_errors_quarantine_stale_devices_and_given_up_batches(
     assert "ApproximateNumberOfMessagesVisible" in by_metric
     topic = probe.ref("AWS::SNS::Topic")
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic}] for a in alarms.values())
+    # ... and when it recovered
+    assert all(a["Properties"]["OKActions"] == [{"Ref": topic}] for a in alarms.values())
 
 
 def test_the_dashboard_shows_lag_event_types_quarantine_sessions_and_review_rate(
@@ -259,6 +261,7 @@ def test_the_dashboard_shows_lag_event_types_quarantine_sessions_and_review_rate
         "Sessions opened and ready",
         "Review rate",
         "Stale devices",
+        "Joins and exits held until their session opened",
     ):
         assert title in body
     for name in (
@@ -266,9 +269,13 @@ def test_the_dashboard_shows_lag_event_types_quarantine_sessions_and_review_rate
         MetricName.SESSIONS_OPENED,
         MetricName.SESSIONS_READY,
         MetricName.STALE_DEVICES,
+        MetricName.HELD_EVENTS,
+        MetricName.HELD_EVENTS_APPLIED,
         "IteratorAge",
     ):
         assert name in body
+    # (HeldEvents on its own, not only as the start of HeldEventsApplied)
+    assert body.count(MetricName.HELD_EVENTS) > body.count(MetricName.HELD_EVENTS_APPLIED)
     for event_type in EVENT_TYPES:
         assert event_type in body
     # Every ingest alarm, the stale-devices one included, shows its state on the dashboard

@@ -5,9 +5,11 @@ definition as a retailer would send it."""
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -19,10 +21,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from localcloud import tables as localcloud_tables
 from localcloud.dev_issuer import DevIssuer, authorizer_claims
 from walkout.api.auth import ADMIN_GROUP, REVIEWER_GROUP
-from walkout.cart import Cart, Totals
+from walkout.api.models import ProblemOut
+from walkout.api.problems import PROBLEM_JSON
+from walkout.attribution.record import Action, Attribution, Hypothesis, SessionShare
+from walkout.cart import Cart, ReviewStatus, Totals
+from walkout.catalog import Catalog
 from walkout.config import DeploymentConfig
-from walkout.data.sessions import CartRecord, SessionRecord, SessionsTable
+from walkout.data.receipts import ReceiptsTable
+from walkout.data.review_tasks import ReviewTasksTable
+from walkout.data.sessions import CartRecord, CartWrite, SessionRecord, SessionsTable
+from walkout.finalize.receipt import issue_receipt as finalize_issue
 from walkout.ingest.lifecycle import SessionStatus
+from walkout.pricing import price_items
+from walkout.review.contract import ReviewTask
 
 REGION = "eu-west-1"
 TEST_CONFIG = DeploymentConfig(stage="test")
@@ -237,3 +248,274 @@ def call(
         headers=headers,
         body=(json.loads(raw) if is_json else raw) if raw else None,
     )
+
+
+# --- the operational routes: receipts, review tasks, evidence, events -------------------------
+
+RECEIPTS_TABLE = TEST_CONFIG.table_name("receipts")
+INGEST_TABLE = TEST_CONFIG.table_name("ingest")
+EVIDENCE_BUCKET = "walkout-test-evidence"
+BUS = "walkout-test-bus"
+# A queue that receives every event on the bus, so tests can read what was published.
+BUS_QUEUE = "walkout-test-bus-events"
+
+
+def create_operations_resources() -> None:
+    """The evidence bucket and the event bus (with a catch-all rule to a queue)."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(
+        Bucket=EVIDENCE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    events = boto3.client("events", region_name=REGION)
+    events.create_event_bus(Name=BUS)
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName=BUS_QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name="everything", EventBusName=BUS, EventPattern=json.dumps({"source": ["walkout.api"]})
+    )
+    events.put_targets(
+        Rule="everything", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}]
+    )
+
+
+def published_events() -> list[dict[str, Any]]:
+    """Every event the bus delivered to the test queue so far (consumed)."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.get_queue_url(QueueName=BUS_QUEUE)["QueueUrl"]
+    out: list[dict[str, Any]] = []
+    while True:
+        page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        messages = page.get("Messages", [])
+        if not messages:
+            return out
+        for m in messages:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def receipts_table(ddb: Any) -> ReceiptsTable:
+    return ReceiptsTable(ddb, RECEIPTS_TABLE, clock=lambda: datetime.now(UTC))
+
+
+def issue_receipt(
+    ddb: Any,
+    store_id: str,
+    session_id: str,
+    items: Mapping[str, int],
+    *,
+    issued_at: datetime,
+    status: str = "auto",
+) -> Any:
+    """Version 1 of a session's receipt, priced by finalize's own function with the test
+    store's catalog (2 colas for 3.00)."""
+    catalog = Catalog.model_validate(store_body()["catalog"])
+    receipt = finalize_issue(
+        store_id=store_id,
+        session_id=session_id,
+        items=items,
+        catalog=catalog,
+        prices_include_tax=True,
+        priced_at=issued_at,
+        status=ReviewStatus(status),
+        issued_at=issued_at,
+    )
+    stored, _ = receipts_table(ddb).issue(receipt)
+    return stored
+
+
+def close_session(ddb: Any, store_id: str, session_id: str, exit_at: datetime) -> None:
+    """The session's shopper left at `exit_at` (status closing)."""
+    table = sessions_table(ddb)
+    before = table.get_session(store_id, session_id)
+    assert before is not None
+    after = before.model_copy(
+        update={"status": SessionStatus.CLOSING, "exits": {"t-1": exit_at}, "exit_at": exit_at}
+    )
+    table.update_session(before, after)
+
+
+def create_store_for(app: APIGatewayHttpResolver, tokens: Tokens, retailer: str) -> str:
+    reply = call(app, "POST", "/stores", tokens.admin(retailer), store_body())
+    assert reply.status == 201, reply.body
+    return str(reply.body["store_id"])
+
+
+def assert_problem(reply: Reply, status: int, *fragments: str) -> None:
+    """A problem document with `status` whose detail names every fragment."""
+    assert reply.status == status, reply.body
+    assert reply.content_type == PROBLEM_JSON
+    assert ProblemOut.model_validate(reply.body).status == status
+    for fragment in fragments:
+        assert fragment in reply.body["detail"], reply.body["detail"]
+
+
+def charge(
+    ddb: Any,
+    store_id: str,
+    session_id: str,
+    event_id: str,
+    sku: str,
+    *,
+    qty: int = 1,
+    p: float = 0.9,
+    rival: str | None = None,
+    at: datetime | None = None,
+) -> Attribution:
+    """A pick charged to the session, as ingest commits it: the attribution record and the
+    session's repriced cart (with the event's receipt factor) in one transaction."""
+    when = at or datetime.now(UTC)
+    table = sessions_table(ddb)
+    current = table.get_cart(store_id, session_id)
+    assert current is not None
+    shares = [SessionShare(session_id=session_id, probability=p, factor=p, chosen=True)]
+    if rival is not None:
+        shares.append(SessionShare(session_id=rival, probability=1 - p, factor=p, chosen=False))
+    record = Attribution(
+        event_id=event_id,
+        store_id=store_id,
+        lane_id=next(lane for lane, s in LANES.items() if s == sku),
+        action=Action.PICK,
+        delta_g=-355.0 * qty,
+        t_start=when - timedelta(seconds=1),
+        t_end=when,
+        decision=Hypothesis(session_id=session_id, sku=sku, qty=qty, probability=p),
+        p_who=p,
+        p_what=1.0,
+        alternatives=[],
+        sessions=shares,
+        reasons=[f"seeded: {session_id} reached lane of {sku}"],
+        model="test",
+    )
+    items = dict(current.items)
+    items[sku] = items.get(sku, 0) + qty
+    catalog = Catalog.model_validate(store_body()["catalog"])
+    priced = price_items(items, catalog, prices_include_tax=True, at=when)
+    cart = priced.to_cart(
+        store_id=store_id, session_id=session_id, version=current.cart.version + 1, updated_at=when
+    )
+    after = current.model_copy(
+        update={
+            "items": items,
+            "cart": cart,
+            "factors": {**current.factors, event_id: p},
+            "rev": current.rev + 1,
+        }
+    )
+    assert table.commit_attribution(record, [CartWrite(after, current.rev)], None)
+    return record
+
+
+# --- review tasks with a real waiting task token ----------------------------------------------
+
+TOKEN_QUEUE = "walkout-test-review-tokens"
+
+
+def waiting_token() -> tuple[str, str]:
+    """A task token a running execution waits on (moto executes the state machine: its
+    task sends the token to a queue and waits). Returns (token, execution ARN)."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName=TOKEN_QUEUE)["QueueUrl"]
+    definition = {
+        "StartAt": "Review",
+        "States": {
+            "Review": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                # As the finalize workflow's review states: heartbeats need a heartbeat.
+                "HeartbeatSeconds": 600,
+                "TimeoutSeconds": 3600,
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"review-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/walkout-test",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    for _ in range(200):  # the execution runs on moto's background thread
+        page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)
+        for message in page.get("Messages", []):
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return str(json.loads(message["Body"])["token"]), execution
+        time.sleep(0.05)
+    raise AssertionError("the execution never sent its task token")
+
+
+def execution_result(execution_arn: str) -> tuple[str, Any]:
+    """The execution's final status and output, once it has left RUNNING."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    for _ in range(200):
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described["status"], json.loads(described.get("output") or "null")
+        time.sleep(0.05)
+    return "RUNNING", None
+
+
+def review_task(
+    store_id: str, retailer_id: str, task_id: str = "rt-1", *, created: datetime | None = None
+) -> ReviewTask:
+    """A console review task about one pick (E1) with two candidate shoppers."""
+    at = created or datetime.now(UTC) - timedelta(minutes=1)
+    evidence = f"s3://{EVIDENCE_BUCKET}/stores/{store_id}/evidence/E1"
+    return ReviewTask.model_validate(
+        {
+            "task_id": task_id,
+            "store_id": store_id,
+            "retailer_id": retailer_id,
+            "session_id": "s-secret-1",
+            "backend": "console",
+            "created_at": at,
+            "timeout_s": 3600,
+            "heartbeat_s": 600,
+            "questions": [
+                {
+                    "event_id": "E1",
+                    "action": "pick",
+                    "lane_id": "L1",
+                    "t_start": at - timedelta(minutes=5),
+                    "t_end": at - timedelta(minutes=5),
+                    "delta_g": -355.0,
+                    "prompt": "Who took what from lane L1?",
+                    "local_time": "18:10:00 UTC",
+                    "evidence": [
+                        f"{evidence}/0.jpg",
+                        f"{evidence}/1.jpg",
+                        # Not under the task's store: never signed.
+                        f"s3://{EVIDENCE_BUCKET}/stores/store-other/evidence/E1/0.jpg",
+                    ],
+                    "shoppers": [
+                        {
+                            "label": "A",
+                            "colour": "orange",
+                            "colour_hex": "#E69F00",
+                            "session_id": "s-secret-1",
+                        },
+                        {
+                            "label": "B",
+                            "colour": "sky blue",
+                            "colour_hex": "#56B4E9",
+                            "session_id": "s-secret-2",
+                        },
+                    ],
+                    "products": [
+                        {"sku": "cola", "name": "Cola"},
+                        {"sku": "chips", "name": "Chips"},
+                    ],
+                    "max_qty": 3,
+                }
+            ],
+        }
+    )
+
+
+def queue_review(ddb: Any, task: ReviewTask, token: str) -> None:
+    tasks = ReviewTasksTable(ddb, SESSIONS_TABLE, ttl_days=14, clock=lambda: datetime.now(UTC))
+    assert tasks.put(task, token)

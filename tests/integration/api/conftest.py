@@ -3,13 +3,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
-from api_support import REGION, TABLE, Tokens, create_tables, sessions_table
+from api_support import (
+    BUS,
+    EVIDENCE_BUCKET,
+    INGEST_TABLE,
+    RECEIPTS_TABLE,
+    REGION,
+    SESSIONS_TABLE,
+    TABLE,
+    Tokens,
+    create_operations_resources,
+    create_tables,
+    sessions_table,
+)
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from botocore.config import Config
 from moto import mock_aws
 
 from walkout.api.app import create_app
 from walkout.api.carts import LiveCarts
+from walkout.api.services import make_operations
 from walkout.api.stores import StoreAdmin
 from walkout.data.catalog_admin import RetailerStores
 
@@ -20,6 +35,8 @@ AWS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Walkout",
 }
+# moto runs state machines (so a review's task token is a real, waiting one).
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +49,10 @@ def _moto_stores() -> Iterator[object]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in AWS_ENV.items():
             patch.setenv(name, value)
-        with mock_aws():
-            yield create_tables()
+        with mock_aws(config=MOTO_CONFIG):  # type: ignore[call-overload]
+            ddb = create_tables()
+            create_operations_resources()
+            yield ddb
 
 
 @pytest.fixture
@@ -51,7 +70,20 @@ def _app(ddb: object) -> APIGatewayHttpResolver:
     stores = RetailerStores(ddb, TABLE)
     admin = StoreAdmin(stores)
     carts = LiveCarts(stores, sessions_table(ddb))
-    return create_app(lambda: admin, lambda: carts)
+    operations = make_operations(
+        stores,
+        ddb=ddb,
+        sfn=boto3.client("stepfunctions", region_name=REGION),
+        s3=boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4")),
+        events=boto3.client("events", region_name=REGION),
+        sessions_table=SESSIONS_TABLE,
+        receipts_table=RECEIPTS_TABLE,
+        ingest_table=INGEST_TABLE,
+        transient_ttl_days=14,
+        event_bus_name=BUS,
+        evidence_bucket=EVIDENCE_BUCKET,
+    )
+    return create_app(lambda: admin, lambda: carts, lambda: operations)
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from walkout.api.auth import Caller, ForbiddenError, Role, UnauthenticatedError, caller_from_claims
 from walkout.api.carts import LiveCarts
@@ -27,7 +26,6 @@ from walkout.api.models import (
     LiveCartOut,
     PlanogramIn,
     PlanogramOut,
-    ProblemOut,
     ProductIn,
     ProductListOut,
     ProductOut,
@@ -41,7 +39,25 @@ from walkout.api.models import (
     product_out,
     summary_out,
 )
-from walkout.api.problems import PROBLEM_JSON, ApiProblemError, describe_errors, problem
+from walkout.api.pages import register_pages
+from walkout.api.params import (
+    READERS,
+    Cursor,
+    Limit,
+    PromotionId,
+    SessionId,
+    Sku,
+    StoreId,
+)
+from walkout.api.params import (
+    json_response as _json,
+)
+from walkout.api.params import (
+    responses as _responses,
+)
+from walkout.api.problems import ApiProblemError, describe_errors, problem
+from walkout.api.routes import register_operations as _register_operations
+from walkout.api.services import Operations
 from walkout.api.stores import StoreAdmin, page_after
 from walkout.catalog import Promotion
 
@@ -49,54 +65,20 @@ TITLE: Final = "Walkout API"
 API_VERSION: Final = "1.0.0"
 OPENAPI_VERSION: Final = "3.1.0"
 SWAGGER_PATH: Final = "/docs"
-ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 _SECURITY: Final = {
     "security_schemes": {"bearer": HTTPBearer(bearerFormat="JWT")},
     "security": [{"bearer": []}],
 }
 
-StoreId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
-Sku = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
-PromotionId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
-SessionId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
-Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[
-    str | None, Query(max_length=1024, description="`next_cursor` of the previous page")
-]
-READERS: Final = (Role.ADMIN, Role.REVIEWER)
-_PROBLEMS: Final = {
-    400: "Bad request (e.g. a cursor this API did not issue)",
-    401: "No valid token",
-    403: "The caller's role may not use this route",
-    404: "No such resource for this caller (another tenant's resource is not found either)",
-    409: "Conflicts with the store's current state, or changed concurrently",
-    422: "The request failed validation; `detail` names the field",
-}
-
-
-def _responses(
-    success: int, description: str = "Success", *, or_created: bool = False
-) -> dict[int, OpenAPIResponse]:
-    """The documented responses of a route: its success code (schema from the return
-    annotation) and every problem it may answer with."""
-    documented: dict[int, OpenAPIResponse] = {success: {"description": description}}
-    if success == 204:
-        documented[success] = {"description": description, "content": {}}
-    if or_created:
-        documented[201] = {"description": "Created"}
-    for status, text in _PROBLEMS.items():
-        documented[status] = {
-            "description": text,
-            "content": {PROBLEM_JSON: {"model": ProblemOut}},
-        }
-    return documented
-
 
 def create_app(
-    admin: Callable[[], StoreAdmin], carts: Callable[[], LiveCarts]
+    admin: Callable[[], StoreAdmin],
+    carts: Callable[[], LiveCarts],
+    operations: Callable[[], Operations] | None = None,
 ) -> APIGatewayHttpResolver:
-    """The resolver with every route; `admin` and `carts` give the services (made lazily,
-    once per container, so a route never builds a client it does not use)."""
+    """The resolver with every route; `admin`, `carts` and `operations` give the services
+    (made lazily, once per container, so a route never builds a client it does not use).
+    Without `operations` the session, receipt, review and metrics routes answer 501."""
     app = APIGatewayHttpResolver(enable_validation=True)
     app.configure_openapi(
         title=TITLE,
@@ -279,12 +261,14 @@ def create_app(
         who = caller(Role.ADMIN, Role.REVIEWER, Role.SHOPPER)
         return live_cart_out(*carts().read(who, store_id, session_id))
 
+    register_pages(app)
+    _register_operations(app, caller, operations or _unconfigured)
     _register_errors(app)
     return app
 
 
-def _json(status: int, body: Any) -> Response[Any]:
-    return Response(status_code=status, content_type="application/json", body=body)
+def _unconfigured() -> Operations:
+    raise ServiceError(501, "this deployment of the API does not serve this route")
 
 
 def _planogram_out(store_id: str, stored: Any) -> PlanogramOut:
@@ -300,6 +284,10 @@ def _register_errors(app: APIGatewayHttpResolver) -> None:
 
     def api_problem(exc: ApiProblemError) -> Response[str]:
         return problem(exc.status, exc.title, exc.detail)
+
+    def undecodable_body(exc: UnicodeDecodeError) -> Response[str]:
+        # A body that is not UTF-8 arrives base64-encoded; Powertools fails decoding it.
+        return problem(400, "Bad request", "body: not UTF-8 encoded JSON")
 
     def bad_cursor(exc: BadCursorError) -> Response[str]:
         return problem(400, "Bad request", f"query.cursor: {exc}")
@@ -321,6 +309,7 @@ def _register_errors(app: APIGatewayHttpResolver) -> None:
         (RequestValidationError, invalid_request),
         (ApiProblemError, api_problem),
         (BadCursorError, bad_cursor),
+        (UnicodeDecodeError, undecodable_body),
         (UnauthenticatedError, unauthenticated),
         (ForbiddenError, forbidden),
         (ServiceError, service_error),

@@ -1,0 +1,201 @@
+"""The review console's side of the API: a reviewer takes the next task, reads it, answers.
+
+Wraps `walkout.review.console.ConsoleReview` (claims, heartbeats, answers sent back with
+the task token). What leaves is `ReviewTask.reviewer_view()` with each evidence image as a
+presigned S3 GET URL valid for `EVIDENCE_URL_EXPIRY_S`: never a session id, a probability
+or a token. Only images of the task's own store under the evidence prefix are signed.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Final, Literal
+
+import boto3
+from botocore.config import Config
+from pydantic import Field
+
+from walkout import observability as obs
+from walkout._base import Identifier, Model
+from walkout.api.auth import Caller
+from walkout.api.problems import ConflictError, ResourceNotFoundError, UnprocessableError
+from walkout.api.tenancy import require_store
+from walkout.attribution.record import Action
+from walkout.data.catalog_admin import RetailerStores
+from walkout.data.dynamo import Clock, utc_clock
+from walkout.data.review_tasks import (
+    AnswerConflictError,
+    ReviewTasksTable,
+    ReviewTaskStatus,
+    TaskNotAnswerableError,
+)
+from walkout.review.console import ConsoleReview, UnknownTaskError
+from walkout.review.contract import (
+    MAX_QTY,
+    EventAnswer,
+    ProductCandidate,
+    ReviewAnswerError,
+    ReviewerShopper,
+    ReviewerTask,
+    ShopperLabel,
+)
+
+# Long enough to look at a task, short enough that a copied link dies soon.
+EVIDENCE_URL_EXPIRY_S: Final = 300
+
+
+class NextTaskIn(Model):
+    store_id: Identifier | None = Field(default=None, description="only this store's tasks")
+
+
+class EventAnswerIn(Model):
+    """One event's answer: who (a candidate's letter, or null for none of them), what
+    (a candidate SKU, or null when nothing was moved) and how many (0: nothing)."""
+
+    event_id: Identifier
+    shopper: ShopperLabel | None
+    sku: Identifier | None
+    qty: Annotated[int, Field(ge=0, le=MAX_QTY)]
+
+
+class AnswersIn(Model):
+    answers: Annotated[list[EventAnswerIn], Field(min_length=1, max_length=100)]
+
+
+class AnswerOut(Model):
+    task_id: str
+    status: Literal["delivered", "expired"] = Field(
+        description="delivered: the workflow has it; expired: it had moved on (recorded only)"
+    )
+
+
+class ReviewQuestionOut(Model):
+    number: int
+    event_id: str
+    action: Action
+    lane_id: str
+    prompt: str
+    local_time: str
+    evidence: list[str] = Field(description="presigned HTTPS URLs of the evidence images")
+    shoppers: list[ReviewerShopper]
+    products: list[ProductCandidate]
+    max_qty: int
+
+
+class ReviewTaskOut(Model):
+    task_id: str
+    store_id: str
+    deadline: datetime
+    evidence_expires_at: datetime
+    questions: list[ReviewQuestionOut]
+
+
+@functools.cache
+def presigning_s3() -> Any:
+    """An S3 client that signs URLs with SigV4 (what KMS-encrypted objects require), once
+    per process."""
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+class EvidenceLinks:
+    """Presigned GET URLs for evidence images of one bucket (`generate_presigned_url` is
+    local signing: no request is made)."""
+
+    def __init__(self, s3: Any, bucket: str, *, expiry_s: int = EVIDENCE_URL_EXPIRY_S) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.expiry_s = expiry_s
+
+    def url(self, uri: str, store_id: str) -> str | None:
+        prefix = f"s3://{self.bucket}/"
+        key = uri[len(prefix) :] if uri.startswith(prefix) else ""
+        if not key.startswith(f"stores/{store_id}/evidence/") or ".." in key:
+            obs.logger.warning("evidence outside the store's prefix left out")
+            return None
+        url: str = self.s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=self.expiry_s,
+        )
+        return url
+
+
+class ReviewDesk:
+    def __init__(
+        self,
+        stores: RetailerStores,
+        console: ConsoleReview,
+        tasks: ReviewTasksTable,
+        links: EvidenceLinks,
+        *,
+        clock: Clock = utc_clock,
+    ) -> None:
+        self.stores = stores
+        self.console = console
+        self.tasks = tasks
+        self.links = links
+        self.clock = clock
+
+    def _out(self, task: ReviewerTask) -> ReviewTaskOut:
+        now = self.clock()
+        return ReviewTaskOut(
+            task_id=task.task_id,
+            store_id=task.store_id,
+            deadline=task.deadline,
+            evidence_expires_at=now + timedelta(seconds=self.links.expiry_s),
+            questions=[
+                ReviewQuestionOut(
+                    number=q.number,
+                    event_id=q.event_id,
+                    action=q.action,
+                    lane_id=q.lane_id,
+                    prompt=q.prompt,
+                    local_time=q.local_time,
+                    evidence=[
+                        url
+                        for url in (self.links.url(u, task.store_id) for u in q.evidence)
+                        if url is not None
+                    ],
+                    shoppers=q.shoppers,
+                    products=q.products,
+                    max_qty=q.max_qty,
+                )
+                for q in task.questions
+            ],
+        )
+
+    def next(self, caller: Caller, store_id: str | None) -> ReviewTaskOut | None:
+        if store_id is not None:
+            require_store(self.stores, caller, store_id)
+        task = self.console.next_task(caller.retailer_id, caller.subject, store_id)
+        return None if task is None else self._out(task)
+
+    def get(self, caller: Caller, task_id: str) -> ReviewTaskOut:
+        stored = self.tasks.get(task_id)
+        if (
+            stored is None
+            or stored.task.retailer_id != caller.retailer_id
+            or stored.status is not ReviewTaskStatus.CLAIMED
+            or stored.claimed_by != caller.subject
+        ):
+            raise ResourceNotFoundError(f"review task {task_id} not found among your claimed tasks")
+        return self._out(stored.task.reviewer_view())
+
+    def answer(self, caller: Caller, task_id: str, body: AnswersIn) -> AnswerOut:
+        answers = [EventAnswer.model_validate(a.model_dump()) for a in body.answers]
+        try:
+            result = self.console.answer_task(
+                task_id, answers, reviewer_id=caller.subject, retailer_id=caller.retailer_id
+            )
+        except UnknownTaskError:
+            raise ResourceNotFoundError(f"review task {task_id} not found") from None
+        except ReviewAnswerError as exc:
+            raise UnprocessableError(f"body.{exc}") from None
+        except AnswerConflictError:
+            raise ConflictError(f"review task {task_id} was answered differently before") from None
+        except TaskNotAnswerableError:
+            raise ConflictError(
+                f"review task {task_id} is closed: its workflow no longer waits for an answer"
+            ) from None
+        return AnswerOut(task_id=result.task_id, status=result.status)
