@@ -8,6 +8,7 @@ data. All errors leave as `application/problem+json`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
@@ -79,7 +80,7 @@ def create_app(
     """The resolver with every route; `admin`, `carts` and `operations` give the services
     (made lazily, once per container, so a route never builds a client it does not use).
     Without `operations` the session, receipt, review and metrics routes answer 501."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=finite_json)
     app.configure_openapi(
         title=TITLE,
         version=API_VERSION,
@@ -265,6 +266,16 @@ def create_app(
     _register_operations(app, caller, operations or _unconfigured)
     _register_errors(app)
     return app
+
+
+def finite_json(text: str) -> Any:
+    """A request body parsed as JSON proper: Python's parser also takes `NaN` and
+    `Infinity`, which no JSON number is and which pass `gt`/`ge` bounds (inf > 0)."""
+
+    def refuse(constant: str) -> Any:
+        raise json.JSONDecodeError(f"{constant} is not a JSON number", text, text.find(constant))
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _unconfigured() -> Operations:

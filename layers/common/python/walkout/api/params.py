@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from walkout.api.auth import Role
 from walkout.api.models import ProblemOut
-from walkout.api.problems import PROBLEM_JSON
+from walkout.api.problems import PROBLEM_JSON, UnprocessableError
 from walkout.data.dynamo import utc_clock
 
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
@@ -88,4 +88,9 @@ def as_range(
     `default_span_s` before `to`."""
     end = until or utc_clock()
     start = since or datetime.fromtimestamp(end.timestamp() - default_span_s, tz=end.tzinfo)
+    if start > end:
+        # DynamoDB refuses a BETWEEN whose lower bound exceeds the upper one (a 500).
+        raise UnprocessableError(
+            "query.to: must be after query.from" + ("" if until else " (to defaults to now)")
+        )
     return start, end

@@ -49,12 +49,18 @@ def error_location(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid"))
+    ctx = error.get("ctx")
+    # Powertools' JSON decode error keeps what was wrong in `ctx`; say it.
+    if error.get("type") == "json_invalid" and isinstance(ctx, Mapping) and ctx.get("error"):
+        msg = f"{msg}: {ctx['error']}"
+    return msg
+
+
 def describe_errors(errors: Iterable[Mapping[str, Any]], limit: int = 5) -> tuple[str, list[Any]]:
     """One readable line for the first errors, and the list for clients that want them all."""
-    listed = [
-        {"loc": error_location(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))}
-        for e in errors
-    ]
+    listed = [{"loc": error_location(e.get("loc", ())), "msg": _message(e)} for e in errors]
     text = "; ".join(f"{e['loc']}: {e['msg']}" for e in listed[:limit])
     if len(listed) > limit:
         text += f"; and {len(listed) - limit} more"

@@ -51,6 +51,7 @@ from walkout.data.receipts import (
     receipts_page,
     reject_dispute,
 )
+from walkout.events import format_timestamp
 
 REFUND_SOURCE: Final = "walkout.api"
 REFUND_ISSUED: Final = "RefundIssued"
@@ -194,7 +195,14 @@ class Receipts:
         cursor: str | None,
     ) -> ReceiptListOut:
         require_store(self.stores, caller, store_id)
-        start = index_start_key(cursor, f"STORE#{store_id}", "")
+        # The bounds `receipts_page` queries between (a cursor must lie within them).
+        start = index_start_key(
+            cursor,
+            f"STORE#{store_id}",
+            "",
+            low=format_timestamp(since),
+            high=format_timestamp(until),
+        )
         page = receipts_page(self.receipts, store_id, since, until, limit=limit, start_key=start)
         return ReceiptListOut(
             items=[summary_out(r) for r in page.receipts], next_cursor=next_cursor(page.last_key)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from walkout._base import Model
 from walkout.api.auth import Caller
-from walkout.api.problems import ResourceNotFoundError
+from walkout.api.problems import ResourceNotFoundError, UnprocessableError
 from walkout.api.tenancy import index_start_key, next_cursor, require_store
 from walkout.attribution.record import Action, Attribution, Hypothesis, LaneChange, SessionShare
 from walkout.cart import CartLine, Saving, TaxLine, Totals
@@ -27,6 +27,7 @@ from walkout.data.sessions import (
     sessions_page,
     store_gsi_pk,
 )
+from walkout.events import format_timestamp
 from walkout.ingest.lifecycle import SessionStatus
 
 MAX_EVENTS: Final = 200
@@ -137,8 +138,14 @@ class SessionViews:
         limit: int,
         cursor: str | None,
     ) -> SessionListOut:
+        if since is not None and until is not None and until < since:
+            raise UnprocessableError("query.to: must not be before query.from")
         require_store(self.stores, caller, store_id)
-        start = index_start_key(cursor, store_gsi_pk(store_id), f"{status.value}#")
+        # The bounds `sessions_page` queries between (a cursor must lie within them).
+        prefix = f"{status.value}#"
+        low = prefix + format_timestamp(since) if since else prefix
+        high = prefix + format_timestamp(until) + "~" if until else prefix + "~"
+        start = index_start_key(cursor, store_gsi_pk(store_id), prefix, low=low, high=high)
         page = sessions_page(
             self.sessions,
             store_id,

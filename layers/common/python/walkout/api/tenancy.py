@@ -41,14 +41,26 @@ def require_session_access(
         raise ResourceNotFoundError(missing)
 
 
-def index_start_key(cursor: str | None, gsi1pk: str, gsi1sk_prefix: str) -> dict[str, Any] | None:
+def index_start_key(
+    cursor: str | None,
+    gsi1pk: str,
+    gsi1sk_prefix: str,
+    *,
+    low: str | None = None,
+    high: str | None = None,
+) -> dict[str, Any] | None:
     """The `ExclusiveStartKey` a cursor names on a `gsi1` index; it must lie in the
-    partition and key range the request reads, or the cursor is refused (400)."""
+    partition and key range the request reads (`low` <= gsi1sk <= `high` when a query's
+    `BETWEEN` bounds it), or the cursor is refused (400). DynamoDB answers a start key
+    outside the key condition with a ValidationException, which would be a 500."""
     if cursor is None:
         return None
     position = decode_cursor(cursor, INDEX_CURSOR_FIELDS)
     if position["gsi1pk"] != gsi1pk or not position["gsi1sk"].startswith(gsi1sk_prefix):
         raise BadCursorError("cursor is not one this API issued")
+    sort_key = position["gsi1sk"]
+    if (low is not None and sort_key < low) or (high is not None and sort_key > high):
+        raise BadCursorError("cursor lies outside the requested from/to range")
     return low_level_key(position)
 
 
