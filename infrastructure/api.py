@@ -79,9 +79,10 @@ RECEIPTS_ACTIONS = (
 INGEST_ACTIONS = ("dynamodb:Query",)
 TOKEN_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskHeartbeat")
 EVIDENCE_OBJECTS = "stores/*/evidence/*"
+# No caller IP address: for shoppers it is personal data, and the request id is enough to
+# find a request in the function's own logs.
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
     "requestTime": "$context.requestTime",
     "routeKey": "$context.routeKey",
     "status": "$context.status",
@@ -89,6 +90,9 @@ ACCESS_LOG_FORMAT = {
     "integrationError": "$context.integrationErrorMessage",
     "authorizerError": "$context.authorizer.error",
 }
+
+
+_CLIENT_WRITES = cognito.ClientAttributes().with_standard_attributes(email=True)
 
 
 class HttpApi(Construct):
@@ -150,6 +154,9 @@ class HttpApi(Construct):
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),
             prevent_user_existence_errors=True,
+            # The tenancy claims (custom:retailer_id, custom:session_ids) are written by the
+            # back office only: a client may change the e-mail address, nothing custom.
+            write_attributes=_CLIENT_WRITES,
         )
         self.shopper_client = self.user_pool.add_client(
             "ShopperClient",
@@ -159,6 +166,9 @@ class HttpApi(Construct):
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),
             prevent_user_existence_errors=True,
+            # The tenancy claims (custom:retailer_id, custom:session_ids) are written by the
+            # back office only: a client may change the e-mail address, nothing custom.
+            write_attributes=_CLIENT_WRITES,
         )
 
         self.function = WalkoutFunction(

@@ -89,6 +89,22 @@ def test_the_user_pool_has_the_tenant_attribute_and_both_groups(
     )
 
 
+def test_no_client_may_write_the_tenancy_claims_and_access_logs_carry_no_ip(
+    probe: tuple[Stack, Template],
+) -> None:
+    _, template = probe
+    clients = template.find_resources("AWS::Cognito::UserPoolClient")
+    assert len(clients) == 2
+    for client in clients.values():
+        writes = client["Properties"]["WriteAttributes"]
+        assert writes == ["email"]
+    stages = template.find_resources("AWS::ApiGatewayV2::Stage")
+    for stage in stages.values():
+        log_format = stage["Properties"]["AccessLogSettings"]["Format"]
+        assert "sourceIp" not in log_format
+        assert "requestId" in log_format
+
+
 def test_routes_use_the_jwt_authorizer_except_the_swagger_page(
     probe: tuple[Stack, Template],
 ) -> None:
