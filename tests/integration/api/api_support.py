@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,10 +81,13 @@ def open_session(ddb: Any, store_id: str, session_id: str) -> None:
     assert sessions_table(ddb).open_session(session, record) is None
 
 
-def product(sku: str, price: int = 199, weight: float = 355.0) -> dict[str, Any]:
+def product(
+    sku: str, price: int = 199, weight: float = 355.0, name: str | None = None
+) -> dict[str, Any]:
+    """A catalog product; its name is the sku's unless given."""
     return {
         "sku": sku,
-        "name": sku.title(),
+        "name": sku.title() if name is None else name,
         "price_minor": price,
         "currency": "EUR",
         "unit_weight_g": weight,
@@ -93,8 +96,18 @@ def product(sku: str, price: int = 199, weight: float = 355.0) -> dict[str, Any]
     }
 
 
-def store_body(name: str = "Corner shop") -> dict[str, Any]:
-    """A whole store definition as POST /stores takes it."""
+def store_body(
+    name: str = "Corner shop",
+    *,
+    planogram: Mapping[str, str] = LANES,
+    products: Sequence[dict[str, Any]] | None = None,
+    multi_buy_minor: int = 300,
+) -> dict[str, Any]:
+    """A whole store definition as POST /stores takes it: one camera, one shelf whose lanes
+    hold `planogram`'s skus (lane id -> sku), the `products` (by default `product(sku)` of
+    each sku) and a "2 colas for `multi_buy_minor`" promotion."""
+    if products is None:
+        products = [product(sku) for sku in planogram.values()]
     lanes = [
         {
             "lane_id": lane_id,
@@ -104,7 +117,7 @@ def store_body(name: str = "Corner shop") -> dict[str, Any]:
             "width_m": 0.35,
             "load_cell": {"cell_id": f"cell-{lane_id}", "hub_id": "hub-1", "rate_hz": 20},
         }
-        for i, lane_id in enumerate(LANES)
+        for i, lane_id in enumerate(planogram)
     ]
     return {
         "store": {
@@ -138,19 +151,19 @@ def store_body(name: str = "Corner shop") -> dict[str, Any]:
         "catalog": {
             "currency": "EUR",
             "tax_classes": [{"tax_class": "std", "name": "Standard", "rate_bp": 2000}],
-            "products": [product(sku) for sku in LANES.values()],
+            "products": list(products),
             "promotions": [
                 {
                     "kind": "multi_buy",
                     "promotion_id": "cola-2",
-                    "name": "2 colas for 3.00",
+                    "name": f"2 colas for {multi_buy_minor / 100:.2f}",
                     "skus": ["cola"],
                     "buy_qty": 2,
-                    "price_minor": 300,
+                    "price_minor": multi_buy_minor,
                 }
             ],
         },
-        "planogram": {"entries": [{"lane_id": k, "sku": v} for k, v in LANES.items()]},
+        "planogram": {"entries": [{"lane_id": k, "sku": v} for k, v in planogram.items()]},
     }
 
 

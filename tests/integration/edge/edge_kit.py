@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,26 +179,33 @@ def read_stream(kinesis: Any, stream: str) -> tuple[list[Delivered], list[dict[s
     """Every user record of the stream's shards in order, and the raw Kinesis records."""
     delivered: list[Delivered] = []
     raw: list[dict[str, Any]] = []
+    for records in shard_pages(kinesis, stream):
+        raw.extend(records)
+        for user in iter_deaggregate_records(records, data_format="Boto3"):
+            record = user["kinesis"]
+            delivered.append(
+                Delivered(
+                    record["sequenceNumber"],
+                    record["partitionKey"],
+                    json.loads(base64.b64decode(record["data"])),
+                )
+            )
+    return delivered, raw
+
+
+def shard_pages(kinesis: Any, stream: str) -> Iterator[list[dict[str, Any]]]:
+    """The raw (possibly aggregated) Kinesis records of every shard of the stream, page by
+    page from the start of each shard, until a shard has nothing more."""
     for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
         iterator = kinesis.get_shard_iterator(
             StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         while True:
             page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            raw.extend(page["Records"])
-            for user in iter_deaggregate_records(page["Records"], data_format="Boto3"):
-                record = user["kinesis"]
-                delivered.append(
-                    Delivered(
-                        record["sequenceNumber"],
-                        record["partitionKey"],
-                        json.loads(base64.b64decode(record["data"])),
-                    )
-                )
+            yield page["Records"]
             iterator = page["NextShardIterator"]
             if not page["Records"]:
                 break
-    return delivered, raw
 
 
 def recorded_only(delivered: list[Delivered]) -> list[str]:
@@ -218,6 +226,26 @@ def edge_cli_command(*args: str) -> list[str]:
     command = str(script) if script.exists() else shutil.which("walkout-edge")
     assert command, "walkout-edge is not installed in this environment"
     return [command, *args]
+
+
+def tiny_scenario(name: str, duration_s: int) -> dict[str, Any]:
+    """A simulator scenario small enough to record in seconds: two overhead cameras (seen
+    from 5 m) over a 10 m x 6 m store with 24 lanes, 5 fps, a shopper every 6 s taking ~2
+    items; with seed 4 the first shopper enters at ~2 s and takes a pack at ~5 s."""
+    return {
+        "name": name,
+        "seed": 4,
+        "duration_s": duration_s,
+        "store": {
+            "width_m": 10,
+            "depth_m": 6,
+            "aisles": 2,
+            "shelves_per_aisle": 2,
+            "lanes_per_shelf": 6,
+        },
+        "cameras": {"resolution": [320, 240], "fps": 5, "height_m": 5.0},
+        "shoppers": {"arrivals_per_hour": 600, "items_per_visit_mean": 2},
+    }
 
 
 def record_scenario(directory: Path, scenario: dict[str, Any]) -> Path:

@@ -30,25 +30,13 @@ from edge_kit import (
     record_scenario,
     replay_recording,
     start_daemon,
+    tiny_scenario,
     write_config,
 )
 
 # Two overhead cameras (a 10 m x 6 m store seen from 5 m), 45 s of store time at 5 fps and
 # a shopper every 6 s: a handful of sessions and shelf changes, recorded in a few seconds.
-SCENARIO: dict[str, Any] = {
-    "name": "edge-replay-daemon",
-    "seed": 4,
-    "duration_s": 45,
-    "store": {
-        "width_m": 10,
-        "depth_m": 6,
-        "aisles": 2,
-        "shelves_per_aisle": 2,
-        "lanes_per_shelf": 6,
-    },
-    "cameras": {"resolution": [320, 240], "fps": 5, "height_m": 5.0},
-    "shoppers": {"arrivals_per_hour": 600, "items_per_visit_mean": 2},
-}
+SCENARIO = tiny_scenario("edge-replay-daemon", duration_s=45)
 TAIL_S = 5.0
 # Event ULIDs (also inside evidence keys), session ids and track ids: new in every run.
 RUN_IDENTIFIERS = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}|ses-[0-9a-z]{26}|trk-[0-9a-z]{6}-\d+")

@@ -31,26 +31,14 @@ from edge_kit import (
     record_scenario,
     replay_recording,
     start_daemon,
+    tiny_scenario,
     truncate_recording,
     write_config,
 )
 
 # Two overhead cameras over a 10 m x 6 m store, 30 s at 5 fps: the first shopper enters at
 # ~2 s and takes a pack at ~5 s, and stays until ~28 s; the daemon is stopped at ~6.5 s.
-SCENARIO: dict[str, Any] = {
-    "name": "edge-sigterm",
-    "seed": 4,
-    "duration_s": 30,
-    "store": {
-        "width_m": 10,
-        "depth_m": 6,
-        "aisles": 2,
-        "shelves_per_aisle": 2,
-        "lanes_per_shelf": 6,
-    },
-    "cameras": {"resolution": [320, 240], "fps": 5, "height_m": 5.0},
-    "shoppers": {"arrivals_per_hour": 600, "items_per_visit_mean": 2},
-}
+SCENARIO = tiny_scenario("edge-sigterm", duration_s=30)
 SETTLED = "weight change settled"
 FLUSHED = "pipeline flushed"
 

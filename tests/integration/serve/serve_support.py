@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -31,6 +32,13 @@ from walkout.data.sessions import CartRecord, CartWrite, SessionRecord, Sessions
 from walkout.ingest.lifecycle import SessionStatus
 from walkout.pricing import price_items
 from walkout.settings import get_settings
+
+# The store definition is the API tests' (tests/integration/api), with this server's lanes.
+_API_SUPPORT = str(Path(__file__).resolve().parents[1] / "api")
+if _API_SUPPORT not in sys.path:
+    sys.path.append(_API_SUPPORT)
+from api_support import product  # noqa: E402
+from api_support import store_body as api_store_body  # noqa: E402
 
 REGION = "eu-west-1"
 CONFIG = DeploymentConfig(stage="serve")
@@ -233,80 +241,18 @@ def commit_pick(
     assert table.commit_attribution(attribution, [CartWrite(record, current.rev)], None)
 
 
-def product(sku: str, name: str, price_minor: int) -> dict[str, Any]:
-    return {
-        "sku": sku,
-        "name": name,
-        "price_minor": price_minor,
-        "currency": "EUR",
-        "unit_weight_g": 355.0,
-        "weight_tolerance_g": 5.0,
-        "tax_class": "std",
-    }
-
-
 LANES = {"L1": ("cola", "Cola 0.33 l", 150), "L2": ("chips", "Salted chips", 199)}
 
 
 def store_body(name: str = "Corner shop") -> dict[str, Any]:
-    """A small store definition, as POST /stores takes it."""
-    lanes = [
-        {
-            "lane_id": lane_id,
-            "level": 0,
-            "height_m": 0.5,
-            "front_center": {"x": 1.0 + 0.4 * i, "y": 2.0},
-            "width_m": 0.35,
-            "load_cell": {"cell_id": f"cell-{lane_id}", "hub_id": "hub-1", "rate_hz": 20},
-        }
-        for i, lane_id in enumerate(LANES)
-    ]
-    return {
-        "store": {
-            "name": name,
-            "currency": "EUR",
-            "floor": {"width_m": 6, "depth_m": 5},
-            "cameras": [
-                {
-                    "camera_id": "cam-1",
-                    "resolution": [640, 480],
-                    "fps": 10,
-                    "intrinsics": {"fx": 320, "fy": 320, "cx": 320, "cy": 240},
-                    "rotation": [[1, 0, 0], [0, -1, 0], [0, 0, -1]],
-                    "position_m": [3, 2.5, 3.5],
-                }
-            ],
-            "shelves": [
-                {
-                    "shelf_id": "S1",
-                    "aisle": 0,
-                    "footprint": {"x0": 0.8, "y0": 2.0, "x1": 2.2, "y1": 2.5},
-                    "facing": "south",
-                    "lanes": lanes,
-                }
-            ],
-            "gates": [
-                {"gate_id": "in", "kind": "entry", "area": {"x0": 0, "y0": 0, "x1": 1, "y1": 0.5}},
-                {"gate_id": "out", "kind": "exit", "area": {"x0": 5, "y0": 0, "x1": 6, "y1": 0.5}},
-            ],
-        },
-        "catalog": {
-            "currency": "EUR",
-            "tax_classes": [{"tax_class": "std", "name": "Standard", "rate_bp": 2000}],
-            "products": [product(*spec) for spec in LANES.values()],
-            "promotions": [
-                {
-                    "kind": "multi_buy",
-                    "promotion_id": "cola-2",
-                    "name": "2 colas for 2.50",
-                    "skus": ["cola"],
-                    "buy_qty": 2,
-                    "price_minor": 250,
-                }
-            ],
-        },
-        "planogram": {"entries": [{"lane_id": k, "sku": v[0]} for k, v in LANES.items()]},
-    }
+    """A small store definition, as POST /stores takes it: the API tests' store (one camera,
+    one shelf) with this server's two lanes, named products and a 2-colas-for-2.50 offer."""
+    return api_store_body(
+        name,
+        planogram={lane_id: sku for lane_id, (sku, _, _) in LANES.items()},
+        products=[product(sku, price, name=title) for sku, title, price in LANES.values()],
+        multi_buy_minor=250,
+    )
 
 
 def catalog_of(body: Mapping[str, Any]) -> Catalog:

@@ -22,15 +22,23 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config as BotoConfig
+
+# Shared with the edge integration tests; their support module lives beside them.
+_EDGE_KIT = str(Path(__file__).resolve().parents[2] / "integration" / "edge")
+if _EDGE_KIT not in sys.path:
+    sys.path.append(_EDGE_KIT)
+from edge_kit import shard_pages  # noqa: E402
 
 REGION = "eu-west-1"
 AWS_ENV = {
@@ -78,20 +86,11 @@ class MotoAws:
 
     def user_records(self, stream: str) -> list[tuple[str, bytes]]:
         """Every user record the stream holds, `(partition key, data)`, in order."""
-        kinesis = self.client("kinesis")
         out: list[tuple[str, bytes]] = []
-        for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-            iterator = kinesis.get_shard_iterator(
-                StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            while True:
-                page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-                for user in iter_deaggregate_records(page["Records"], data_format="Boto3"):
-                    record = user["kinesis"]
-                    out.append((record["partitionKey"], base64.b64decode(record["data"])))
-                iterator = page["NextShardIterator"]
-                if not page["Records"]:
-                    break
+        for records in shard_pages(self.client("kinesis"), stream):
+            for user in iter_deaggregate_records(records, data_format="Boto3"):
+                record = user["kinesis"]
+                out.append((record["partitionKey"], base64.b64decode(record["data"])))
         return out
 
     def object_keys(self, bucket: str) -> list[str]:

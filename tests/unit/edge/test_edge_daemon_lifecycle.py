@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,17 @@ from walkout_edge.uplink.outbox import Outbox
 DEVICE = "edge-1"
 
 
+def emit_exit(context: SourceContext, n: int) -> datetime:
+    """Emit the `n`th event of a source: track `t<n>` leaving, `n` seconds after T0; its time."""
+    ts = T0 + timedelta(seconds=n)
+    data = {"track_id": f"t{n}", "session_id": None, "gate_id": "exit"}
+    event = make_event(
+        "track.exited", data, store_id=STORE, device_id=DEVICE, seq=context.next_seq(), ts=ts
+    )
+    context.sink.emit(event)
+    return ts
+
+
 class PipelineStub:
     """A source like perception's: numbers its events from the context, runs until stopped."""
 
@@ -42,18 +53,7 @@ class PipelineStub:
 
     def run(self, stop: threading.Event) -> None:
         for n in range(self.count):
-            ts = T0 + timedelta(seconds=n)
-            data = {"track_id": f"t{n}", "session_id": None, "gate_id": "exit"}
-            event = make_event(
-                "track.exited",
-                data,
-                store_id=STORE,
-                device_id=DEVICE,
-                seq=self.context.next_seq(),
-                ts=ts,
-            )
-            self.context.sink.emit(event)
-            self.context.watermark.advance(ts)
+            self.context.watermark.advance(emit_exit(self.context, n))
         self.context.sensors.report_camera("cam-1", 15.0)
         while self.forever and not stop.is_set():
             stop.wait(0.01)
@@ -87,6 +87,19 @@ def _config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
         "uplink": {"linger_s": 0, "shutdown_flush_s": 0.3},
         "source": {"kind": "replay", "recording": str(tmp_path / "rec"), **extra},
     }
+
+
+def _start_offline(data: dict[str, Any]) -> tuple[Daemon, threading.Thread, list[int]]:
+    """A daemon running in a thread with its link down (real clients pointed at a closed
+    port), given half a second to start; the daemon, its thread and where its exit status
+    lands."""
+    data["endpoint_url"] = CLOSED_URL
+    daemon = Daemon(parse_config(data))
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(daemon.run(install_signals=False)))
+    runner.start()
+    time.sleep(0.5)
+    return daemon, runner, result
 
 
 def _on_moto(data: dict[str, Any], aws: MotoAws) -> tuple[dict[str, Any], str, str]:
@@ -127,12 +140,7 @@ def test_stop_while_offline_keeps_undelivered_events_on_disk_and_exits_cleanly(
     # Given a running daemon whose link is down (real clients pointed at a closed port)
     register_source("replay", lambda config, context: PipelineStub(config, context, 30))
     data = _config(tmp_path, options={"forever": True})
-    data["endpoint_url"] = CLOSED_URL
-    daemon = Daemon(parse_config(data))
-    result: list[int] = []
-    runner = threading.Thread(target=lambda: result.append(daemon.run(install_signals=False)))
-    runner.start()
-    time.sleep(0.5)
+    daemon, runner, result = _start_offline(data)
 
     # When it is told to stop (what SIGTERM does)
     daemon.request_stop()
@@ -222,28 +230,15 @@ class HoldingSource:
     def __init__(self, context: SourceContext) -> None:
         self.context = context
 
-    def _emit(self, n: int) -> None:
-        ts = T0 + timedelta(seconds=n)
-        data = {"track_id": f"t{n}", "session_id": None, "gate_id": "exit"}
-        event = make_event(
-            "track.exited",
-            data,
-            store_id=STORE,
-            device_id=DEVICE,
-            seq=self.context.next_seq(),
-            ts=ts,
-        )
-        self.context.sink.emit(event)
-
     def run(self, stop: threading.Event) -> None:
-        self._emit(0)
+        emit_exit(self.context, 0)
         # Event 1 is held: the watermark may pass event 0, not event 1.
         self.context.watermark.advance(T0 + timedelta(seconds=0.5))
         self.context.sensors.report_camera("cam-1", 15.0)
         while not stop.wait(0.01):
             pass
         time.sleep(0.3)  # a flush takes a moment; the daemon must wait for it
-        self._emit(1)
+        emit_exit(self.context, 1)
 
 
 def test_stop_waits_for_the_sources_flush_before_the_last_heartbeat(
@@ -253,12 +248,7 @@ def test_stop_waits_for_the_sources_flush_before_the_last_heartbeat(
     # link is down (a real client pointed at a closed port: nothing leaves the outbox)
     register_source("replay", lambda config, context: HoldingSource(context))
     data = _config(tmp_path)
-    data["endpoint_url"] = CLOSED_URL
-    daemon = Daemon(parse_config(data))
-    result: list[int] = []
-    runner = threading.Thread(target=lambda: result.append(daemon.run(install_signals=False)))
-    runner.start()
-    time.sleep(0.5)
+    daemon, runner, result = _start_offline(data)
 
     # When it is told to stop (what SIGTERM does)
     daemon.request_stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -35,22 +36,15 @@ from walkout_edge.perception.weights import WeightChange
 from walkout_edge.sinks import EvidenceImage
 from walkout_edge.sources_registry import SourceContext, SourceError, resolve_source
 
+# Shared with the edge integration tests; their support module lives beside them.
+_EDGE_KIT = str(Path(__file__).resolve().parents[3] / "integration" / "edge")
+if _EDGE_KIT not in sys.path:
+    sys.path.append(_EDGE_KIT)
+from edge_kit import tiny_scenario  # noqa: E402
+
 # A 10 m x 6 m store seen by two overhead cameras, 30 s at 5 fps: the first shopper enters
 # at ~2 s and picks at ~5 s (beside a knock on another shelf), and stays until ~28 s.
-TINY_SCENARIO: dict[str, Any] = {
-    "name": "runner-stop",
-    "seed": 4,
-    "duration_s": 30,
-    "store": {
-        "width_m": 10,
-        "depth_m": 6,
-        "aisles": 2,
-        "shelves_per_aisle": 2,
-        "lanes_per_shelf": 6,
-    },
-    "cameras": {"resolution": [320, 240], "fps": 5, "height_m": 5.0},
-    "shoppers": {"arrivals_per_hour": 600, "items_per_visit_mean": 2},
-}
+TINY_SCENARIO = tiny_scenario("runner-stop", duration_s=30)
 
 
 class ListSink:

@@ -201,33 +201,43 @@ class ReceiptsTable:
             Receipt.model_validate(from_item(page["Item"])["receipt"]) if "Item" in page else None
         )
 
+    def session_query(self, store_id: str, session_id: str, sk_prefix: str) -> dict[str, Any]:
+        """Query parameters for one session's items whose sort key starts with `sk_prefix`
+        (`V#` versions, `DISPUTE#` disputes), read consistently."""
+        return {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": value(receipt_pk(store_id, session_id)),
+                ":prefix": value(sk_prefix),
+            },
+            "ConsistentRead": True,
+        }
+
+    def store_time_query(self, store_id: str, since: datetime, until: datetime) -> dict[str, Any]:
+        """Query parameters for a store's receipt versions dated in [since, until) on the
+        `by-store-time` index."""
+        return {
+            "TableName": self.table,
+            "IndexName": TIME_INDEX,
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {
+                ":pk": value(f"STORE#{store_id}"),
+                ":a": value(format_timestamp(since)),
+                ":b": value(format_timestamp(until)),
+            },
+        }
+
     def versions(self, store_id: str, session_id: str) -> list[Receipt]:
         """Every version, oldest first."""
         return [
             Receipt.model_validate(item["receipt"])
-            for item in query_all(
-                self.ddb,
-                TableName=self.table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-                ExpressionAttributeValues={
-                    ":pk": value(receipt_pk(store_id, session_id)),
-                    ":v": value("V#"),
-                },
-                ConsistentRead=True,
-            )
+            for item in query_all(self.ddb, **self.session_query(store_id, session_id, "V#"))
         ]
 
     def latest(self, store_id: str, session_id: str) -> Receipt | None:
         page = self.ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-            ExpressionAttributeValues={
-                ":pk": value(receipt_pk(store_id, session_id)),
-                ":v": value("V#"),
-            },
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
+            **self.session_query(store_id, session_id, "V#"), ScanIndexForward=False, Limit=1
         )
         items = page.get("Items", [])
         return Receipt.model_validate(from_item(items[0])["receipt"]) if items else None
@@ -236,17 +246,7 @@ class ReceiptsTable:
         """A store's receipt versions issued in [since, until), oldest first."""
         return [
             Receipt.model_validate(item["receipt"])
-            for item in query_all(
-                self.ddb,
-                TableName=self.table,
-                IndexName=TIME_INDEX,
-                KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
-                ExpressionAttributeValues={
-                    ":pk": value(f"STORE#{store_id}"),
-                    ":a": value(format_timestamp(since)),
-                    ":b": value(format_timestamp(until)),
-                },
-            )
+            for item in query_all(self.ddb, **self.store_time_query(store_id, since, until))
         ]
 
     # flags ---------------------------------------------------------------------------------
@@ -372,14 +372,7 @@ def receipts_page(
     """One page of a store's receipt versions dated in [since, until) (issue or adjustment
     time), oldest first: one `Query` on `by-store-time` of at most `limit` items."""
     params: dict[str, Any] = {
-        "TableName": table.table,
-        "IndexName": TIME_INDEX,
-        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
-        "ExpressionAttributeValues": {
-            ":pk": value(f"STORE#{store_id}"),
-            ":a": value(format_timestamp(since)),
-            ":b": value(format_timestamp(until)),
-        },
+        **table.store_time_query(store_id, since, until),
         "Limit": limit,
     }
     if start_key:
@@ -407,14 +400,7 @@ def first_versions(
     the three attributes metrics need are returned by DynamoDB). Returns (receipts, whether
     reading stopped at `max_items`)."""
     params: dict[str, Any] = {
-        "TableName": table.table,
-        "IndexName": TIME_INDEX,
-        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
-        "ExpressionAttributeValues": {
-            ":pk": value(f"STORE#{store_id}"),
-            ":a": value(format_timestamp(since)),
-            ":b": value(format_timestamp(until)),
-        },
+        **table.store_time_query(store_id, since, until),
         "ProjectionExpression": "#r.session_id, #r.review_status, #r.issued_at, #r.version",
         "ExpressionAttributeNames": {"#r": "receipt"},
     }
@@ -479,16 +465,7 @@ def disputes_of(table: ReceiptsTable, store_id: str, session_id: str) -> list[St
     """A receipt's disputes, in id order (ids are time-ordered)."""
     return [
         StoredDispute.model_validate(item["dispute"])
-        for item in query_all(
-            table.ddb,
-            TableName=table.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :d)",
-            ExpressionAttributeValues={
-                ":pk": value(receipt_pk(store_id, session_id)),
-                ":d": value("DISPUTE#"),
-            },
-            ConsistentRead=True,
-        )
+        for item in query_all(table.ddb, **table.session_query(store_id, session_id, "DISPUTE#"))
     ]
 
 
