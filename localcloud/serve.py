@@ -480,10 +480,12 @@ def _apply_to_process(environment: Mapping[str, str]) -> None:
 def _forget_cached_clients() -> None:
     # Clients and settings are cached per process (per Lambda container); a new endpoint or
     # environment needs fresh ones.
+    from walkout.api.review import presigning_s3  # noqa: PLC0415
     from walkout.data import dynamo  # noqa: PLC0415
     from walkout.settings import get_settings  # noqa: PLC0415
 
     dynamo.client.cache_clear()
+    presigning_s3.cache_clear()
     get_settings.cache_clear()
 
 
