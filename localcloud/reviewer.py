@@ -48,6 +48,7 @@ from walkout.review.groundtruth import ANSWERS_FIELD, LABEL_ATTRIBUTE, task_of
 MATCH_TOLERANCE_S = 1.5
 GT_PROTOCOL_VERSION = "2018-10-06"
 POLL_S = 0.1
+IDLE_POLL_MAX_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -255,14 +256,19 @@ class _Worker:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        idle = POLL_S
         while not self._stop.is_set():
             try:
                 worked = self.step()
             except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 worked = False
-            if not worked:
-                self._stop.wait(POLL_S)
+            if worked:
+                idle = POLL_S
+            else:
+                # An idle reviewer looks less often (each look queries the task index).
+                self._stop.wait(idle)
+                idle = min(IDLE_POLL_MAX_S, 2 * idle)
 
     def step(self) -> bool:
         raise NotImplementedError

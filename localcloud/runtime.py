@@ -32,6 +32,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from localcloud import moto_speed
 from localcloud.deploy import Deployment, deploy
 from localcloud.dispatch import Dispatcher, install
 from localcloud.operations import UNCOUNTED_AGENT, CountingApp, OperationCounter
@@ -107,6 +108,7 @@ class LocalCloud:
         self._function_log = function_log
         self._server: _Server | None = None
         self._restore: Callable[[], None] | None = None
+        self._restore_moto: Callable[[], None] | None = None
         self._saved_env: dict[str, str] | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
@@ -143,6 +145,8 @@ class LocalCloud:
         # without metrics, would drown everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        if self._restore_moto is None:
+            self._restore_moto = moto_speed.install()
         server = _Server(self.counter, self.port)
         server.start()
         self._server = server
@@ -211,6 +215,9 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._restore_moto is not None:
+            self._restore_moto()
+            self._restore_moto = None
         dynamo.client.cache_clear()
 
     def close(self) -> None:

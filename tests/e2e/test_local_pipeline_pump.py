@@ -176,3 +176,65 @@ def test_a_restarted_pump_resumes_after_its_checkpoint(cloud: LocalCloud, tmp_pa
     # Then it handles exactly the new records, in order, and none handled before
     assert second.handled() == fresh
     assert not before & set(second.handled())
+
+
+def test_a_cancelled_transaction_changes_nothing_and_a_committed_one_everything(
+    cloud: LocalCloud,
+) -> None:
+    # Given an item in one of the stack's tables on the runtime's moto (localcloud.moto_speed
+    # replaces moto's whole-table copy with a copy of the items a transaction names)
+    ddb = cloud.client("dynamodb")
+    table = cloud.config.table_name("ingest")
+
+    def item(sk: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = ddb.get_item(
+            TableName=table, Key={"pk": {"S": "tx"}, "sk": {"S": sk}}
+        ).get("Item")
+        return found
+
+    ddb.put_item(
+        TableName=table,
+        Item={"pk": {"S": "tx"}, "sk": {"S": "a"}, "v": {"N": "1"}, "raw": {"B": b"\x00\xff"}},
+    )
+    writes: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": "tx"}, "sk": {"S": "a"}},
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"N": "2"}},
+            }
+        },
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "tx"}, "sk": {"S": "b"}}}},
+    ]
+    failing_check = {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": {"pk": {"S": "tx"}, "sk": {"S": "missing"}},
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+    }
+
+    # When a transaction whose last condition fails is sent
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=[*writes, failing_check])
+
+    # Then nothing of it happened
+    before = item("a")
+    assert before is not None
+    assert before["v"] == {"N": "1"}
+    assert before["raw"] == {"B": b"\x00\xff"}
+    assert item("b") is None
+
+    # When the same writes are sent without the failing condition, all of them happen
+    ddb.transact_write_items(TransactItems=writes)
+    after = item("a")
+    assert after is not None
+    assert after["v"] == {"N": "2"}
+    assert item("b") is not None
+    listed = ddb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "tx"}},
+    )["Items"]
+    assert [i["sk"]["S"] for i in listed] == ["a", "b"]
