@@ -63,6 +63,8 @@ POLL_S = 0.5
 SETTLE_S = 2.0
 # A progress line when something changed, else this often.
 PROGRESS_EVERY_S = 5.0
+# Pause after looking at the cloud's state, as a multiple of what the look took.
+OBSERVE_SHARE = 9.0
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ class LocalPipeline:
         """The pump (from its checkpoint file) and the reviewer."""
         deployment = self.cloud.deployment
         assert deployment is not None
+        decided = self.pump.decided if self.pump is not None else set()
         self.pump = KinesisPump(
             kinesis=self.cloud.client("kinesis"),
             sqs=self.cloud.client("sqs"),
@@ -258,6 +261,7 @@ class LocalPipeline:
             checkpoints=Checkpoints(self.run_dir / "checkpoint.json"),
             on_read=self.delivered,
         )
+        self.pump.decided |= decided
         self.pump.start()
         if self.config.review_backend is ReviewBackend.GROUNDTRUTH:
             self.reviewer = GroundTruthReviewer(
@@ -324,6 +328,9 @@ class LocalPipeline:
                 "kind": "replay",
                 "recording": str(self.recording),
                 "speed": self.options.edge_speed,
+                # The tracker's track positions, for the bench's tracking figures
+                # (benchmarks/bench/artifacts.py looks for edge/tracks.csv).
+                "options": {"track_log": str(self.edge_dir / "tracks.csv")},
             },
         }
         path = self.edge_dir / "config.yaml"
@@ -439,8 +446,11 @@ class LocalPipeline:
                 self.restart_threads()
             self.report_errors()
             state = self.observe()
-            # With thousands of sessions a look costs time of its own: look less often then.
-            pause = max(POLL_S, 2 * (time.monotonic() - polled))
+            # With thousands of sessions a look costs time of its own (moto sorts the whole
+            # sessions table for each index query and serialises every session it returns),
+            # taken from the functions in this process: look less often then, so looking
+            # takes at most about a tenth of the time.
+            pause = max(POLL_S, OBSERVE_SHARE * (time.monotonic() - polled))
             key = tuple(
                 state[k]
                 for k in ("sessions", "ready", "receipts", "running", "reviews", "answered")
@@ -470,6 +480,7 @@ class LocalPipeline:
         self.stop_daemon()
         self.drain_bus()
         self.stop_threads()
+        stopped = time.time()
         self.write_artifacts(
             {
                 "edge_s": round((edge_done or ended) - edge_started, 3),
@@ -477,6 +488,10 @@ class LocalPipeline:
                 "total_s": round(ended - started, 3),
             },
             finished,
+        )
+        self.progress(
+            f"threads stopped in {stopped - ended:.1f} s,"
+            f" run artifacts written in {time.time() - stopped:.1f} s: {self.run_dir}"
         )
         return self.run_dir
 
@@ -500,9 +515,11 @@ class LocalPipeline:
                 self.daemon.wait()
 
     def close(self) -> None:
+        closing = time.time()
         self.stop_daemon()
         self.stop_threads()
         self.cloud.close()
+        self.progress(f"local cloud stopped in {time.time() - closing:.1f} s")
         self.delivered.out.close()
         self.bus_log.close()
         self.function_log.close()
@@ -578,6 +595,10 @@ class LocalPipeline:
         reasons: dict[str, int] = {}
         for q in quarantined:
             reasons[q.reason] = reasons.get(q.reason, 0) + 1
+        # Decided: the events of every record the function handled (the pump's view of
+        # the batch responses), and every quarantined record that names an event.
+        decided = set(self.pump.decided) if self.pump else set()
+        decided |= {i for i in (_event_id(q.raw) for q in quarantined) if i is not None}
         self._write_json(
             "ingest.json",
             {
@@ -586,6 +607,8 @@ class LocalPipeline:
                 "duplicates": self.delivered.events - len(self.delivered.ids),
                 "quarantined": len(quarantined),
                 "quarantine_reasons": reasons,
+                "decided": len(decided),
+                "decided_event_ids": sorted(decided),
                 "pump": vars(self.pump.stats) if self.pump else {},
                 "finished": finished,
             },
@@ -635,6 +658,15 @@ class LocalPipeline:
         (self.run_dir / name).write_text(
             json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
         )
+
+
+def _event_id(raw: bytes) -> str | None:
+    """The event id a stored record names, if it is a JSON object with one."""
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return None
+    return str(event["event_id"]) if isinstance(event, dict) and "event_id" in event else None
 
 
 def receipt_line(receipt: Receipt, flags: list[str], issued_wall: float) -> dict[str, Any]:

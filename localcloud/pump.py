@@ -138,6 +138,8 @@ class KinesisPump:
         self.checkpoints = checkpoints
         self.on_read = on_read
         self.stats = PumpStats()
+        # Event ids of every record the function handled (see `_decided`).
+        self.decided: set[str] = set()
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -297,6 +299,7 @@ class KinesisPump:
         failures = (response or {}).get("batchItemFailures") or []
         if not failures:
             self.stats.records += len(part)
+            self._decided(event["Records"])
             return "ok", 0
         self.stats.partial_failures += 1
         positions = {r["SequenceNumber"]: i for i, r in enumerate(part)}
@@ -306,7 +309,22 @@ class KinesisPump:
             return "partial", 0
         first = min(indexes)
         self.stats.records += first
+        self._decided(event["Records"][:first])
         return "partial", first
+
+    def _decided(self, records: list[dict[str, Any]]) -> None:
+        """The events of records the function handled (applied, found duplicate or
+        quarantined: it did not report them as failures)."""
+        ids = set()
+        for record in deaggregate_records(records):
+            try:
+                event = json.loads(base64.b64decode(record["kinesis"]["data"]))
+            except ValueError:
+                continue
+            if isinstance(event, dict) and "event_id" in event:
+                ids.add(str(event["event_id"]))
+        with self._lock:
+            self.decided |= ids
 
     def _too_old(self, part: list[dict[str, Any]]) -> bool:
         oldest: datetime = min(r["ApproximateArrivalTimestamp"] for r in part)

@@ -144,12 +144,16 @@ def events_lost(run: RunArtifacts) -> dict[str, Any]:
       on-failure destination) or had not handled when the run ended (`ingest.json`
       `pump.given_up_records` and `pump.behind`). These are Kinesis records, each holding at
       least one event, so they count as one event each: a lower bound;
-    - in the ingest: when `ingest.json` has `decided` (distinct events the ingest processed
-      or quarantined), the delivered distinct events beyond it. Without it, every distinct
+    - in the ingest: the delivered distinct event ids not among `ingest.json`'s
+      `decided_event_ids` (the events the ingest processed or quarantined); with only a
+      `decided` count, the delivered distinct events beyond it; with neither, every distinct
       event counted in `events - duplicates` is taken as decided.
     """
     distinct = {str(e.get("event_id")) for e in run.delivered if e.get("event_id") is not None}
-    if isinstance(run.ingest.get("decided"), int):
+    decided_ids = run.ingest.get("decided_event_ids")
+    if isinstance(decided_ids, list):
+        decided = len(distinct & {str(i) for i in decided_ids})
+    elif isinstance(run.ingest.get("decided"), int):
         decided = int(run.ingest["decided"])
     else:
         decided = int(run.ingest.get("events", 0)) - int(run.ingest.get("duplicates", 0))

@@ -101,6 +101,9 @@ def assert_nothing_lost_or_doubled(run_dir: Path) -> None:
     assert ingest["quarantined"] == 0, ingest["quarantine_reasons"]
     assert ingest["pump"]["given_up_records"] == 0
     assert ingest["finished"]
+    # Every delivered event reached a decision of the ingest function.
+    assert set(ids) <= set(ingest["decided_event_ids"])
+    assert ingest["decided"] == len(ingest["decided_event_ids"])
 
 
 def assert_reviews_answered(run_dir: Path, backend: str) -> None:
@@ -122,6 +125,8 @@ def test_every_shopper_gets_the_true_receipt_through_the_console_even_across_a_r
     # Then the restart happened mid-stream and every shopper who left has the true receipt
     assert any("restarted" in line for line in progress)
     assert {p.name for p in run_dir.iterdir()} >= ARTIFACTS
+    # The edge wrote its track log where the bench looks for it.
+    assert (tmp_path / "edge" / "tracks.csv").read_text(encoding="utf-8").strip()
     assert_every_receipt_is_the_truth(recording, run_dir)
     assert_nothing_lost_or_doubled(run_dir)
     assert_reviews_answered(run_dir, "console")

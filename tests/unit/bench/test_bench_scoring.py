@@ -256,3 +256,23 @@ def test_sessions_with_an_unknown_pre_review_cart_count_in_the_rate_not_the_erro
     assert (rows[0]["auto_receipts"], rows[0]["auto_unknown"]) == (2, 1)
     assert rows[0]["auto_receipt_error"] == 1.0
     assert reliability(assessed)["bins"][6]["sessions"] == 0  # "a" (0.6) is not in the diagram
+
+
+def test_events_lost_compares_event_ids_when_the_ingest_lists_them(tmp_path: Path) -> None:
+    delivered = [heartbeat(0), shelf_changed(1, "lane-1", 10.0), heartbeat(2)]
+    decided = [str(delivered[0]["event_id"]), "an-event-that-was-never-delivered"]
+    result = _run(
+        tmp_path,
+        delivered=delivered,
+        ingest={
+            "records": 3,
+            "events": 3,
+            "duplicates": 0,
+            "quarantined": 0,
+            "decided": 2,
+            "decided_event_ids": decided,
+        },
+    )
+
+    # Two decided ids, but only one of them was delivered: the other two delivered are lost.
+    assert result["events_lost"] == 2
