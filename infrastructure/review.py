@@ -90,25 +90,15 @@ class ReviewAdapters(Construct):
         self.key = data_key.key
         sessions = tables["sessions"]
 
-        self.queue = WalkoutFunction(
-            self,
-            "Queue",
-            config=config,
-            name=QUEUE_SERVICE,
-            description="Walkout review: queue a console review task with its task token",
-            code_dir=FUNCTIONS_DIR / "review_queue",
-            handler="handler.lambda_handler",
-            layers=layers,
-            environment=ReviewTasksSettings.environment(
-                config, QUEUE_SERVICE, sessions_table=sessions.table_name
-            ),
-        )
-        self._review_tasks(self.queue, sessions)
         # A retried review step re-settles a task answered before with its new token.
-        self.queue.allow("SettleRetriedReviews", TOKEN_CALLBACKS, ["*"])
-        self.queue.suppress_wildcards(
-            f"{_CALLBACK_REASON}; {_TABLE_WRITE_REASON}",
-            ["Resource::*", "Action::kms:GenerateDataKey*"],
+        self.queue = self._task_function(
+            "Queue",
+            QUEUE_SERVICE,
+            "Walkout review: queue a console review task with its task token",
+            "review_queue",
+            layers=layers,
+            sessions=sessions,
+            callback_sid="SettleRetriedReviews",
         )
 
         self.input_topic: sns.Topic | None = None
@@ -134,9 +124,40 @@ class ReviewAdapters(Construct):
             service="sns", resource=f"{self.config.prefix}-review-input-not-deployed"
         )
 
-    def _review_tasks(self, function: WalkoutFunction, sessions: dynamodb.ITable) -> None:
+    def _task_function(
+        self,
+        construct_id: str,
+        service: str,
+        description: str,
+        folder: str,
+        *,
+        layers: Sequence[lambda_.ILayerVersion],
+        sessions: dynamodb.ITable,
+        callback_sid: str,
+    ) -> WalkoutFunction:
+        """A function that keeps review tasks in the sessions table and sends task tokens
+        back to the workflow (the console queue and the Ground Truth result)."""
+        function = WalkoutFunction(
+            self,
+            construct_id,
+            config=self.config,
+            name=service,
+            description=description,
+            code_dir=FUNCTIONS_DIR / folder,
+            handler="handler.lambda_handler",
+            layers=layers,
+            environment=ReviewTasksSettings.environment(
+                self.config, service, sessions_table=sessions.table_name
+            ),
+        )
         function.allow_table("ReviewTasks", sessions, REVIEW_TASK_ACTIONS)
         function.allow_key_via("UseTableKeyThroughDynamoDb", self.key, "dynamodb", TABLE_KEY_WRITE)
+        function.allow(callback_sid, TOKEN_CALLBACKS, ["*"])
+        function.suppress_wildcards(
+            f"{_CALLBACK_REASON}; {_TABLE_WRITE_REASON}",
+            ["Resource::*", "Action::kms:GenerateDataKey*"],
+        )
+        return function
 
     # --- Ground Truth -------------------------------------------------------------------------
 
@@ -236,28 +257,17 @@ class ReviewAdapters(Construct):
             retention_period=RESULT_FAILURE_RETENTION,
             removal_policy=removal,
         )
-        sessions = tables["sessions"]
-        self.result = WalkoutFunction(
-            self,
+        self.result = self._task_function(
             "Result",
-            config=config,
-            name=GT_RESULT_SERVICE,
-            description="Walkout review: Ground Truth answers back to the workflow",
-            code_dir=FUNCTIONS_DIR / "gt_result",
-            handler="handler.lambda_handler",
+            GT_RESULT_SERVICE,
+            "Walkout review: Ground Truth answers back to the workflow",
+            "gt_result",
             layers=layers,
-            environment=ReviewTasksSettings.environment(
-                config, GT_RESULT_SERVICE, sessions_table=sessions.table_name
-            ),
+            sessions=tables["sessions"],
+            callback_sid="AnswerTheWorkflow",
         )
-        self._review_tasks(self.result, sessions)
-        self.result.allow("AnswerTheWorkflow", TOKEN_CALLBACKS, ["*"])
         self.result.allow(
             "KeepUndeliveredAnswers", ["sqs:SendMessage"], [self.result_failures.queue_arn]
-        )
-        self.result.suppress_wildcards(
-            f"{_CALLBACK_REASON}; {_TABLE_WRITE_REASON}",
-            ["Resource::*", "Action::kms:GenerateDataKey*"],
         )
         result_function = self.result.function
         assert isinstance(result_function, lambda_.Function)
