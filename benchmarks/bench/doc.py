@@ -14,6 +14,9 @@ from typing import Any
 
 from benchmarks.bench.report import SECTION8_KEYS, fmt, lookup
 
+# Issue 9: stadium-rush (over 1,000 sessions) end to end in under 15 minutes on this machine.
+WALL_TARGET_S = {"stadium-rush": 900.0}
+
 TARGETS: dict[str, str] = {
     "events_lost": "= 0",
     "receipt_accuracy": ">= 0.995",
@@ -45,6 +48,15 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
         f"{fmt(timings.get('total_s'))} s (edge {fmt(timings.get('edge_s'))} s, cloud drain "
         f"{fmt(timings.get('cloud_drain_s'))} s).",
         "",
+    ]
+    if not scenario.get("finished", True):
+        lines += [
+            "**This run timed out before the cloud settled**: the figures below describe an "
+            "unfinished run (events not yet handled count as lost, sessions without a "
+            "receipt as wrong).",
+            "",
+        ]
+    lines += [
         "| figure | value | target (issue 9) |",
         "|---|---|---|",
     ]
@@ -52,6 +64,12 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
         f"| `{key}` | {fmt(lookup(result, key))} | {TARGETS.get(key, '')} |"
         for key in SECTION8_KEYS
     ]
+    wall_target = WALL_TARGET_S.get(str(scenario.get("name")))
+    if wall_target is not None:
+        lines.append(
+            "| wall time of the run, local cloud start to settled (s) | "
+            f"{fmt(timings.get('total_s'))} | < {wall_target:g} |"
+        )
     causes = (result.get("review_causes") or {}).get("by_event") or {}
     if causes:
         lines += [

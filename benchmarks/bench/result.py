@@ -98,6 +98,9 @@ def build_result(
             "review_threshold": config.review_threshold,
             "counts": counts,
             "timings_s": run.timings,
+            # False when the run timed out before the cloud settled: figures then describe
+            # an unfinished run.
+            "finished": bool(run.ingest.get("finished", False)),
             "exit_to_receipt_s": scores["latencies_s"],
         },
         "machine": dict(machine) if machine is not None else machine_info(load_start),

@@ -50,6 +50,19 @@ def test_the_markdown_has_one_table_per_scenario_with_every_figure() -> None:
     assert "| `review_rate_per_1000` | 120.0 | <= 20 |" in text
     assert "2 cores, 23.5 GB RAM, load [4.0]" in text
     assert "Review causes (events): who 3, what 1." in text
+    # Only stadium-rush has a wall-time target; neither run timed out.
+    assert text.count("| wall time of the run") == 1
+    assert "timed out" not in text
+
+
+def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_target() -> None:
+    result = _result("stadium-rush", 80.0)
+    result["scenario"].update({"finished": False, "timings_s": {"total_s": 3600.0}})
+
+    text = benchmarks_markdown([result])
+
+    assert "**This run timed out before the cloud settled**" in text
+    assert "| wall time of the run, local cloud start to settled (s) | 3,600.0 | < 900 |" in text
 
 
 def test_main_writes_the_file_and_refuses_a_bad_result(tmp_path: Path) -> None:
