@@ -51,7 +51,7 @@ class BackgroundModel:
         self._frames = 0
         rng = np.random.default_rng(12345)
         self._sample = rng.choice(w * h, size=min(self.params.gain_samples, w * h), replace=False)
-        self._last_fg = np.zeros((h, w), dtype=np.uint8)
+        self._last_fg: np.ndarray = np.zeros((h, w), dtype=np.uint8)
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self.gain = 1.0
 
@@ -81,9 +81,17 @@ class BackgroundModel:
         self.gain = self._gain(small, bg)
         expected = cv2.convertScaleAbs(bg, alpha=self.gain)
         diff3 = cv2.absdiff(small, expected)
-        total = diff3[:, :, 0].astype(np.uint16) + diff3[:, :, 1] + diff3[:, :, 2]
-        mask = (total > p.threshold).astype(np.uint8)
-        diff_u8 = np.minimum(total, 255).astype(np.uint8)
+        mask: np.ndarray
+        diff_u8: np.ndarray
+        if p.threshold < 255:
+            # The channel sum saturated at 255 (exact: integers in float32, then clipped),
+            # and the threshold is below the saturation, so the mask reads it unchanged.
+            diff_u8 = cv2.transform(diff3, _CHANNEL_SUM)
+            mask = cv2.threshold(diff_u8, p.threshold, 1, cv2.THRESH_BINARY)[1]
+        else:
+            total = diff3[:, :, 0].astype(np.uint16) + diff3[:, :, 1] + diff3[:, :, 2]
+            mask = (total > p.threshold).astype(np.uint8)
+            diff_u8 = np.minimum(total, 255).astype(np.uint8)
         self._frames += 1
         if self._frames <= p.warmup_frames:
             cv2.accumulateWeighted(small, bg, 0.5 if self._frames > 1 else 1.0)
@@ -106,11 +114,26 @@ class BackgroundModel:
     def _gain(self, small: np.ndarray, bg: np.ndarray) -> float:
         idx = self._sample
         quiet = self._last_fg.reshape(-1)[idx] == 0
-        if quiet.sum() < 20:
+        if np.count_nonzero(quiet) < 20:
             return self.gain
-        now = small.reshape(-1, 3)[idx[quiet]].sum(axis=1).astype(np.float32)
-        ref = bg.reshape(-1, 3)[idx[quiet]].sum(axis=1)
+        at = idx[quiet]
+        now = small.reshape(-1, 3)[at].sum(axis=1).astype(np.float32)
+        ref = bg.reshape(-1, 3)[at].sum(axis=1)
         ok = ref > 30
-        if ok.sum() < 20:
+        if np.count_nonzero(ok) < 20:
             return self.gain
-        return float(np.median(now[ok] / ref[ok]))
+        return _median(now[ok] / ref[ok])
+
+
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
+
+
+def _median(values: np.ndarray) -> float:
+    """`np.median` of a 1-D float32 array without NaNs (the same value, less overhead):
+    the middle value, or the float32 mean of the two middle values."""
+    n = values.size
+    half = n // 2
+    if n % 2:
+        return float(np.partition(values, half)[half])
+    part = np.partition(values, (half - 1, half))
+    return float((part[half - 1] + part[half]) / 2)

@@ -29,6 +29,12 @@ class CameraGeometry:
         self.fx = float(k.fx)
         self._focal = np.array([k.fx, k.fy])
         self._centre = np.array([k.cx, k.cy])
+        # The same numbers as Python floats, for one point at a time.
+        (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = self.r.tolist()
+        self._rows = ((r00, r01, r02), (r10, r11, r12), (r20, r21, r22))
+        cx, cy, cz = self.c.tolist()
+        self.position = (cx, cy, cz)  # c as floats
+        self._pinhole = (float(self._focal[0]), float(self._focal[1]), float(k.cx), float(k.cy))
         down = self.r @ np.array([0.0, 0.0, -1.0])
         if down[2] <= 0.05:
             raise CalibrationError(
@@ -47,10 +53,18 @@ class CameraGeometry:
         return px, front
 
     def project_point(self, x: float, y: float, z: float) -> tuple[float, float] | None:
-        px, front = self.project(np.array([[x, y, z]]))
-        if not front[0]:
+        """`project` of one point, in plain floats (the same operations in the same order,
+        without numpy's overhead on a 1 x 3 array)."""
+        (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = self._rows
+        cx, cy, cz = self.position
+        dx, dy, dz = x - cx, y - cy, z - cz
+        zc = dx * r20 + dy * r21 + dz * r22
+        if not zc > 1e-6:
             return None
-        return float(px[0, 0]), float(px[0, 1])
+        fx, fy, u0, v0 = self._pinhole
+        return (dx * r00 + dy * r01 + dz * r02) / zc * fx + u0, (
+            dx * r10 + dy * r11 + dz * r12
+        ) / zc * fy + v0
 
     def inside(self, px: np.ndarray, front: np.ndarray, margin: float = 0.0) -> np.ndarray:
         return (

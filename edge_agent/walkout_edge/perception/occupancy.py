@@ -29,6 +29,9 @@ VOTE_HEIGHTS_M: tuple[float, ...] = (0.3, 0.65, 1.0, 1.3, 1.55)
 HEAD_TOP_M = 1.85
 
 
+_GRADED = np.zeros((0, 0), np.uint8)  # marks a camera whose weights are not all 0 or 1
+
+
 @dataclass(frozen=True)
 class Detection:
     x: float
@@ -83,6 +86,9 @@ class CameraVotes:
 
     def cast(self, mask: np.ndarray) -> np.ndarray:
         """Votes (0..len(heights)) of one foreground mask (0/1 values) over this camera's ROI."""
+        if self.maps and mask.ndim == 2 and cv2.countNonZero(mask) == 0:
+            # Nobody in view: no votes anywhere (what the maps would give, without them).
+            return np.zeros(self.maps[0][0].shape[:2], mask.dtype)
         total: np.ndarray | None = None
         for m1, m2 in self.maps:
             warped = cv2.remap(
@@ -116,6 +122,7 @@ class OccupancyMap:
         r = max(1, round(nms_radius_m / grid.cell_m))
         self._nms = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         self.last_score: np.ndarray | None = None
+        self._seen: dict[str, np.ndarray] = {}  # per camera: where its weight is 1
 
     def reset(self) -> None:
         self._votes.fill(0)
@@ -124,7 +131,16 @@ class OccupancyMap:
     def add(self, camera_id: str, votes: np.ndarray) -> None:
         cam = self.cameras[camera_id]
         w = cam.weight
-        self._votes[cam.rows, cam.cols] += votes.astype(np.float32) * w
+        seen = self._seen.get(camera_id)
+        if seen is None:
+            # Where a camera sees whole people its weight is 1, elsewhere 0: so its votes
+            # add where it sees (the same sums, in one call).
+            w01 = bool(np.all((w == 0) | (w == 1)))
+            seen = self._seen[camera_id] = (w > 0).astype(np.uint8) if w01 else _GRADED
+        if seen is _GRADED:
+            self._votes[cam.rows, cam.cols] += votes.astype(np.float32) * w
+        else:
+            cv2.accumulate(votes, self._votes[cam.rows, cam.cols], mask=seen)
         self._cover[cam.rows, cam.cols] += w
 
     def detect(self) -> list[tuple[float, float, float]]:

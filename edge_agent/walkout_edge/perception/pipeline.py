@@ -22,6 +22,7 @@ group) without inventing exits; `finish()` is the same at the true end of a reco
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import math
@@ -79,9 +80,14 @@ class TrackLog:
         self._out = out
         self._lag_s = lag_s
         self._rows: list[tuple[float, str, float, float]] = []
+        # Whether the rows held are in time order (steps come in order, except live
+        # frames arriving late), so that a swap can find its first row by bisection.
+        self._ordered = True
         self._out.write("ts,track_id,x,y\n")
 
     def add(self, t: float, positions: list[tuple[str, float, float]]) -> None:
+        if self._rows and t < self._rows[-1][0]:
+            self._ordered = False
         self._rows.extend((t, tid, x, y) for tid, x, y in positions)
         if self._rows and t - self._rows[0][0] > 2 * self._lag_s:
             cut = t - self._lag_s
@@ -93,7 +99,13 @@ class TrackLog:
         def other(tid: str) -> str:
             return b if tid == a else a if tid == b else tid
 
-        self._rows = [(t, other(tid) if t >= since else tid, x, y) for t, tid, x, y in self._rows]
+        rows = self._rows
+        if not self._ordered:
+            self._rows = [(t, other(tid) if t >= since else tid, x, y) for t, tid, x, y in rows]
+            return
+        # In time order: only the rows from `since` on change.
+        start = bisect.bisect_left(rows, since, key=_row_time)
+        rows[start:] = [(t, other(tid), x, y) for t, tid, x, y in rows[start:]]
 
     def close(self) -> None:
         self._write(self._rows)
@@ -102,6 +114,10 @@ class TrackLog:
 
     def _write(self, rows: list[tuple[float, str, float, float]]) -> None:
         self._out.write("".join(f"{t:.3f},{tid},{x:.3f},{y:.3f}\n" for t, tid, x, y in rows))
+
+
+def _row_time(row: tuple[float, str, float, float]) -> float:
+    return row[0]
 
 
 @dataclass
@@ -171,14 +187,19 @@ class PerceptionPipeline:
             if self.vision.process_frame(reading.camera_id, reading.ts, reading.image):
                 self._after_step()
         elif isinstance(reading, LoadCellReadings):
-            self._advance(reading.ts)
+            ts = reading.ts
+            self._advance(ts)
+            cells = self._cells
             for cell_id, grams in reading.samples:
-                detector = self._cells.get(cell_id)
+                detector = cells.get(cell_id)
                 if detector is None:
                     self.unknown_cells.add(cell_id)
                     continue
-                for change in detector.push(reading.ts, grams):
-                    self._pending_shelf.append(_PendingShelf(change, self._lane_of_cell[cell_id]))
+                changes = detector.push(ts, grams)
+                if changes:  # rarely: most samples confirm nothing
+                    lane_id = self._lane_of_cell[cell_id]
+                    for change in changes:
+                        self._pending_shelf.append(_PendingShelf(change, lane_id))
             self._release_shelf(final=False)
         else:
             self._advance(reading.ts)

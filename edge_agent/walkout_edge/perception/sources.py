@@ -221,22 +221,33 @@ class RecordingSource:
             batch: list[tuple[str, float]] = []
             batch_ts = ""
             for number, line in enumerate(f, start=2):
-                parts = line.rstrip("\n").split(",")
-                if len(parts) != 3:
-                    if not line.strip():
-                        continue
-                    raise RecordingError(f"{name} line {number}: expected ts,cell_id,grams")
-                ts_text, cell, grams = parts
+                try:
+                    # The common case in one go (float() ignores the line end).
+                    ts_text, cell, grams = line.split(",")
+                    sample = (cell, float(grams))
+                except ValueError:
+                    parts = line.rstrip("\n").split(",")
+                    if len(parts) != 3:
+                        if not line.strip():
+                            continue
+                        raise RecordingError(
+                            f"{name} line {number}: expected ts,cell_id,grams"
+                        ) from None
+                    ts_text, cell, grams = parts
+                    if ts_text != batch_ts and batch:
+                        yield (
+                            float(batch_ts),
+                            order,
+                            LoadCellReadings(float(batch_ts), tuple(batch)),
+                        )
+                    raise RecordingError(
+                        f"{name} line {number}: grams {grams!r} is not a number"
+                    ) from None
                 if ts_text != batch_ts and batch:
                     yield float(batch_ts), order, LoadCellReadings(float(batch_ts), tuple(batch))
                     batch = []
                 batch_ts = ts_text
-                try:
-                    batch.append((cell, float(grams)))
-                except ValueError:
-                    raise RecordingError(
-                        f"{name} line {number}: grams {grams!r} is not a number"
-                    ) from None
+                batch.append(sample)
             if batch:
                 try:
                     ts_value = float(batch_ts)

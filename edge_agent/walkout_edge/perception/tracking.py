@@ -37,6 +37,8 @@ from walkout.store import Rect
 from walkout_edge.perception.appearance import Appearance, similarity
 
 BIG = 1e6
+_EYE2 = np.eye(2)
+_EYE4 = np.eye(4)
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,20 @@ class Track:
     from_entry: bool = True
     history: deque[TrackPoint] = field(default_factory=lambda: deque(maxlen=600))
     recent_looks: deque[Appearance] = field(default_factory=lambda: deque(maxlen=5))
+    # No point of `history` is earlier than `history_from_t` nor later than `history_to_t`
+    # (kept by `record`), so a look-up of a time window can skip a track at once.
+    history_from_t: float = math.inf
+    history_to_t: float = -math.inf
 
     @property
     def xy(self) -> tuple[float, float]:
         return float(self.x[0]), float(self.x[1])
+
+    def record(self, point: TrackPoint) -> None:
+        """Append a point to `history` (and widen its time bounds)."""
+        self.history.append(point)
+        self.history_from_t = min(self.history_from_t, point.t)
+        self.history_to_t = max(self.history_to_t, point.t)
 
     def lost(self, t: float, after_s: float) -> bool:
         return t - self.last_seen_t > after_s
@@ -164,6 +176,8 @@ class Tracker:
         self.exit_zones = exit_zones
         self._new_id = new_track_id
         self.tracks: dict[str, Track] = {}
+        # The tracks not marked exited, in birth order (`tracks` keeps every track ever).
+        self._live: dict[str, Track] = {}
         self._candidates: list[Orphan] = []  # would-be births at the entry
         self._orphans: list[Orphan] = []
         self._encounters: dict[tuple[str, str], Encounter] = {}
@@ -172,11 +186,14 @@ class Tracker:
         self._encounter_ids: set[str] = set()
         self.births: list[Track] = []  # confirmed since the last call of `take_births`
         self.ambiguities: list[AmbiguityReport] = []
+        self._meas_r = np.eye(2) * self.params.meas_sigma_m**2
+        self._motion_dt: float | None = None
+        self._motion_f: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # --- queries -------------------------------------------------------------------------
 
     def active(self) -> list[Track]:
-        return [t for t in self.tracks.values() if not t.exited]
+        return [t for t in self._live.values() if not t.exited]
 
     def reported_positions(self, t: float) -> list[tuple[str, float, float]]:
         """Positions worth reporting now: seen recently, or coasting for a short while."""
@@ -216,12 +233,24 @@ class Tracker:
             self._update(tracks[ti], detections[di], t)
         for ti in free_tracks:
             tr = tracks[ti]
-            tr.history.append(TrackPoint(t, *tr.xy, seen=False))
+            tr.record(TrackPoint(t, *tr.xy, seen=False))
         self._update_encounters(t, tracks, matches, free_tracks, ambiguous)
         leftovers = [detections[i] for i in free_dets]
         self._births(t, leftovers)
 
     # --- internals -----------------------------------------------------------------------
+
+    def _motion(self, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(F, F transposed, process noise Q) of the constant-velocity model over dt; the
+        same for every track of a step, so built once per step."""
+        if self._motion_dt != dt or self._motion_f is None:
+            f = np.eye(4)
+            f[0, 2] = f[1, 3] = dt
+            q = self.params.accel_sigma**2
+            g = np.array([[dt * dt / 2, 0], [0, dt * dt / 2], [dt, 0], [0, dt]])
+            self._motion_f = (f, f.T, g @ g.T * q)
+            self._motion_dt = dt
+        return self._motion_f
 
     def _predict(self, tr: Track, dt: float, t: float) -> None:
         unseen = t - tr.last_seen_t
@@ -229,31 +258,29 @@ class Tracker:
             # Shoppers stop: an unseen track slows down instead of walking on through
             # shelves and into other people.
             tr.x[2:] *= self.params.coast_damping
-        f = np.eye(4)
-        f[0, 2] = f[1, 3] = dt
-        q = self.params.accel_sigma**2
-        g = np.array([[dt * dt / 2, 0], [0, dt * dt / 2], [dt, 0], [0, dt]])
+        f, ft, gq = self._motion(dt)
         tr.x = f @ tr.x
-        tr.p = f @ tr.p @ f.T + g @ g.T * q
+        tr.p = f @ tr.p @ ft + gq
         if unseen > 2.0:
             # Long unseen: a wider position uncertainty, but bounded.
-            tr.p[:2, :2] = np.minimum(tr.p[:2, :2], np.eye(2) * 1.0)
+            tr.p[:2, :2] = np.minimum(tr.p[:2, :2], _EYE2)
 
     def _update(self, tr: Track, det: DetectionIn, t: float) -> None:
-        h = np.zeros((2, 4))
-        h[0, 0] = h[1, 1] = 1.0
-        r = np.eye(2) * self.params.meas_sigma_m**2
-        z = np.array([det.x, det.y])
-        s = h @ tr.p @ h.T + r
-        k = tr.p @ h.T @ np.linalg.inv(s)
-        tr.x = tr.x + k @ (z - h @ tr.x)
-        tr.p = (np.eye(4) - k @ h) @ tr.p
+        # Kalman update with H = [I 0] (the position is measured): H P H^T, P H^T, H x
+        # and K H are sub-blocks of P, x and K, taken directly (the same numbers).
+        p = tr.p
+        s = p[:2, :2] + self._meas_r
+        k = p[:, :2].copy() @ np.linalg.inv(s)
+        tr.x = tr.x + k @ (np.array([det.x, det.y]) - tr.x[:2])
+        i_kh = _EYE4.copy()
+        i_kh[:, :2] -= k
+        tr.p = i_kh @ p
         speed = math.hypot(tr.x[2], tr.x[3])
         if speed > 2.5:
             tr.x[2:] *= 2.5 / speed
         tr.last_seen_t = t
         tr.hits += 1
-        tr.history.append(TrackPoint(t, det.x, det.y, seen=True))
+        tr.record(TrackPoint(t, det.x, det.y, seen=True))
         if det.look.valid:
             tr.recent_looks.append(det.look)
             if not self._in_encounter(tr.track_id):
@@ -431,7 +458,7 @@ class Tracker:
                 lost.x = np.array([orphan.x, orphan.y, 0.0, 0.0])
                 lost.p = np.diag([0.05, 0.05, 0.5, 0.5])
                 lost.last_seen_t = t
-                lost.history.append(TrackPoint(t, orphan.x, orphan.y, seen=True))
+                lost.record(TrackPoint(t, orphan.x, orphan.y, seen=True))
             elif t - orphan.first_t >= 6.0 and orphan.hits >= 10 * p.orphan_hits:
                 self._spawn(orphan, t, from_entry=False)
             else:
@@ -477,8 +504,9 @@ class Tracker:
             confirmed=True,
             from_entry=from_entry,
         )
-        track.history.append(TrackPoint(t, seed.x, seed.y, seen=True))
+        track.record(TrackPoint(t, seed.x, seed.y, seen=True))
         self.tracks[track.track_id] = track
+        self._live[track.track_id] = track
         self.births.append(track)
 
     def _best_lost(self, orphan: Orphan, t: float) -> Track | None:
@@ -504,6 +532,7 @@ class Tracker:
         tr = self.tracks.get(track_id)
         if tr is not None:
             tr.exited = True
+            self._live.pop(track_id, None)
             for key in [k for k in self._encounters if track_id in k]:
                 del self._encounters[key]
 
@@ -534,3 +563,6 @@ def _swap_identity(a: Track, b: Track, since: float) -> None:
         keep = [pt for pt in tr.history if pt.t < since]
         tr.history.clear()
         tr.history.extend(keep + new_tail)
+    # Each history now mixes both: both take the union of the bounds.
+    a.history_from_t = b.history_from_t = min(a.history_from_t, b.history_from_t)
+    a.history_to_t = b.history_to_t = max(a.history_to_t, b.history_to_t)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from walkout.store import Store
-from walkout_edge.perception.appearance import Appearance, describe
+from walkout_edge.perception.appearance import Appearance, colour_codes, describe_codes
 from walkout_edge.perception.foreground import BackgroundModel, ForegroundParams
 from walkout_edge.perception.geometry import CameraGeometry, FloorGrid, check_cameras
 from walkout_edge.perception.occupancy import VOTE_HEIGHTS_M, CameraVotes, OccupancyMap
@@ -51,6 +51,7 @@ class CameraState:
     frames_seen: int = 0
     last_small: np.ndarray | None = None
     last_mask: np.ndarray | None = None
+    last_codes: np.ndarray | None = None  # colour codes of last_small, when first needed
     last_ts: float | None = None
 
 
@@ -93,6 +94,7 @@ class CameraPipeline:
         self._slot_t: float | None = None
         self._slot_cams: set[str] = set()
         self._protect_xy: list[tuple[float, float]] = []
+        self._protect_pts: np.ndarray | None = None  # built from _protect_xy when first needed
         self.steps = 0
         self.last_step_t: float | None = None
         # People the entry gates let in that no track has claimed yet (set by the pipeline).
@@ -125,6 +127,7 @@ class CameraPipeline:
         mask, diff, small = bg.apply(frame, protect)
         self.occupancy.add(state.geometry.camera_id, state.votes.cast(mask))
         state.last_small, state.last_mask, state.last_ts = small, mask, ts
+        state.last_codes = None
         state.diffs.append((ts, diff, bg.gain))
         if state.frames_seen % self.params.frame_every == 0:
             state.frames.append((ts, frame))
@@ -134,20 +137,29 @@ class CameraPipeline:
         if not self._protect_xy:
             return None
         scale = self.params.foreground.scale
-        xy = np.array(self._protect_xy)
-        n = len(xy)
-        pts = np.concatenate(
-            [np.column_stack([xy, np.zeros(n)]), np.column_stack([xy, np.full(n, PROTECT_TOP_M)])]
-        )
+        n = len(self._protect_xy)
+        pts = self._protect_pts
+        if pts is None:
+            # Feet and head tops of the tracked people: the same for every camera of a step.
+            xy = np.array(self._protect_xy)
+            pts = np.concatenate(
+                [
+                    np.column_stack([xy, np.zeros(n)]),
+                    np.column_stack([xy, np.full(n, PROTECT_TOP_M)]),
+                ]
+            )
+            self._protect_pts = pts
         px, front = state.geometry.project(pts)
         w, h = size
         mask = np.zeros((h, w), np.uint8)
         thick = max(2, round(2 * PROTECT_RADIUS_M * state.geometry.pixels_per_m(1.5) / scale))
-        px = px / scale
+        # Plain floats: the same values, without numpy's per-element overhead.
+        uv = (px / scale).tolist()
+        ahead = front.tolist()
         for k in range(n):
-            if not (front[k] and front[k + n]):
+            if not (ahead[k] and ahead[k + n]):
                 continue
-            (u0, v0), (u1, v1) = px[k], px[k + n]
+            (u0, v0), (u1, v1) = uv[k], uv[k + n]
             if max(u0, u1) < -thick or min(u0, u1) > w + thick:
                 continue
             if max(v0, v1) < -thick or min(v0, v1) > h + thick:
@@ -168,6 +180,7 @@ class CameraPipeline:
         # Only tracked people are protected from being learnt into the background: a
         # detection nobody explains may be a ghost, which must be allowed to heal.
         self._protect_xy = [tr.xy for tr in self.tracker.active() if tr.confirmed]
+        self._protect_pts = None
         self.last_step_t = t
         self._slot_t = None
         self._slot_cams = set()
@@ -188,7 +201,8 @@ class CameraPipeline:
                 continue
             if v.weight[i - v.rows.start, j - v.cols.start] <= 0:
                 continue
-            d = math.hypot(x - st.geometry.c[0], y - st.geometry.c[1])
+            cx, cy, _ = st.geometry.position
+            d = math.hypot(x - cx, y - cy)
             if d < best_d:
                 best, best_d = st, d
         if best is None or best.last_small is None or best.last_mask is None:
@@ -198,13 +212,10 @@ class CameraPipeline:
         if uv is None:
             return Appearance()
         radius = 0.25 * best.geometry.pixels_per_m(SHOULDER_M) / scale
-        return describe(
-            best.last_small,
-            best.last_mask,
-            uv[0] / scale,
-            uv[1] / scale,
-            radius_px=radius,
-            gain=best.background.gain,
+        if best.last_codes is None:
+            best.last_codes = colour_codes(best.last_small, best.background.gain)
+        return describe_codes(
+            best.last_codes, best.last_mask, uv[0] / scale, uv[1] / scale, radius_px=radius
         )
 
     # --- look-ups for reach evidence -----------------------------------------------------
