@@ -37,7 +37,9 @@ from benchmarks.attribution.fit import PARTS, fit
 from benchmarks.attribution.metrics import brier, ece, reliability, review_rows
 from benchmarks.attribution.replay import replay
 from walkout.attribution import DEFAULT_PARAMS, AttributionParams, events_to_review
+from walkout.attribution.who import actor_distribution
 from walkout.config import DeploymentConfig
+from walkout.events import ShelfChanged
 
 TRAIN = {
     "busy": [*range(101, 105), *range(115, 119)],
@@ -87,8 +89,13 @@ def evaluate(
                 "reviews": [],
                 "uncharged": [],
                 "unopened": [],
+                "actor_edge": [],
+                "actor_model": [],
             },
         )
+        for edge_top, model_top in _actor_top1(derived, params):
+            s["actor_edge"].append(edge_top)
+            s["actor_model"].append(model_top)
         per_case = by_case.setdefault(case.name, [])
         for record in run.attributions:
             ok = run.right[record.event_id]
@@ -120,6 +127,39 @@ def evaluate(
         "kinds": kinds,
         "shares": shares,
     }
+
+
+def _actor_top1(derived: Derived, params: AttributionParams) -> list[tuple[bool, bool]]:
+    """Per shelf event whose true actor is a listed candidate: whether the edge's highest
+    reach score, and the who model's most likely candidate, name that actor."""
+    out = []
+    for event in derived.events:
+        if not isinstance(event, ShelfChanged):
+            continue
+        actor = derived.truth[event.event_id].actor_track
+        cands = event.data.candidates
+        if actor is None or not cands:
+            continue
+        edge_top = max(cands, key=lambda c: c.reach_score).track_id
+        shares, _ = actor_distribution(cands, params)
+        model_top = max(shares, key=lambda c: c.probability).track_id
+        out.append((edge_top == actor, model_top == actor))
+    return out
+
+
+def print_actor_top1(result: dict[str, Any]) -> dict[str, Any]:
+    print("\n(0) Actor top-1 (shelf events whose true actor the edge listed)")
+    out: dict[str, Any] = {}
+    for name, s in result["by_scenario"].items():
+        n = len(s["actor_edge"])
+        if not n:
+            continue
+        edge, model = sum(s["actor_edge"]) / n, sum(s["actor_model"]) / n
+        print(
+            f"    {name:8s} {n:5d} events   highest reach score {edge:.3f}   who model {model:.3f}"
+        )
+        out[name] = {"events": n, "reach_score_top1": edge, "who_model_top1": model}
+    return out
 
 
 def print_calibration(result: dict[str, Any]) -> dict[str, Any]:
@@ -328,6 +368,7 @@ def _edge_study(args: argparse.Namespace, figures: dict[str, Any], started: floa
         print(f"    {name} (seed {t.case.seed}): {t.counts}")
     figures["edge_counts"] = {n: t.counts for n, t in zip(args.edge, test, strict=True)}
     result = evaluate([t.case for t in test], params, [t.derived for t in test])
+    figures["actor_top1"] = print_actor_top1(result)
     figures["calibration"] = print_calibration(result)
     for name, s in result["by_scenario"].items():
         figures.setdefault("reliability_by_scenario", {})[name] = _print_reliability(

@@ -4,12 +4,19 @@ For a weight change on a lane, every track near the lane's front during the chan
 second before it began to half a second after it settled) is a candidate, with:
 
 - `distance_m`: how close its centre came to the lane's front;
-- arm evidence: an arm into a lane is a thin streak of foreground from the shopper's
-  shoulders to the lane. For each frame of the window, in the cameras that see the lane
-  least obliquely, the difference image is sampled along the 3-D segment from this
-  candidate's shoulders to the lane's hand target (just inside its front, a little above
-  the shelf board), on the part of the segment outside the body. A neighbour reaching into
-  the next lane has foreground along *their* segment, not along this one;
+- arm evidence: an arm into a lane is a thin streak of foreground from one of the
+  shopper's shoulders to the lane. For each frame of the window, in the cameras that see
+  the lane least obliquely, the difference image is sampled along the 3-D segments from
+  this candidate's two shoulders (beside its centre, across the way to the lane) to the
+  lane's hand target (just inside its front, a little above the shelf board); the better
+  arm counts. Every candidate's segments end at the same target, so near it they all lie
+  on the actor's hand: only samples *exclusive* to this candidate count, those on the
+  part of a segment outside its body and, in the image, farther than an arm width from
+  every other candidate's arm segments and than a body radius from every other
+  candidate's body. A neighbour's arm then lights only the neighbour's own samples. A
+  frame with too few exclusive samples tells nothing; the evidence is the mean share over
+  the best quarter of the frames that could tell (the arm is out for part of the window
+  only), and unknown when no frame could;
 - `reach_score` (0-1): the arm evidence where cameras saw it, blended with proximity.
 
 The evidence for people is a JPEG crop around the lane at the moment of the change, from
@@ -35,8 +42,16 @@ _NORMAL = {
     Facing.NORTH: (0.0, 1.0),
     Facing.SOUTH: (0.0, -1.0),
 }
-ARM_SAMPLES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# Fractions of the shoulders-to-target segment sampled (those on a body or near another
+# candidate's segment are then left out).
+ARM_SAMPLES = tuple(round(0.3 + 0.05 * i, 2) for i in range(15))  # 0.3 .. 1.0
+ARM_WIDTH_M = 0.04
+MIN_EXCLUSIVE_SAMPLES = 3  # a frame with fewer exclusive samples tells nothing
+BEST_FRAMES_SHARE = 0.25  # the evidence: mean share over this best share of the frames
 BODY_RADIUS_M = 0.25
+SHOULDER_HALF_M = 0.17  # an arm starts at a shoulder, this far beside the centre
+# In the image, arm samples this close to the candidate's own body are its body, not its arm.
+OWN_BODY_M = 0.15
 ARM_WEIGHT = 2.0
 DISTANCE_WEIGHT_PER_M = 4.0
 ARM_PRIOR = 0.35  # arm evidence assumed when no camera saw the lane
@@ -129,6 +144,8 @@ class ReachScorer:
         for track in self.vision.tracker.tracks.values():
             if not track.confirmed:
                 continue
+            if track.history_to_t < t0 or track.history_from_t > t1:
+                continue  # no point of its path in the window (most tracks: long gone)
             path = [(pt.t, pt.x, pt.y) for pt in track.history if t0 <= pt.t <= t1]
             if not path:
                 continue
@@ -152,51 +169,33 @@ class ReachScorer:
         t0: float,
         t1: float,
     ) -> tuple[float, int]:
-        """Best share, over the frames between t0 and t1, of arm-like foreground along the
-        segment from this track's shoulders to the lane's hand target; and how many frames
-        could tell.
-
-        Samples that fall on another candidate's body in the image say nothing about whose
-        arm it is and are left out; a frame needs half its samples left to count.
-        """
-        best, frames = 0.0, 0
+        """This track's arm evidence between t0 and t1 (see the module docstring) and how
+        many frames could tell. Another candidate counts in a frame if its track was seen
+        within 0.3 s of it."""
+        shares: list[float] = []
         times = np.array([t for t, _, _ in path])
         other_times = [np.array([t for t, _, _ in pth]) for pth in others]
-        s = np.array(ARM_SAMPLES)
-        n = len(s)
-        tx, ty, tz = lane.target
         for cid in lane.cameras:
             geo = self.vision.cameras[cid].geometry
-            body_px = BODY_RADIUS_M * geo.pixels_per_m(1.2) / self.scale
             for ts, diff in self.vision.diffs_between(cid, t0, t1):
                 _, x, y = path[int(np.argmin(np.abs(times - ts)))]
-                points = [
-                    np.column_stack(
-                        [x + (tx - x) * s, y + (ty - y) * s, SHOULDER_M + (tz - SHOULDER_M) * s]
-                    )
-                ]
+                rivals: list[tuple[float, float]] = []
                 for pth, ot in zip(others, other_times, strict=True):
                     k = int(np.argmin(np.abs(ot - ts)))
                     if abs(ot[k] - ts) <= 0.3:
-                        ox, oy = pth[k][1], pth[k][2]
-                        points.append(np.array([[ox, oy, 0.1], [ox, oy, 1.8]]))
-                px, front = geo.project(np.concatenate(points))
-                if not front[:n].all():
-                    continue
-                px = px / self.scale
-                arm_px = px[:n]
-                usable = np.ones(n, dtype=bool)
-                for b in range(n, len(px), 2):
-                    if front[b] and front[b + 1]:
-                        usable &= _segment_distance(arm_px, px[b], px[b + 1]) > body_px
-                if usable.sum() < n / 2:
-                    continue
-                h, w = diff.shape
-                u = np.clip(np.round(arm_px[usable, 0]).astype(int), 0, w - 1)
-                v = np.clip(np.round(arm_px[usable, 1]).astype(int), 0, h - 1)
-                frames += 1
-                best = max(best, float((diff[v, u] > self.params.arm_threshold).mean()))
-        return best, frames
+                        rivals.append((pth[k][1], pth[k][2]))
+                share = exclusive_arm_share(
+                    geo,
+                    self.scale,
+                    diff,
+                    target=lane.target,
+                    at=(x, y),
+                    rivals=rivals,
+                    threshold=self.params.arm_threshold,
+                )
+                if share is not None:
+                    shares.append(share)
+        return best_frames_mean(shares), len(shares)
 
     def evidence_crop(self, lane_id: str, t: float) -> tuple[str, bytes] | None:
         """(camera id, JPEG) of the area around the lane at time t, or None if no frame."""
@@ -235,6 +234,94 @@ class ReachScorer:
         return None
 
 
+def shoulders(
+    at: tuple[float, float], target: tuple[float, float, float]
+) -> list[tuple[float, float]]:
+    """Where the two arms start for someone at `at` facing the target: SHOULDER_HALF_M to
+    either side of the centre."""
+    x, y = at
+    dx, dy = target[0] - x, target[1] - y
+    norm = math.hypot(dx, dy) or 1.0
+    px, py = -dy / norm * SHOULDER_HALF_M, dx / norm * SHOULDER_HALF_M
+    return [(x + px, y + py), (x - px, y - py)]
+
+
+def exclusive_arm_share(
+    geo: CameraGeometry,
+    scale: float,
+    diff: np.ndarray,
+    *,
+    target: tuple[float, float, float],
+    at: tuple[float, float],
+    rivals: list[tuple[float, float]],
+    threshold: int,
+) -> float | None:
+    """Share of foreground (`diff` above `threshold`) among the arm samples exclusive to the
+    candidate standing at `at`, in one difference image of camera `geo` downscaled by
+    `scale`, for the better of its two arms; None when neither arm has MIN_EXCLUSIVE_SAMPLES
+    exclusive samples in front of the camera.
+
+    An arm's samples lie on the segment from one shoulder to the hand `target`, on its part
+    outside the body (farther than BODY_RADIUS_M from the centre, and than OWN_BODY_M from
+    the body in the image). A sample is exclusive when, in the image, it lies farther than
+    ARM_WIDTH_M from both arm segments of every rival (the other candidates' positions at
+    that moment) and farther than BODY_RADIUS_M from every rival's body, and inside the
+    image.
+    """
+    s = np.array(ARM_SAMPLES)
+    n = len(s)
+    x, y = at
+    tx, ty, tz = target
+    z = SHOULDER_M + (tz - SHOULDER_M) * s
+    own = [
+        np.column_stack([sx + (tx - sx) * s, sy + (ty - sy) * s, z])
+        for sx, sy in shoulders(at, target)
+    ]
+    bodies = [[bx, by, h] for bx, by in (at, *rivals) for h in (0.1, 1.8)]
+    arms = [
+        point
+        for rival in rivals
+        for sx, sy in shoulders(rival, target)
+        for point in ([sx, sy, SHOULDER_M], list(target))
+    ]
+    points = np.concatenate([*own, np.array(bodies + arms).reshape(-1, 3)])
+    px, front = geo.project(points)
+    px = px / scale
+    h, w = diff.shape
+    body_px = BODY_RADIUS_M * geo.pixels_per_m(1.2) / scale
+    arm_px = ARM_WIDTH_M * geo.pixels_per_m(SHOULDER_M) / scale
+    own_px = OWN_BODY_M * geo.pixels_per_m(1.2) / scale
+    clearances = [(2 * n + 2 * b, body_px if b else own_px) for b in range(len(rivals) + 1)] + [
+        (2 * n + 2 * (len(rivals) + 1) + 2 * a, arm_px) for a in range(2 * len(rivals))
+    ]
+    best: float | None = None
+    for side, samples in enumerate(own):
+        arm = px[side * n : (side + 1) * n]
+        if not front[side * n : (side + 1) * n].all():
+            continue
+        usable = np.hypot(samples[:, 0] - x, samples[:, 1] - y) > BODY_RADIUS_M
+        usable &= (arm[:, 0] >= 0) & (arm[:, 0] <= w - 1) & (arm[:, 1] >= 0) & (arm[:, 1] <= h - 1)
+        for i, clearance in clearances:
+            if front[i] and front[i + 1]:
+                usable &= _segment_distance(arm, px[i], px[i + 1]) > clearance
+        if usable.sum() < MIN_EXCLUSIVE_SAMPLES:
+            continue
+        u = np.round(arm[usable, 0]).astype(int)
+        v = np.round(arm[usable, 1]).astype(int)
+        share = float((diff[v, u] > threshold).mean())
+        best = share if best is None else max(best, share)
+    return best
+
+
+def best_frames_mean(shares: list[float]) -> float:
+    """The mean of the best BEST_FRAMES_SHARE of the frames' shares (at least one); 0 if
+    none."""
+    if not shares:
+        return 0.0
+    k = max(1, math.ceil(len(shares) * BEST_FRAMES_SHARE))
+    return float(np.mean(sorted(shares, reverse=True)[:k]))
+
+
 def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ab = b - a
     denom = float(ab @ ab)
@@ -247,8 +334,9 @@ def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
 def reach_score(distance_m: float, arm: float | None) -> float:
     """0-1: how much this candidate looks like the one who reached.
 
-    A logistic of arm evidence (share of the shoulder-to-lane segment that is foreground,
-    0-1; unknown when no camera saw it) and distance (shoppers reach from 0.3-0.6 m). The
+    A logistic of arm evidence (share of the samples exclusive to this candidate, along its
+    better shoulder-to-lane segment, that are foreground, in its best frames, 0-1; unknown
+    when no camera saw such samples) and distance (shoppers reach from 0.3-0.6 m). The
     weights were chosen on simulated crowded stores so that two people who both stand at
     the lane and both have an arm out get close scores: a small margin, not a confident
     guess.
