@@ -16,6 +16,10 @@ other), moto's whole-table copy is skipped on that thread, and if the transactio
 cancelled those items (and the table's stream records) are put back as they were. The
 outcome for the caller is the same, all or nothing; transactions are also applied one at a
 time, so two of them never interleave (as DynamoDB serialises conflicting transactions).
+Single-item writes (`PutItem`, `UpdateItem`, `DeleteItem`) take the same lock: moto checks
+a write's condition and then writes, so two request threads could both pass a condition
+only one of them may pass on DynamoDB (two reviewers claiming one open task both
+succeeded); under the lock a condition and its write are one step, as on DynamoDB.
 
 moto answers a `Query` on a secondary index by sorting every item of the table by its key
 (`Table.all_items`) and filtering; the sort compares `DynamoType`s through Python methods,
@@ -41,6 +45,29 @@ with the same records, next position and `MillisBehindLatest`.
 moto's server also looks up its own package folder on disk for every request to find
 which service a host name is (`moto.backends.list_of_moto_modules`); the folder does not
 change while it runs, so the list is read once.
+
+A `Query` walks every item of the table (`Table.all_items`, sorted) to find those of one
+key, then sorts what it found again by the full key: on a table query only the items of
+the queried partition are taken here (the same ones, put in range-key order by moto
+after), and on an index query the table's items are not sorted first (moto sorts the
+matches by index key and table key, unique per item, so the first order never shows);
+an index query on one string partition value skips the items without it before moto's
+own checks.
+
+moto's `DynamoType.to_regular_json` (an item's JSON after `UpdateItem`, for instance)
+deep-copies a value and then converts its members, each of which deep-copies its own
+again: on nested records that grows with the square of their depth; here each member is
+converted once, to the same result. moto's item size (`Item.size`, `DynamoType.size`: the
+1 MB page limit and consumed capacity; a query takes the size of every item of the
+partition) builds a new `DynamoType` for every map value; here the same sums are taken on
+the stored values.
+
+moto's Step Functions interpreter parses the state machine's definition with its ANTLR
+parser for every execution (about 0.06 s each here), and makes a new boto3 client for every
+Lambda, SNS and EventBridge task. The parsed program is a tree of declarations that keep
+no execution state (that lives in each execution's `Environment`; the retry counters'
+keys are fixed once here, before the tree is shared), so each definition is parsed once;
+and one client per service and endpoint is made (under a lock) and reused.
 """
 
 from __future__ import annotations
@@ -54,15 +81,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from moto import backends
+from moto import backends, settings
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 from moto.kinesis.models import Shard
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_events,
+    state_task_service_sns,
+)
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 _local = threading.local()
-_transactions = threading.Lock()
+# Held while a transaction or a single-item write is applied (reentrant: moto's
+# transactions apply their operations through the single-item methods).
+_transactions = threading.RLock()
 
 
 @dataclass
@@ -147,7 +184,11 @@ def _table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
 
 
 def _all_items(self: Table) -> list[Item]:
-    """`Table.all_items` with the same order, sorted on plain values."""
+    """`Table.all_items` with the same order, sorted on plain values; inside a query, only
+    the items it can match, unsorted (see the module doc)."""
+    scope = getattr(_local, "query_scope", None)
+    if scope is not None:
+        return _query_items(self, scope)
     items: list[Item] = []
     stored: dict[Any, Any] = self.items
     # Copies of the dicts' values first: another request thread may add an item meanwhile
@@ -218,6 +259,184 @@ def _get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple
     return results, last, millis_behind
 
 
+def _bytesize(value: Any) -> int:
+    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+
+
+def _value_size(kind: str, value: Any) -> int:
+    """`DynamoType({kind: value}).size()`, without building `DynamoType`s."""
+    if kind == "N":
+        return len(str(value))
+    if kind in {"SS", "NS", "BS"}:
+        return sum(_value_size(kind[0], v) for v in value)
+    # Copies first (one step for the interpreter): another request thread may change the
+    # item meanwhile, and iterating it then fails with "dictionary changed size".
+    if kind == "L":
+        return sum(_typed_size(v) for v in list(value))
+    if kind == "M":
+        return sum(_bytesize(k) + _typed_size(v) for k, v in list(value.items()))
+    if isinstance(value, bool):
+        return 1
+    return _bytesize(value)
+
+
+def _typed_size(value: Any) -> int:
+    """The size of a `DynamoType`, or of a plain `{type: value}` (as `DynamoType(v)`)."""
+    if isinstance(value, DynamoType):
+        return _value_size(value.type, value.value)
+    kind = next(iter(value))
+    return _value_size(kind, value[kind])
+
+
+_IMMUTABLE = (str, bytes, bool, int, float, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy of a member that is not a `DynamoType` (as moto's deep copy gives)."""
+    return value if isinstance(value, _IMMUTABLE) else copy.deepcopy(value)
+
+
+def _regular_json(self: DynamoType) -> dict[str, Any]:
+    """`DynamoType.to_regular_json`: `{type: value}` in full, members converted alike."""
+    value = self.value
+    out: Any
+    if isinstance(value, dict):
+        out = {
+            k: _regular_json(v) if isinstance(v, DynamoType) else _plain(v)
+            for k, v in list(value.items())
+        }
+    elif isinstance(value, list):
+        out = [_regular_json(v) if isinstance(v, DynamoType) else _plain(v) for v in list(value)]
+    else:
+        out = _plain(value)
+    if self.type == "B" and isinstance(out, str):
+        out = base64.b64decode(out)
+    return {self.type: out}
+
+
+def _dynamo_type_size(self: DynamoType) -> int:
+    return _value_size(self.type, self.value)
+
+
+def _item_size(self: Item) -> int:
+    return sum(_bytesize(k) + _value_size(v.type, v.value) for k, v in list(self.attrs.items()))
+
+
+@dataclass(frozen=True)
+class _QueryScope:
+    """What the query on this thread can match: a table partition, or index items whose
+    attribute `attribute` is the string `value` (None: any item)."""
+
+    hash_key: DynamoType | None = None
+    attribute: str | None = None
+    value: str | None = None
+
+
+# Table.query's positional parameters (moto 5.2): hash_key first, index_name eighth.
+_QUERY_INDEX_NAME = 7
+
+
+def _query_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _QueryScope:
+    hash_key = kwargs["hash_key"] if "hash_key" in kwargs else (args[0] if args else None)
+    if "index_name" in kwargs:
+        index_name = kwargs["index_name"]
+    else:
+        index_name = args[_QUERY_INDEX_NAME] if len(args) > _QUERY_INDEX_NAME else None
+    if not index_name:
+        return _QueryScope(hash_key=hash_key if isinstance(hash_key, DynamoType) else None)
+    conditions = kwargs.get("hash_key_conditions") or []
+    if len(conditions) == 1:
+        attribute, expected = conditions[0]
+        if isinstance(expected, DynamoType) and expected.type == "S":
+            return _QueryScope(attribute=attribute, value=expected.value)
+    return _QueryScope()
+
+
+def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
+    """The items a query can match, in no particular order (the query sorts them)."""
+    stored: dict[Any, Any] = table.items
+    if scope.hash_key is not None:
+        partition = stored.get(scope.hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if table.range_key_attr else [partition]
+    items: list[Item] = []
+    for hash_set in list(stored.values()):
+        if table.range_key_attr:
+            items.extend(list(hash_set.values()))
+        else:
+            items.append(hash_set)
+    if scope.attribute is None:
+        return items
+    attribute, wanted = scope.attribute, scope.value
+    kept = []
+    for item in items:
+        found = item.attrs.get(attribute)
+        # moto keeps an item when the attribute equals the value (same type and value).
+        if found is not None and found.type == "S" and found.value == wanted:
+            kept.append(item)
+    return kept
+
+
+def _fix_heap_keys(component: Any, seen: set[int]) -> None:
+    """Give every declaration of a parsed program its heap key now (they are made lazily,
+    which two executions sharing the tree could race on)."""
+    if id(component) in seen:
+        return
+    seen.add(id(component))
+    if isinstance(component, EvalComponent):
+        _ = component.heap_key
+    children: list[Any] = []
+    if isinstance(component, list | tuple):
+        children = list(component)
+    elif isinstance(component, dict):
+        children = list(component.values())
+    elif hasattr(component, "__dict__") and type(component).__module__.startswith(
+        "moto.stepfunctions"
+    ):
+        children = list(vars(component).values())
+    for child in children:
+        _fix_heap_keys(child, seen)
+
+
+class _Programs:
+    """Each state machine definition parsed once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.parsed: dict[str, Any] = {}
+
+    def entrypoint(self, worker: ExecutionWorker) -> Any:
+        definition = worker._evaluation_details.state_machine_details.definition
+        with self.lock:
+            program = self.parsed.get(definition)
+            if program is None:
+                program = AmazonStateLanguageParser.parse(definition)[0]
+                _fix_heap_keys(program, set())
+                self.parsed[definition] = program
+        return program
+
+
+class _Clients:
+    """One boto3 client per (region, service, moto port) for the interpreter's tasks."""
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        self.make = make
+        self.lock = threading.Lock()
+        self.made: dict[tuple[str, str, str], Any] = {}
+
+    def __call__(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, settings.moto_server_port())
+        with self.lock:
+            if key not in self.made:
+                self.made[key] = self.make(region, service, state_credentials)
+            return self.made[key]
+
+
+# The interpreter's modules that make clients for the tasks the finalize workflow runs.
+_CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns, state_task_service_events)
+
+
 def install() -> Callable[[], None]:
     """Patch moto's DynamoDB backend as the module doc says; returns `restore`."""
     original = DynamoDBBackend.transact_write_items
@@ -225,6 +444,25 @@ def install() -> Callable[[], None]:
     original_modules = backends.list_of_moto_modules
     modules = tuple(original_modules())
     original_get_records = Shard.get_records
+    original_query = Table.query
+    original_item_size = Item.size
+    original_type_size = DynamoType.size
+    original_regular_json = DynamoType.to_regular_json
+    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    original_clients = [module.boto_client_for for module in _CLIENT_MODULES]
+    programs = _Programs()
+    clients = _Clients(original_clients[0])
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        _local.query_scope = _query_scope(args, kwargs)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _local.query_scope = None
+
+    def entrypoint(self: ExecutionWorker) -> Any:
+        return programs.entrypoint(self)
+
     had_execute = "execute_result" in DynamoResult.__dict__
     original_execute = DynamoResult.execute_result
 
@@ -249,18 +487,47 @@ def install() -> Callable[[], None]:
             finally:
                 _local.in_transaction = False
 
+    originals_single = {
+        name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")
+    }
+
+    def serialised(write: Callable[..., Any]) -> Callable[..., Any]:
+        def apply(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _transactions:
+                return write(self, *args, **kwargs)
+
+        return apply
+
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name, write in originals_single.items():
+        setattr(DynamoDBBackend, name, serialised(write))
     Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
     Table.all_items = _all_items  # type: ignore[method-assign]
     backends.list_of_moto_modules = lambda: modules
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
     Shard.get_records = _get_records  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+    Item.size = _item_size  # type: ignore[method-assign]
+    DynamoType.size = _dynamo_type_size  # type: ignore[method-assign]
+    DynamoType.to_regular_json = _regular_json  # type: ignore[method-assign]
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+    for module in _CLIENT_MODULES:
+        module.boto_client_for = clients  # type: ignore[attr-defined]
 
     def restore() -> None:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        for name, write in originals_single.items():
+            setattr(DynamoDBBackend, name, write)
         Table.all_items = original_all_items  # type: ignore[method-assign]
         backends.list_of_moto_modules = original_modules
         Shard.get_records = original_get_records  # type: ignore[method-assign]
+        Table.query = original_query  # type: ignore[method-assign]
+        Item.size = original_item_size  # type: ignore[method-assign]
+        DynamoType.size = original_type_size  # type: ignore[method-assign]
+        DynamoType.to_regular_json = original_regular_json  # type: ignore[method-assign]
+        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
+        for module, made in zip(_CLIENT_MODULES, original_clients, strict=True):
+            module.boto_client_for = made  # type: ignore[attr-defined]
         if had_execute:
             DynamoResult.execute_result = original_execute  # type: ignore[method-assign]
         else:

@@ -72,6 +72,9 @@ class PipelineOptions:
     review_backend: str = "console"  # "console" | "groundtruth"
     reviewer_error_rate: float = 0.0  # simulated reviewer: chance an answer is wrong
     reviewer_delay_s: float = 0.5  # simulated reviewer: wall delay before answering
+    # Console reviewers working the queue at once (each claims its own tasks); the Ground
+    # Truth job is one consumer of its queue with `groundtruth.workers_per_task` workers.
+    console_reviewers: int = 4
     edge_speed: float = 0.0  # replay speed for the edge daemon (0 = as fast as possible)
     config_overrides: Mapping[str, Any] = field(default_factory=dict)
     # Give up waiting for the cloud to finish after this many seconds.
@@ -169,6 +172,10 @@ class LocalPipeline:
         options: PipelineOptions,
         progress: Callable[[str], None],
     ) -> None:
+        if options.console_reviewers < 1:
+            raise PipelineError(
+                f"console_reviewers {options.console_reviewers}: must be at least 1"
+            )
         self.recording = recording.resolve()
         self.workdir = workdir.resolve()
         self.options = options
@@ -197,12 +204,13 @@ class LocalPipeline:
         self.delivered = _Delivered(_JsonLines(self.run_dir / "delivered.jsonl"))
         self.bus_log = _JsonLines(self.run_dir / "bus.jsonl")
         self.pump: KinesisPump | None = None
-        self.reviewer: ConsoleReviewer | GroundTruthReviewer | None = None
+        self.reviewers: list[ConsoleReviewer | GroundTruthReviewer] = []
         self.daemon: subprocess.Popen[bytes] | None = None
         self.exit_seen: dict[str, float] = {}
         self.issued: dict[str, float] = {}
         self.restarted = False
-        self._errors_shown = 0
+        # How many errors of each list (by id) were shown.
+        self._errors_shown: dict[int, int] = {}
 
     # --- tables ----------------------------------------------------------------------------
 
@@ -263,8 +271,9 @@ class LocalPipeline:
         )
         self.pump.decided |= decided
         self.pump.start()
+        self.reviewers = []
         if self.config.review_backend is ReviewBackend.GROUNDTRUTH:
-            self.reviewer = GroundTruthReviewer(
+            gt = GroundTruthReviewer(
                 client=self.cloud.client,
                 sessions=self.sessions_table(),
                 input_queue_url=deployment.gt_input_queue,
@@ -278,28 +287,34 @@ class LocalPipeline:
                 log=self.review_log,
                 delay_s=self.options.reviewer_delay_s,
             )
+            self.reviewers.append(gt)
         else:
-            self.reviewer = ConsoleReviewer(
-                tasks=ReviewTasksTable(
-                    self.cloud.client("dynamodb"),
-                    self.config.table_name("sessions"),
-                    ttl_days=self.config.transient_ttl_days,
-                    clock=lambda: datetime.now(UTC),
-                ),
-                sessions=self.sessions_table(),
-                callbacks=TaskCallbacks(self.cloud.client("stepfunctions")),
-                retailers=[(self.definition.store.retailer_id, self.store_id)],
-                oracle=self.oracle,
-                log=self.review_log,
-                delay_s=self.options.reviewer_delay_s,
+            tasks = ReviewTasksTable(
+                self.cloud.client("dynamodb"),
+                self.config.table_name("sessions"),
+                ttl_days=self.config.transient_ttl_days,
+                clock=lambda: datetime.now(UTC),
             )
-        self.reviewer.start()
+            for n in range(self.options.console_reviewers):
+                console = ConsoleReviewer(
+                    tasks=tasks,
+                    sessions=self.sessions_table(),
+                    callbacks=TaskCallbacks(self.cloud.client("stepfunctions")),
+                    retailers=[(self.definition.store.retailer_id, self.store_id)],
+                    oracle=self.oracle,
+                    log=self.review_log,
+                    delay_s=self.options.reviewer_delay_s,
+                    reviewer_id=f"sim-reviewer-{n + 1}",
+                )
+                self.reviewers.append(console)
+        for reviewer in self.reviewers:
+            reviewer.start()
 
     def stop_threads(self) -> None:
         if self.pump is not None:
             self.pump.stop()
-        if self.reviewer is not None:
-            self.reviewer.stop()
+        for reviewer in self.reviewers:
+            reviewer.stop()
 
     def restart_threads(self) -> None:
         """Stop the pump and the reviewer mid-stream and start them again: the pump resumes
@@ -421,7 +436,6 @@ class LocalPipeline:
         self.start_threads()
         edge_started = time.time()
         self.start_edge()
-        assert self.daemon is not None
         edge_done: float | None = None
         settled_since: float | None = None
         last_key: tuple[int, ...] = ()
@@ -433,11 +447,12 @@ class LocalPipeline:
             time.sleep(pause)
             polled = time.monotonic()
             self.drain_bus()
-            if edge_done is None and self.daemon.poll() is not None:
+            status = self.edge_status() if edge_done is None else None
+            if status is not None:
                 edge_done = time.time()
-                if self.daemon.returncode != 0:
+                if status != 0:
                     raise PipelineError(
-                        f"the edge daemon exited with status {self.daemon.returncode}:"
+                        f"the edge daemon exited with status {status}:"
                         f" see {self.edge_dir}/daemon.log"
                     )
                 self.progress(f"edge daemon done in {edge_done - edge_started:.1f} s")
@@ -466,7 +481,11 @@ class LocalPipeline:
             assert self.pump is not None
             # Every workflow started has ended: a ready session has its receipt, or its
             # workflow failed (flagged for attention); sessions not ready never will be.
-            done = edge_done is not None and self.pump.idle() and state["running"] == 0
+            # The pump must have found the stream drained by a read that started after the
+            # edge had put its last record.
+            done = (
+                edge_done is not None and self.pump.idle(since=edge_done) and state["running"] == 0
+            )
             if not done:
                 settled_since = None
                 continue
@@ -497,13 +516,18 @@ class LocalPipeline:
 
     def report_errors(self) -> None:
         """Show each new error of the pump or the reviewer once (they carry on)."""
-        errors = [
-            *(self.pump.errors if self.pump else []),
-            *(self.reviewer.errors if self.reviewer else []),
-        ]
-        for error in errors[self._errors_shown :]:
-            self.progress(f"error (retrying): {error}")
-        self._errors_shown = len(errors)
+        sources = [self.pump.errors] if self.pump else []
+        sources += [reviewer.errors for reviewer in self.reviewers]
+        for errors in sources:
+            shown = self._errors_shown.get(id(errors), 0)
+            for error in errors[shown:]:
+                self.progress(f"error (retrying): {error}")
+            self._errors_shown[id(errors)] = len(errors)
+
+    def edge_status(self) -> int | None:
+        """The edge daemon's exit status once it has exited, else None."""
+        assert self.daemon is not None
+        return self.daemon.poll()
 
     def stop_daemon(self) -> None:
         if self.daemon is not None and self.daemon.poll() is None:

@@ -43,6 +43,9 @@ from walkout.config import IngestTuning
 
 BISECT_BATCH_ON_ERROR = True  # infrastructure/ingest.py: bisect_batch_on_error=True
 IDLE_POLL_S = 0.1
+# A shard that stays empty is polled less often, down to once a second (Lambda's own
+# polling rate per shard): idle polls of the other shards would take the process's time.
+IDLE_POLL_MAX_S = 1.0
 RETRY_BASE_S = 0.05
 RETRY_CAP_S = 1.0
 
@@ -144,6 +147,8 @@ class KinesisPump:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._idle: dict[str, bool] = {}
+        # When (time.time()) the read that found each shard idle started.
+        self._idle_read: dict[str, float] = {}
         self._lock = threading.Lock()
         description = kinesis.describe_stream_summary(StreamName=stream_name)
         self.stream_arn: str = description["StreamDescriptionSummary"]["StreamARN"]
@@ -170,10 +175,17 @@ class KinesisPump:
             thread.join(timeout=60)
         self._threads.clear()
 
-    def idle(self) -> bool:
-        """Every shard read to its end and every record handled."""
+    def idle(self, since: float | None = None) -> bool:
+        """Every shard read to its end and every record handled; with `since` (a
+        `time.time()`), by reads that started at or after it: a record put before `since`
+        is then either handled or seen (a read in flight, or one a busy process has not
+        come back from, cannot be taken for one that found nothing)."""
         with self._lock:
-            return bool(self._idle) and all(self._idle.values())
+            if not self._idle or not all(self._idle.values()):
+                return False
+            return since is None or all(
+                self._idle_read.get(shard, 0.0) >= since for shard in self._idle
+            )
 
     # --- one shard -------------------------------------------------------------------------
 
@@ -210,8 +222,10 @@ class KinesisPump:
         batch: list[dict[str, Any]] = []
         gathering_since = 0.0
         window = float(self.tuning.batching_window_s)
+        idle = IDLE_POLL_S
         while not self._stop.is_set():
             room = self.tuning.batch_size - len(batch)
+            reading = time.time()
             page = self.kinesis.get_records(ShardIterator=iterator, Limit=min(room, 10_000))
             iterator = page["NextShardIterator"]
             records = page["Records"]
@@ -229,8 +243,13 @@ class KinesisPump:
                 continue
             with self._lock:
                 self._idle[shard_id] = not batch and caught_up
+                if self._idle[shard_id]:
+                    self._idle_read[shard_id] = reading
+            if records or batch:
+                idle = IDLE_POLL_S  # gathering a batch: look again soon
             if not records:
-                self._stop.wait(IDLE_POLL_S)
+                self._stop.wait(idle)
+                idle = min(IDLE_POLL_MAX_S, 2 * idle)
 
     def _report_read(self, shard_id: str, records: Sequence[dict[str, Any]]) -> None:
         state = self.checkpoints.get(shard_id)
