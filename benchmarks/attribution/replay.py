@@ -21,7 +21,7 @@ from walkout.attribution import (
     lane_after,
     receipt_confidence,
 )
-from walkout.attribution.identity import bound_later, involving
+from walkout.attribution.identity import bound_later, shaping
 from walkout.attribution.record import Action
 from walkout.definition import StoreDefinition
 from walkout.events import (
@@ -168,7 +168,8 @@ def replay(
             data = event.data
             recent = [a for a in ambiguities if a.t_start >= data.t_end - AMBIGUITY_HORIZON]
             relevant = bound_later(
-                involving(recent, {c.track_id for c in data.candidates}), track_sessions()
+                shaping(recent, {c.track_id for c in data.candidates}, data.t_end),
+                track_sessions(),
             )
             wanted = {c.session_id for c in data.candidates if c.session_id is not None}
             wanted |= {s for a in relevant for s in (a.session_a, a.session_b) if s is not None}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import pytest
-from attribution_support import LANES, PRODUCTS, ShelfEventFactory
+from attribution_support import LANES, PRODUCTS, T0, ShelfEventFactory
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -15,10 +16,12 @@ from walkout.attribution import (
     ShelfContext,
     attribute,
     cart_after,
+    identities,
     lane_after,
     posterior,
     receipt_confidence,
 )
+from walkout.attribution.identity import shaping
 from walkout.attribution.record import Action
 
 LANE_IDS = sorted(LANES)
@@ -302,3 +305,58 @@ def test_a_clearly_seen_pick_spreads_nothing_over_the_store(
     record = attribute(event, floor, ShelfContext(present={"s1": 1, "s2": 2, "s3": 1}))
     # Then only s1 takes part: the others' receipts are not made doubtful by it
     assert [s.session_id for s in record.sessions] == ["s1"]
+
+
+_TRACKS = [f"t{i}" for i in range(8)]
+
+
+@st.composite
+def _ambiguity_chains(draw: st.DrawFn) -> list[Ambiguity]:
+    out = []
+    for i in range(draw(st.integers(0, 30))):
+        a, b = draw(st.lists(st.sampled_from(_TRACKS), min_size=2, max_size=2, unique=True))
+        start = draw(st.integers(0, 60))
+        t = T0 + timedelta(seconds=start)
+        out.append(
+            Ambiguity(
+                f"A{i:02d}",
+                t,
+                t + timedelta(seconds=draw(st.integers(0, 5))),
+                a,
+                b,
+                draw(st.sampled_from([0.0, 0.1, 0.3, 0.5])),
+                draw(st.sampled_from([None, f"s-{a}"])),
+                draw(st.sampled_from([None, f"s-{b}"])),
+            )
+        )
+    return out
+
+
+@given(
+    ambiguities=_ambiguity_chains(),
+    wanted=st.sets(st.sampled_from(_TRACKS), min_size=1, max_size=3),
+    at_s=st.integers(0, 70),
+)
+def test_only_the_ambiguities_that_shape_the_identities_are_needed(
+    ambiguities: list[Ambiguity], wanted: set[str], at_s: int
+) -> None:
+    # Given any tangle of swaps among eight tracks, and a few tracks asked about at a time
+    before = T0 + timedelta(seconds=at_s)
+    tracks = {t: f"s-{t}" for t in sorted(wanted)}
+    # When only the ambiguities that shape those tracks' identities are applied
+    chosen = shaping(ambiguities, tracks, before)
+    # Then the identities are the same as with every ambiguity, from a subset of them
+    full = identities(tracks, ambiguities, before=before)
+    assert identities(tracks, chosen, before=before) == full
+    assert {a.event_id for a in chosen} <= {a.event_id for a in ambiguities}
+
+
+def test_a_later_swap_of_a_partner_does_not_shape_an_earlier_identity() -> None:
+    # Given t1 swapped with t2, and afterwards t2 with t3
+    first = Ambiguity("A", T0, T0 + timedelta(seconds=1), "t1", "t2", 0.3, "s1", "s2")
+    later_start = T0 + timedelta(seconds=5)
+    later = Ambiguity(
+        "B", later_start, later_start + timedelta(seconds=1), "t2", "t3", 0.5, "s2", "s3"
+    )
+    # Then only the first shapes t1 (t2's later swap changed t2, not t1)
+    assert shaping([first, later], {"t1"}, T0 + timedelta(seconds=10)) == [first]

@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from walkout.attribution.floor import Floor
-from walkout.attribution.identity import Ambiguity, identities, involving
+from walkout.attribution.identity import Ambiguity, identities, shaping
 from walkout.attribution.params import DEFAULT_PARAMS, MODEL_NAME, AttributionParams
 from walkout.attribution.record import Action, Attribution, Hypothesis, LaneChange, SessionShare
 from walkout.attribution.what import (
@@ -145,7 +145,7 @@ def _solve(
             reasons.append(f"who: track {c.track_id}'s session is not open here; not charged")
             session = None
         base[c.track_id] = session
-    relevant = [a for a in involving(context.ambiguities, base) if a.t_start <= data.t_end]
+    relevant = shaping(context.ambiguities, base, data.t_end)
     ids = identities(base, relevant, before=data.t_end)
     if context.open_sessions is not None:
         ids = {
@@ -434,10 +434,20 @@ def _who_reasons(
             f"who: P(actor is none of the candidates) {absent:.3f}: nobody to charge for"
             " that part; review decides"
         )
+    listed = {c.track_id for c in candidates}
+    chained = 0
     for amb in ambiguities:
+        if amb.track_a not in listed and amb.track_b not in listed:
+            chained += 1  # shaped a partner's identity earlier; counted, not listed
+            continue
         out.append(
             f"who: tracks {amb.track_a} and {amb.track_b} were too close to tell apart"
             f" (swap probability {amb.swap_probability:.2f})"
+        )
+    if chained:
+        out.append(
+            f"who: {chained} earlier ambiguities between other tracks reach these identities"
+            " through chains of swaps"
         )
     return out
 

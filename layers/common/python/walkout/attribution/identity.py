@@ -88,21 +88,28 @@ def bound_later(
     return out
 
 
-def involving(ambiguities: Iterable[Ambiguity], tracks: Iterable[str]) -> list[Ambiguity]:
-    """The ambiguities connected to `tracks`, directly or through a chain of swaps."""
-    pending = list(ambiguities)
-    reached = set(tracks)
+def shaping(
+    ambiguities: Iterable[Ambiguity], tracks: Iterable[str], before: datetime
+) -> list[Ambiguity]:
+    """The ambiguities that shape the identities of `tracks` at `before`, in the order
+    `identities` applies them: exactly those whose mixing reaches one of `tracks` by then.
+
+    Walking back from the last ambiguity applied: one with a track already needed is
+    needed, and from then on (earlier in the order) its other track is needed too, since
+    that track's identity at that moment was mixed in. A later ambiguity of that other
+    track changes only what it became afterwards. So `identities(tracks, shaping(...))`
+    equals `identities(tracks, all of them)`, with a set that stays small in a crowded
+    store where nearly every track is linked to every other through some chain.
+    """
+    ordered = sorted(
+        (a for a in ambiguities if a.t_start <= before and a.swap_probability > 0),
+        key=lambda a: (a.t_end, a.event_id),
+    )
+    needed = set(tracks)
     chosen: list[Ambiguity] = []
-    grew = True
-    while grew:
-        grew = False
-        rest = []
-        for amb in pending:
-            if amb.track_a in reached or amb.track_b in reached:
-                chosen.append(amb)
-                reached.update((amb.track_a, amb.track_b))
-                grew = True
-            else:
-                rest.append(amb)
-        pending = rest
+    for amb in reversed(ordered):
+        if amb.track_a in needed or amb.track_b in needed:
+            chosen.append(amb)
+            needed.update((amb.track_a, amb.track_b))
+    chosen.reverse()
     return chosen

@@ -45,7 +45,7 @@ from walkout.attribution import (
     cart_after,
     lane_after,
 )
-from walkout.attribution.identity import bound_later, involving
+from walkout.attribution.identity import bound_later, shaping
 from walkout.cart import Cart
 from walkout.data.dynamo import client, utc_clock
 from walkout.data.ingest import (
@@ -507,7 +507,7 @@ class IngestBatch:
                 f"data.lane_id: lane {data.lane_id} is not in store {state.store_id}"
             )
         tracks = {c.track_id for c in data.candidates}
-        relevant = involving(state.ambiguities(data.t_end), tracks)
+        relevant = shaping(state.ambiguities(data.t_end), tracks, data.t_end)
         if any(a.session_a is None or a.session_b is None for a in relevant):
             relevant = bound_later(relevant, state.track_sessions())
         wanted = {c.session_id for c in data.candidates if c.session_id is not None}
