@@ -52,7 +52,9 @@ the queried partition are taken here (the same ones, put in range-key order by m
 after), and on an index query the table's items are not sorted first (moto sorts the
 matches by index key and table key, unique per item, so the first order never shows);
 an index query on one string partition value skips the items without it before moto's
-own checks.
+own checks. The query's range key condition is applied to those candidates here too, as
+moto applies it: moto takes the size of every candidate before testing the condition, so
+each look for open review tasks sized every answered task (13-62 KB each) of the store.
 
 moto's `DynamoType.to_regular_json` (an item's JSON after `UpdateItem`, for instance)
 deep-copies a value and then converts its members, each of which deep-copies its own
@@ -330,26 +332,86 @@ class _QueryScope:
     hash_key: DynamoType | None = None
     attribute: str | None = None
     value: str | None = None
+    # The query's range key condition (attribute, comparison, values), applied here as
+    # moto applies it in its loop, so that loop neither sizes nor walks items the
+    # condition drops (moto sizes every candidate before it tests the condition).
+    range_condition: tuple[str, str, list[DynamoType]] | None = None
 
 
 # Table.query's positional parameters (moto 5.2): hash_key first, index_name eighth.
 _QUERY_INDEX_NAME = 7
+_QUERY_PARAMETERS = {
+    "hash_key",
+    "range_comparison",
+    "range_objs",
+    "limit",
+    "exclusive_start_key",
+    "scan_index_forward",
+    "projection_expressions",
+    "index_name",
+    "consistent_read",
+    "filter_expression",
+    "hash_key_conditions",
+    "range_key_conditions",
+}
 
 
-def _query_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _QueryScope:
-    hash_key = kwargs["hash_key"] if "hash_key" in kwargs else (args[0] if args else None)
-    if "index_name" in kwargs:
-        index_name = kwargs["index_name"]
-    else:
-        index_name = args[_QUERY_INDEX_NAME] if len(args) > _QUERY_INDEX_NAME else None
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, position: int) -> Any:
+    if name in kwargs:
+        return kwargs[name]
+    return args[position] if len(args) > position else None
+
+
+def _range_condition(
+    table: Table, index_name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str, str, list[DynamoType]] | None:
+    """The attribute moto compares the range condition on, with the condition; None when
+    there is none or moto's choice is not the plain one (several range key attributes)."""
+    comparison = _argument(args, kwargs, "range_comparison", 1)
+    values = _argument(args, kwargs, "range_objs", 2)
+    legacy_filters = set(kwargs) - _QUERY_PARAMETERS  # QueryFilter: moto's loop differs
+    named = kwargs.get("range_key_conditions") or []
+    if not comparison or legacy_filters or len(named) > 1:
+        return None
+    if named:  # moto compares on the attribute the condition names
+        return (named[0][0], comparison, values)
     if not index_name:
-        return _QueryScope(hash_key=hash_key if isinstance(hash_key, DynamoType) else None)
+        return (table.range_key_attr, comparison, values) if table.range_key_attr else None
+    indexes = {i.name: i for i in table.all_indexes()}
+    index = indexes.get(index_name)
+    if index is None:
+        return None  # moto raises its own error for it
+    ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+    return (ranges[0], comparison, values) if len(ranges) == 1 else None
+
+
+def _query_scope(table: Table, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _QueryScope:
+    hash_key = _argument(args, kwargs, "hash_key", 0)
+    index_name = _argument(args, kwargs, "index_name", _QUERY_INDEX_NAME)
+    condition = _range_condition(table, index_name, args, kwargs)
+    if not index_name:
+        return _QueryScope(
+            hash_key=hash_key if isinstance(hash_key, DynamoType) else None,
+            range_condition=condition,
+        )
     conditions = kwargs.get("hash_key_conditions") or []
     if len(conditions) == 1:
         attribute, expected = conditions[0]
         if isinstance(expected, DynamoType) and expected.type == "S":
-            return _QueryScope(attribute=attribute, value=expected.value)
+            return _QueryScope(attribute=attribute, value=expected.value, range_condition=condition)
     return _QueryScope()
+
+
+def _in_range(items: list[Item], condition: tuple[str, str, list[DynamoType]] | None) -> list[Item]:
+    if condition is None:
+        return items
+    attribute, comparison, values = condition
+    kept = []
+    for item in items:
+        found = item.attrs.get(attribute)
+        if found and found.compare(comparison, values):
+            kept.append(item)
+    return kept
 
 
 def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
@@ -359,7 +421,8 @@ def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
         partition = stored.get(scope.hash_key)
         if partition is None:
             return []
-        return list(partition.values()) if table.range_key_attr else [partition]
+        stored_items = list(partition.values()) if table.range_key_attr else [partition]
+        return _in_range(stored_items, scope.range_condition)
     items: list[Item] = []
     for hash_set in list(stored.values()):
         if table.range_key_attr:
@@ -375,7 +438,7 @@ def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
         # moto keeps an item when the attribute equals the value (same type and value).
         if found is not None and found.type == "S" and found.value == wanted:
             kept.append(item)
-    return kept
+    return _in_range(kept, scope.range_condition)
 
 
 def _fix_heap_keys(component: Any, seen: set[int]) -> None:
@@ -454,7 +517,7 @@ def install() -> Callable[[], None]:
     clients = _Clients(original_clients[0])
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
-        _local.query_scope = _query_scope(args, kwargs)
+        _local.query_scope = _query_scope(self, args, kwargs)
         try:
             return original_query(self, *args, **kwargs)
         finally:
