@@ -65,6 +65,20 @@ def test_a_fifty_fifty_swap_makes_both_sessions_equally_likely(
     assert [s.factor for s in shares.values()] == pytest.approx([0.5, 0.5], abs=0.01)
 
 
+def test_a_reason_names_the_likely_sessions_of_a_track_and_counts_the_thin_rest(
+    floor: Floor, shelf_event: ShelfEventFactory
+) -> None:
+    # Given a track that brushed past thirty others (swap probability 0.005 each), then reached
+    event = shelf_event("L4", -1000.0, [("t0", "s0", 0.95, 0.3)], at_s=50)
+    brushes = [amb(f"A{i:02d}", i, "t0", f"t{i}", 0.005, "s0", f"s{i}") for i in range(1, 31)]
+    # When attributed
+    record = attribute(event, floor, ShelfContext(ambiguities=brushes))
+    # Then the reason names s0 and counts the thirty thin ones, and keeps their mass
+    who = next(r for r in record.reasons if r.startswith("who: track t0"))
+    assert "identity: s0 0.86, 30 more sessions 0.14 together" in who
+    assert sum(r.startswith("who: tracks t0 and") for r in record.reasons) == 30
+
+
 def test_a_pick_nobody_was_seen_making_is_left_to_review(
     floor: Floor, shelf_event: ShelfEventFactory
 ) -> None:

@@ -47,6 +47,10 @@ from walkout.attribution.who import (
 )
 from walkout.events import Candidate, ShelfChanged
 
+# A reason names the sessions a track may be that are at least this likely (the rest,
+# spread thin by chains of swaps in a crowd, are counted).
+IDENTITY_SHOWN_MIN = 0.01
+
 
 class AttributionError(ValueError):
     """A shelf change that cannot be attributed in this store (e.g. an unknown lane)."""
@@ -420,10 +424,12 @@ def _who_reasons(
     out = []
     for c, share in zip(candidates, shares, strict=True):
         track = c.track_id
-        identity = ", ".join(
-            f"{s or 'no session'} {p:.2f}"
-            for s, p in sorted(ids[track].items(), key=lambda kv: -kv[1])
-        )
+        ranked = sorted(ids[track].items(), key=lambda kv: -kv[1])
+        shown = [(s, p) for s, p in ranked if p >= IDENTITY_SHOWN_MIN] or ranked[:1]
+        identity = ", ".join(f"{s or 'no session'} {p:.2f}" for s, p in shown)
+        if len(ranked) > len(shown):
+            rest = sum(p for _, p in ranked[len(shown) :])
+            identity += f", {len(ranked) - len(shown)} more sessions {rest:.2f} together"
         out.append(
             f"who: track {track} reach {c.reach_score:.2f}"
             f" at {c.distance_m:.2f} m -> P(actor) {share.probability:.3f};"
