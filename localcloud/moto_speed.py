@@ -69,7 +69,10 @@ parser for every execution (about 0.06 s each here), and makes a new boto3 clien
 Lambda, SNS and EventBridge task. The parsed program is a tree of declarations that keep
 no execution state (that lives in each execution's `Environment`; the retry counters'
 keys are fixed once here, before the tree is shared), so each definition is parsed once;
-and one client per service and endpoint is made (under a lock) and reused.
+and one client per service and endpoint is made (under a lock) and reused. Its look-up of
+executions by status (`SendTaskSuccess` finds the execution waiting for a token that way)
+failed with "'NoneType' object has no attribute 'value'" when another thread had just
+created an execution that had not started yet; such an execution is skipped here.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _local = threading.local()
 # Held while a transaction or a single-item write is applied (reentrant: moto's
@@ -462,6 +466,21 @@ def _fix_heap_keys(component: Any, seen: set[int]) -> None:
         _fix_heap_keys(child, seen)
 
 
+def _get_executions(self: StepFunctionsParserBackend, execution_status: Any = None) -> list[Any]:
+    """moto's `_get_executions`, without failing on an execution another request thread has
+    created but not started yet (no status: it is in no status's list)."""
+    return [
+        execution
+        for machine in list(self.state_machines)
+        for execution in list(machine.executions)
+        if execution_status is None
+        or (
+            getattr(execution, "exec_status", "") is not None
+            and execution.status == execution_status
+        )
+    ]
+
+
 class _Programs:
     """Each state machine definition parsed once."""
 
@@ -512,6 +531,7 @@ def install() -> Callable[[], None]:
     original_type_size = DynamoType.size
     original_regular_json = DynamoType.to_regular_json
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    original_get_executions = StepFunctionsParserBackend._get_executions
     original_clients = [module.boto_client_for for module in _CLIENT_MODULES]
     programs = _Programs()
     clients = _Clients(original_clients[0])
@@ -574,6 +594,7 @@ def install() -> Callable[[], None]:
     DynamoType.size = _dynamo_type_size  # type: ignore[method-assign]
     DynamoType.to_regular_json = _regular_json  # type: ignore[method-assign]
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+    StepFunctionsParserBackend._get_executions = _get_executions  # type: ignore[method-assign]
     for module in _CLIENT_MODULES:
         module.boto_client_for = clients  # type: ignore[attr-defined]
 
@@ -589,6 +610,7 @@ def install() -> Callable[[], None]:
         DynamoType.size = original_type_size  # type: ignore[method-assign]
         DynamoType.to_regular_json = original_regular_json  # type: ignore[method-assign]
         ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
+        StepFunctionsParserBackend._get_executions = original_get_executions  # type: ignore[method-assign]
         for module, made in zip(_CLIENT_MODULES, original_clients, strict=True):
             module.boto_client_for = made  # type: ignore[attr-defined]
         if had_execute:

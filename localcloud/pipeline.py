@@ -63,8 +63,11 @@ POLL_S = 0.5
 SETTLE_S = 2.0
 # A progress line when something changed, else this often.
 PROGRESS_EVERY_S = 5.0
-# Pause after looking at the cloud's state, as a multiple of what the look took.
+# Pause after looking at the cloud's state, as a multiple of what the look took, but never
+# longer than MAX_PAUSE_S: a look that took a minute while the functions were busy must not
+# keep the run from seeing, for nine more, that everything has ended.
 OBSERVE_SHARE = 9.0
+MAX_PAUSE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -464,8 +467,8 @@ class LocalPipeline:
             # With thousands of sessions a look costs time of its own (moto sorts the whole
             # sessions table for each index query and serialises every session it returns),
             # taken from the functions in this process: look less often then, so looking
-            # takes at most about a tenth of the time.
-            pause = max(POLL_S, OBSERVE_SHARE * (time.monotonic() - polled))
+            # takes at most about a tenth of the time (and the end is seen within MAX_PAUSE_S).
+            pause = min(MAX_PAUSE_S, max(POLL_S, OBSERVE_SHARE * (time.monotonic() - polled)))
             key = tuple(
                 state[k]
                 for k in ("sessions", "ready", "receipts", "running", "reviews", "answered")
@@ -505,6 +508,9 @@ class LocalPipeline:
                 "edge_s": round((edge_done or ended) - edge_started, 3),
                 "cloud_drain_s": round(ended - (edge_done or ended), 3),
                 "total_s": round(ended - started, 3),
+                # When the last receipt was seen on the bus (the run's end is noticed a
+                # little later: the state is looked at between pauses).
+                "last_receipt_s": round(max(self.issued.values(), default=started) - started, 3),
             },
             finished,
         )

@@ -70,6 +70,11 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
             "| wall time of the run, local cloud start to settled (s) | "
             f"{fmt(timings.get('total_s'))} | < {wall_target:g} |"
         )
+        if timings.get("last_receipt_s") is not None:
+            lines.append(
+                "| wall time, local cloud start to the last receipt (s) | "
+                f"{fmt(timings.get('last_receipt_s'))} | < {wall_target:g} |"
+            )
     causes = (result.get("review_causes") or {}).get("by_event") or {}
     if causes:
         lines += [
