@@ -211,6 +211,8 @@ class LocalPipeline:
         self.daemon: subprocess.Popen[bytes] | None = None
         self.exit_seen: dict[str, float] = {}
         self.issued: dict[str, float] = {}
+        # The latest `time` (put on the bus) of a ReceiptIssued, as a Unix time.
+        self.last_receipt_at = 0.0
         self.restarted = False
         # How many errors of each list (by id) were shown.
         self._errors_shown: dict[int, int] = {}
@@ -428,6 +430,7 @@ class LocalPipeline:
                     detail = event.get("detail", {})
                     if event.get("detail-type") == "ReceiptIssued":
                         self.issued.setdefault(str(detail.get("session_id")), time.time())
+                        self.last_receipt_at = max(self.last_receipt_at, _event_time(event))
                     self.bus_log.write({"received_wall": time.time(), **event})
                     sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
 
@@ -508,9 +511,9 @@ class LocalPipeline:
                 "edge_s": round((edge_done or ended) - edge_started, 3),
                 "cloud_drain_s": round(ended - (edge_done or ended), 3),
                 "total_s": round(ended - started, 3),
-                # When the last receipt was seen on the bus (the run's end is noticed a
-                # little later: the state is looked at between pauses).
-                "last_receipt_s": round(max(self.issued.values(), default=started) - started, 3),
+                # When the last receipt was put on the bus (whole seconds: the event's
+                # `time`); the run notices its end a little later, between pauses.
+                "last_receipt_s": round(max(self.last_receipt_at, started) - started, 3),
             },
             finished,
         )
@@ -688,6 +691,14 @@ class LocalPipeline:
         (self.run_dir / name).write_text(
             json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
         )
+
+
+def _event_time(event: Mapping[str, Any]) -> float:
+    """An EventBridge event's `time` as a Unix time (0 if it has none)."""
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return 0.0
 
 
 def _event_id(raw: bytes) -> str | None:

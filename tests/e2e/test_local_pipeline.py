@@ -134,6 +134,9 @@ def test_every_shopper_gets_the_true_receipt_through_the_console_even_across_a_r
     assert operations["kinesis"]["records"] > 0
     assert operations["lambda"]["ingest"]["invocations"] > 0
     assert operations["stepfunctions"]["executions"] >= 1
+    # The last receipt went out during the run (its bus time, in whole seconds).
+    timings = json.loads((run_dir / "timings.json").read_text(encoding="utf-8"))
+    assert 0 < timings["last_receipt_s"] <= timings["total_s"] + 1
 
 
 def test_every_shopper_gets_the_true_receipt_through_ground_truth(
