@@ -75,6 +75,17 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
                 "| wall time, local cloud start to the last receipt (s) | "
                 f"{fmt(timings.get('last_receipt_s'))} | < {wall_target:g} |"
             )
+    perception = result.get("perception") or {}
+    gates = perception.get("gates") or {}
+    if gates.get("people"):
+        lines += [
+            "",
+            f"Edge perception: {fmt(gates.get('people_bound_to_their_session'))} of "
+            f"{fmt(gates.get('people'))} people bound by the gate to their own session; "
+            f"session top-1 of shelf changes {fmt(perception.get('session_top1_accuracy'))}; "
+            f"{fmt((perception.get('ambiguity') or {}).get('events'))} track ambiguities "
+            "reported.",
+        ]
     causes = (result.get("review_causes") or {}).get("by_event") or {}
     if causes:
         lines += [

@@ -57,6 +57,11 @@ def test_the_markdown_has_one_table_per_scenario_with_every_figure() -> None:
 
 def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_target() -> None:
     result = _result("stadium-rush", 80.0)
+    result["perception"] = {
+        "gates": {"people": 1348, "people_bound_to_their_session": 326},
+        "session_top1_accuracy": 0.19,
+        "ambiguity": {"events": 6215},
+    }
     result["scenario"].update(
         {"finished": False, "timings_s": {"total_s": 3600.0, "last_receipt_s": 3500.5}}
     )
@@ -66,6 +71,7 @@ def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_targ
     assert "**This run timed out before the cloud settled**" in text
     assert "| wall time of the run, local cloud start to settled (s) | 3,600.0 | < 900 |" in text
     assert "| wall time, local cloud start to the last receipt (s) | 3,500.5 | < 900 |" in text
+    assert "326 of 1,348 people bound by the gate to their own session" in text
 
 
 def test_main_writes_the_file_and_refuses_a_bad_result(tmp_path: Path) -> None:
