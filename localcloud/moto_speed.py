@@ -519,22 +519,35 @@ class _Clients:
 _CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns, state_task_service_events)
 
 
+class _Patches:
+    """Attributes replaced on moto's classes and modules, each put back as it was: the
+    owner's own value again, or none of its own (then it inherits again)."""
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[Any, str, bool, Any]] = []
+
+    def set(self, owner: Any, name: str, value: Any) -> None:
+        own = name in vars(owner)
+        self.saved.append((owner, name, own, vars(owner).get(name)))
+        setattr(owner, name, value)
+
+    def undo(self) -> None:
+        for owner, name, own, value in reversed(self.saved):
+            if own:
+                setattr(owner, name, value)
+            else:
+                delattr(owner, name)
+        self.saved.clear()
+
+
 def install() -> Callable[[], None]:
-    """Patch moto's DynamoDB backend as the module doc says; returns `restore`."""
-    original = DynamoDBBackend.transact_write_items
-    original_all_items = Table.all_items
-    original_modules = backends.list_of_moto_modules
-    modules = tuple(original_modules())
-    original_get_records = Shard.get_records
+    """Patch moto as the module doc says; returns `restore`."""
+    original_transact = DynamoDBBackend.transact_write_items
     original_query = Table.query
-    original_item_size = Item.size
-    original_type_size = DynamoType.size
-    original_regular_json = DynamoType.to_regular_json
-    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    original_get_executions = StepFunctionsParserBackend._get_executions
-    original_clients = [module.boto_client_for for module in _CLIENT_MODULES]
+    original_execute = DynamoResult.execute_result
+    modules = tuple(backends.list_of_moto_modules())
     programs = _Programs()
-    clients = _Clients(original_clients[0])
+    clients = _Clients(_CLIENT_MODULES[0].boto_client_for)
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
         _local.query_scope = _query_scope(self, args, kwargs)
@@ -546,33 +559,23 @@ def install() -> Callable[[], None]:
     def entrypoint(self: ExecutionWorker) -> Any:
         return programs.entrypoint(self)
 
-    had_execute = "execute_result" in DynamoResult.__dict__
-    original_execute = DynamoResult.execute_result
-
     def execute_result(self: DynamoResult, context: Any) -> Any:
         body = fast_body(str(context.operation_model.name), self.result)
         if body is None:
             return original_execute(self, context)
         return 200, dict(JSON_HEADERS), body
 
-    had_deepcopy = "__deepcopy__" in Table.__dict__
-    original_deepcopy = Table.__dict__.get("__deepcopy__")
-
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _transactions:
             saved = _saved_items(self, transact_items)
             _local.in_transaction = True
             try:
-                original(self, transact_items)
+                original_transact(self, transact_items)
             except BaseException:
                 _put_back(saved)
                 raise
             finally:
                 _local.in_transaction = False
-
-    originals_single = {
-        name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")
-    }
 
     def serialised(write: Callable[..., Any]) -> Callable[..., Any]:
         def apply(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -581,45 +584,21 @@ def install() -> Callable[[], None]:
 
         return apply
 
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    for name, write in originals_single.items():
-        setattr(DynamoDBBackend, name, serialised(write))
-    Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
-    Table.all_items = _all_items  # type: ignore[method-assign]
-    backends.list_of_moto_modules = lambda: modules
-    DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
-    Shard.get_records = _get_records  # type: ignore[method-assign]
-    Table.query = query  # type: ignore[method-assign]
-    Item.size = _item_size  # type: ignore[method-assign]
-    DynamoType.size = _dynamo_type_size  # type: ignore[method-assign]
-    DynamoType.to_regular_json = _regular_json  # type: ignore[method-assign]
-    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
-    StepFunctionsParserBackend._get_executions = _get_executions  # type: ignore[method-assign]
+    patches = _Patches()
+    patches.set(DynamoDBBackend, "transact_write_items", transact_write_items)
+    for name in ("put_item", "update_item", "delete_item"):
+        patches.set(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+    patches.set(Table, "__deepcopy__", _table_deepcopy)
+    patches.set(Table, "all_items", _all_items)
+    patches.set(Table, "query", query)
+    patches.set(backends, "list_of_moto_modules", lambda: modules)
+    patches.set(DynamoResult, "execute_result", execute_result)
+    patches.set(Shard, "get_records", _get_records)
+    patches.set(Item, "size", _item_size)
+    patches.set(DynamoType, "size", _dynamo_type_size)
+    patches.set(DynamoType, "to_regular_json", _regular_json)
+    patches.set(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+    patches.set(StepFunctionsParserBackend, "_get_executions", _get_executions)
     for module in _CLIENT_MODULES:
-        module.boto_client_for = clients  # type: ignore[attr-defined]
-
-    def restore() -> None:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-        for name, write in originals_single.items():
-            setattr(DynamoDBBackend, name, write)
-        Table.all_items = original_all_items  # type: ignore[method-assign]
-        backends.list_of_moto_modules = original_modules
-        Shard.get_records = original_get_records  # type: ignore[method-assign]
-        Table.query = original_query  # type: ignore[method-assign]
-        Item.size = original_item_size  # type: ignore[method-assign]
-        DynamoType.size = original_type_size  # type: ignore[method-assign]
-        DynamoType.to_regular_json = original_regular_json  # type: ignore[method-assign]
-        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
-        StepFunctionsParserBackend._get_executions = original_get_executions  # type: ignore[method-assign]
-        for module, made in zip(_CLIENT_MODULES, original_clients, strict=True):
-            module.boto_client_for = made  # type: ignore[attr-defined]
-        if had_execute:
-            DynamoResult.execute_result = original_execute  # type: ignore[method-assign]
-        else:
-            del DynamoResult.execute_result
-        if had_deepcopy:
-            Table.__deepcopy__ = original_deepcopy  # type: ignore[attr-defined]
-        else:
-            del Table.__deepcopy__  # type: ignore[attr-defined]
-
-    return restore
+        patches.set(module, "boto_client_for", clients)
+    return patches.undo
