@@ -5,7 +5,7 @@ pipeline (`localcloud.pipeline.LocalPipeline`: the same runtime, deployment, sto
 definition, pump, reviewer, observe loop and run artifacts) with one difference: instead
 of the edge daemon, a feeder thread in this process puts pre-recorded `walkout.event/1`
 events (one JSON object a line, e.g. an earlier run's `run/delivered.jsonl`) into the
-stream, KPL-aggregated per partition key (`store_id`) as the edge's producer does, at
+stream, KPL-aggregated per partition key (`store_id`) by the edge's own request planner, at
 `--rate` events per second of wall time (0: all at once). It then waits, as a run does,
 until the stream is drained and no workflow runs, and prints:
 
@@ -35,15 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_kinesis_agg.aggregator import RecordAggregator
-
 from localcloud.pipeline import LocalPipeline, PipelineOptions, _ThreadStdout
+from walkout_edge.uplink.outbox import QueuedEvent
+from walkout_edge.uplink.producer import plan_request
 
 # The feeder puts what is due every tick.
 TICK_S = 0.1
 # PutRecords limits: 500 records and 5 MiB per request.
-MAX_REQUEST_RECORDS = 500
-MAX_REQUEST_BYTES = 5 * 1024 * 1024
 
 
 def read_events(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -65,25 +63,6 @@ def read_events(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     if not events:
         raise SystemExit(f"{path}: no events")
     return events
-
-
-def aggregate(events: Sequence[dict[str, Any]]) -> list[tuple[str, bytes]]:
-    """KPL aggregates of consecutive events, one partition key (`store_id`) each."""
-    out: list[tuple[str, bytes]] = []
-    aggregators: dict[str, RecordAggregator] = {}
-    for event in events:
-        key = str(event["store_id"])
-        aggregator = aggregators.setdefault(key, RecordAggregator())
-        body = json.dumps(event, separators=(",", ":")).encode()
-        full = aggregator.add_user_record(key, body)
-        if full is not None:
-            partition_key, _, data = full.get_contents()
-            out.append((partition_key, data))
-    for aggregator in aggregators.values():
-        if aggregator.get_num_user_records():
-            partition_key, _, data = aggregator.clear_and_get().get_contents()
-            out.append((partition_key, data))
-    return out
 
 
 @dataclass
@@ -128,19 +107,16 @@ class Feeder:
             self.finished = time.time()
 
     def _put(self, events: Sequence[dict[str, Any]]) -> None:
-        request: list[dict[str, Any]] = []
-        size = 0
-        for partition_key, data in aggregate(events):
-            entry_size = len(data) + len(partition_key)
-            if request and (
-                len(request) >= MAX_REQUEST_RECORDS or size + entry_size > MAX_REQUEST_BYTES
-            ):
-                self._send(request)
-                request, size = [], 0
-            request.append({"Data": data, "PartitionKey": partition_key})
-            size += entry_size
-        if request:
-            self._send(request)
+        """The events in PutRecords requests planned as the edge's producer plans them."""
+        queue = [
+            QueuedEvent(n, str(e["store_id"]), json.dumps(e, separators=(",", ":")).encode())
+            for n, e in enumerate(events)
+        ]
+        while queue:
+            plan = plan_request(queue)
+            self._send([{"Data": e.data, "PartitionKey": e.partition_key} for e in plan.entries])
+            sent = {n for e in plan.entries for n in e.positions}
+            queue = [q for q in queue if q.pos not in sent]
 
     def _send(self, request: list[dict[str, Any]]) -> None:
         """One PutRecords; refused records are sent again in order (one key per store)."""
