@@ -146,9 +146,9 @@ class KinesisPump:
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._idle: dict[str, bool] = {}
-        # When (time.time()) the read that found each shard idle started.
-        self._idle_read: dict[str, float] = {}
+        # Per shard: when (time.time()) the read that last found it idle started; None
+        # while it has records in hand or behind.
+        self._idle_since: dict[str, float | None] = {}
         self._lock = threading.Lock()
         description = kinesis.describe_stream_summary(StreamName=stream_name)
         self.stream_arn: str = description["StreamDescriptionSummary"]["StreamARN"]
@@ -160,7 +160,7 @@ class KinesisPump:
         shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
         for shard in shards:
             shard_id = shard["ShardId"]
-            self._idle[shard_id] = False
+            self._idle_since[shard_id] = None
             thread = threading.Thread(
                 target=self._poll, args=(shard_id,), name=f"pump-{shard_id}", daemon=True
             )
@@ -181,10 +181,9 @@ class KinesisPump:
         is then either handled or seen (a read in flight, or one a busy process has not
         come back from, cannot be taken for one that found nothing)."""
         with self._lock:
-            if not self._idle or not all(self._idle.values()):
-                return False
-            return since is None or all(
-                self._idle_read.get(shard, 0.0) >= since for shard in self._idle
+            reads = list(self._idle_since.values())
+            return bool(reads) and all(
+                read is not None and (since is None or read >= since) for read in reads
             )
 
     # --- one shard -------------------------------------------------------------------------
@@ -214,7 +213,7 @@ class KinesisPump:
             except Exception as exc:  # kept and shown; the mapping carries on
                 with self._lock:
                     self.errors.append(f"{shard_id}: {type(exc).__name__}: {exc}")
-                    self._idle[shard_id] = False
+                    self._idle_since[shard_id] = None
                 self._stop.wait(RETRY_CAP_S)
 
     def _poll_from_checkpoint(self, shard_id: str) -> None:
@@ -242,9 +241,7 @@ class KinesisPump:
                 batch = []
                 continue
             with self._lock:
-                self._idle[shard_id] = not batch and caught_up
-                if self._idle[shard_id]:
-                    self._idle_read[shard_id] = reading
+                self._idle_since[shard_id] = reading if not batch and caught_up else None
             if records or batch:
                 idle = IDLE_POLL_S  # gathering a batch: look again soon
             if not records:
