@@ -133,14 +133,23 @@ class GateBinder:
                 return None
         return None
 
-    def on_track_born(self, track_id: str, born_t: float, at_entry: bool, now: float) -> None:
-        """A new confirmed track; `born_t` is when it was first seen."""
+    def on_track_born(
+        self,
+        track_id: str,
+        born_t: float,
+        at_entry: bool,
+        now: float,
+        passed_t: float | None = None,
+    ) -> None:
+        """A new confirmed track; `born_t` is when it was first seen, `passed_t` when it is
+        reckoned to have passed the turnstile (default `born_t`): the pulse nearest to it
+        is the track's, among those not later than `pulse_lead_s` after `born_t`."""
         if track_id in self.session_of:
             return
         session: _Session | None = None
         if at_entry and self.pulses_seen:
             self._expire(now)
-            pulse = self._claim_pulse(born_t)
+            pulse = self._claim_pulse(born_t, born_t if passed_t is None else passed_t)
             if pulse is None:
                 self._waiting.append((track_id, now))
                 return
@@ -159,15 +168,16 @@ class GateBinder:
                 session.missing -= 1
         self._bind(track_id, session, now)
 
-    def _claim_pulse(self, born_t: float) -> _Pulse | None:
-        # The pulse nearest in time to when the track was first seen, not simply the
+    def _claim_pulse(self, born_t: float, passed_t: float) -> _Pulse | None:
+        # The pulse nearest in time to when the track passed the turnstile, not simply the
         # oldest: when the cameras see a person late (merged with the one ahead of them
         # at the gate), the person behind may be confirmed first and must not take the
-        # earlier pulse, and with it possibly the earlier group's session.
+        # earlier pulse, and with it possibly the earlier group's session. Only pulses
+        # up to `pulse_lead_s` after it was first seen are its own to take.
         usable = [p for p in self._pulses if p.ts <= born_t + self.pulse_lead_s]
         if not usable:
             return None
-        pulse = min(usable, key=lambda p: abs(p.ts - born_t))
+        pulse = min(usable, key=lambda p: abs(p.ts - passed_t))
         self._pulses.remove(pulse)
         return pulse
 

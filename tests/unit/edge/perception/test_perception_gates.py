@@ -131,3 +131,31 @@ def test_a_track_with_no_scan_stays_unbound() -> None:
     b.on_track_born("t1", 5.0, True, 5.3)
     assert b.session_of == {}
     assert b.poll(20.0) == []
+
+
+def test_the_pulse_nearest_to_passing_the_turnstile_is_taken_not_the_first_sighting() -> None:
+    # Given two scans in a queue and their pulses 0.6 s apart
+    b = binder()
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.5))
+    b.on_gate(scan(0.6, "acct-b"))
+    b.on_gate(enter(1.1))
+    # When the first person is first seen at the second pulse (merged with the one behind
+    # until then) but reckoned to have passed the turnstile at 0.4
+    b.on_track_born("a", 1.1, True, 1.4, passed_t=0.4)
+    # and the one behind, first seen later, passed it at 1.0
+    b.on_track_born("b", 1.5, True, 1.9, passed_t=1.0)
+    # Then each takes their own pulse, and with it their own scan's session
+    assert b.session_of == {"a": "ses-1", "b": "ses-2"}
+
+
+def test_a_pulse_long_after_the_first_sighting_is_not_taken_however_it_was_reckoned() -> None:
+    # Given a pulse 2 s after a track was first seen
+    b = binder(pulse_lead_s=1.0)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(3.0))
+    # When the track is reckoned to have passed the turnstile near that pulse
+    b.on_track_born("early", 1.0, True, 1.2, passed_t=2.9)
+    # Then it does not take it (it waits for a pulse of its own)
+    assert b.session_of == {}
+    assert b.unclaimed_pulses(1.2) == 1

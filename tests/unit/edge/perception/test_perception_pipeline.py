@@ -130,3 +130,40 @@ def test_seq_comes_from_the_given_counter() -> None:
         pipe.feed(LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p1", grams),)))
     pipe.finish()
     assert [e.seq for e in sink.events] == [41]
+
+
+def test_a_track_seen_late_takes_the_pulse_of_when_it_passed_the_turnstile() -> None:
+    # Given two scans and two turnstile pulses 0.6 s apart (a queue at the gate)
+    from walkout_edge.perception.appearance import Appearance  # noqa: PLC0415
+    from walkout_edge.perception.tracking import Track  # noqa: PLC0415
+
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    for ts, kind, account in (
+        (T0, "scan", "acct-first"),
+        (T0 + 0.5, "enter", None),
+        (T0 + 0.6, "scan", "acct-second"),
+        (T0 + 1.1, "enter", None),
+    ):
+        pipe.feed(GateEvent(ts, "entry-1", kind, account))
+    # When the first person is first seen only at the second pulse (merged with the one
+    # behind until then) and confirmed 1 m past the turnstile (the gate's centre) at 1.35 s
+    first_seen = T0 + 1.1
+    track = Track(
+        track_id="trk-1",
+        born_t=first_seen,
+        x=np.array([1.0, 1.4, 0.0, 0.0]),
+        p=np.eye(4),
+        appearance=Appearance(),
+        last_seen_t=T0 + 1.35,
+        confirmed=True,
+    )
+    pipe.vision.tracker.births.append(track)
+    pipe.vision.last_step_t = T0 + 1.35
+    pipe._after_step()
+    pipe.feed(LoadCellReadings(T0 + 1.4, ()))  # the store's clock moves on
+    pipe.flush()
+    # Then the track is bound to the first scan: it passed the turnstile ~1 s earlier
+    (entered,) = [e for e in sink.events if e.type == "session.entered"]
+    assert entered.data.account_ref == "acct-first"
+    assert entered.data.track_ids == ["trk-1"]
