@@ -61,6 +61,9 @@ class TrackerParams:
     ambiguity_min_p: float = 0.03
     exit_zone_margin_m: float = 0.6
     entry_zone_margin_m: float = 0.7
+    # An exited track is forgotten once its last point is this old: shelf events look back
+    # seconds, not minutes, and a store open all day must not keep every visitor's path.
+    forget_exited_s: float = 120.0
 
 
 @dataclass
@@ -175,9 +178,11 @@ class Tracker:
         self.entry_zones = entry_zones
         self.exit_zones = exit_zones
         self._new_id = new_track_id
+        # Every track of the last `forget_exited_s` (and all not exited), in birth order.
         self.tracks: dict[str, Track] = {}
-        # The tracks not marked exited, in birth order (`tracks` keeps every track ever).
+        # The tracks not marked exited, in birth order.
         self._live: dict[str, Track] = {}
+        self._forget_at: float | None = None
         self._candidates: list[Orphan] = []  # would-be births at the entry
         self._orphans: list[Orphan] = []
         self._encounters: dict[tuple[str, str], Encounter] = {}
@@ -223,6 +228,7 @@ class Tracker:
         claimed yet (None when the gate does not count them)."""
         dt = 0.1 if self._t is None else max(1e-3, t - self._t)
         self._t = t
+        self._forget(t)
         tracks = [tr for tr in self.active() if tr.confirmed]
         for tr in tracks:
             self._predict(tr, dt, t)
@@ -239,6 +245,21 @@ class Tracker:
         self._births(t, leftovers)
 
     # --- internals -----------------------------------------------------------------------
+
+    def _forget(self, t: float) -> None:
+        """Drop exited tracks whose last point is older than `forget_exited_s` (looked at
+        every tenth of that period, so a step rarely pays for it)."""
+        keep_s = self.params.forget_exited_s
+        if self._forget_at is not None and t < self._forget_at:
+            return
+        self._forget_at = t + keep_s / 10
+        old = [
+            tid
+            for tid, tr in self.tracks.items()
+            if tid not in self._live and tr.history_to_t < t - keep_s
+        ]
+        for tid in old:
+            del self.tracks[tid]
 
     def _motion(self, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(F, F transposed, process noise Q) of the constant-velocity model over dt; the

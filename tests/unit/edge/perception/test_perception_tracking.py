@@ -135,3 +135,18 @@ def test_reported_positions_stop_after_a_while_without_detections() -> None:
     for k in range(5, 30):
         tr.step(k * DT, [])
     assert tr.reported_positions(2.9) == []
+
+
+def test_exited_tracks_are_forgotten_after_a_while_the_others_are_kept() -> None:
+    # Given two people seen for a second at the entry; one then leaves, the other is lost
+    tr = tracker()
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(2.0, 2.0, 0.9, RED), DetectionIn(6.0, 6.0, 0.9, BLUE)])
+    gone, lost = sorted(tr.tracks)
+    tr.mark_exited(gone)
+    # When the store goes on empty for a minute, the one who left is still there
+    tr.step(60.0, [])
+    assert set(tr.tracks) == {gone, lost}
+    # Then two minutes after their last point, only the one who left is forgotten
+    tr.step(121.0, [])
+    assert set(tr.tracks) == {lost}
