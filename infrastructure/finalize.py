@@ -57,8 +57,9 @@ SUBSTITUTIONS = (
     "EventBusName",
 )
 # What each step's code calls (walkout.data.*), per table.
-ASSESS_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query")
-ISSUE_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query")
+# Attribution records are read in batches (`SessionsTable.get_attributions`).
+ASSESS_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+ISSUE_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem")
 ATTENTION_RECEIPTS = ("dynamodb:PutItem",)
 STORES = ("dynamodb:GetItem",)

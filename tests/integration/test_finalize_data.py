@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from finalize_support import Pick, attribution_of
 from ingest_support import REGION, create_tables
 from moto import mock_aws
 
@@ -23,6 +24,7 @@ from walkout.data.review_tasks import (
     ReviewTasksTable,
     ReviewTaskStatus,
 )
+from walkout.data.sessions import SessionsTable
 from walkout.finalize.receipt import issue_receipt
 from walkout.review.console import ConsoleReview, NotYourTaskError, UnknownTaskError
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
@@ -419,3 +421,29 @@ def test_the_first_recorded_answer_of_a_task_wins(ddb: Any) -> None:
     kept = tasks.record_answer(second, answered_by="groundtruth", deadline=NOW)
 
     assert kept.answer == first
+
+
+# --- attribution records, read in batches -------------------------------------------------------
+
+
+def test_attributions_are_read_in_batches_by_event_id_and_missing_ones_left_out(
+    ddb: Any,
+) -> None:
+    # Given 130 attribution records (more than one BatchGetItem takes) written as ingest does
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+    pick = Pick(lane="lane-1", who=[("s-1", 0.9)], what=[("cola", 1, 0.95)], p=0.85)
+    written = [f"ev-{n:03d}" for n in range(130)]
+    for n, event_id in enumerate(written):
+        record = attribution_of(pick, event_id, NOW + timedelta(seconds=n), store_id="store-1")
+        assert table.commit_attribution(record, [], None)
+
+    # When they are read with two ids that have no record
+    wanted = [*reversed(written), "ev-missing", "ev-other"]
+    found = table.get_attributions("store-1", wanted)
+
+    # Then each written record comes back under its event id, as a single read gives it
+    assert sorted(found) == written
+    assert found["ev-042"] == table.get_attribution("store-1", "ev-042")
+    assert "ev-missing" not in found
+    # and another store's records are not among them
+    assert table.get_attributions("store-2", written) == {}

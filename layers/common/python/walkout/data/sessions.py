@@ -371,6 +371,15 @@ class SessionsTable:
             return None
         return Attribution.model_validate(from_item(page["Item"])["record"])
 
+    def get_attributions(self, store_id: str, event_ids: Iterable[str]) -> dict[str, Attribution]:
+        """The attribution records of `event_ids` that exist, by event id: `BatchGetItem`s of
+        up to 100 keys instead of a `GetItem` each (the same eventually consistent reads)."""
+        keys = [key(event_pk(store_id, e), ATTRIBUTION) for e in sorted(set(event_ids))]
+        found = (
+            Attribution.model_validate(i["record"]) for i in batch_get(self.ddb, self.table, keys)
+        )
+        return {a.event_id: a for a in found}
+
     def lanes(self, store_id: str) -> dict[str, LaneMemory]:
         out = {}
         for item in query_all(

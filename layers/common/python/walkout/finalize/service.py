@@ -11,7 +11,7 @@ retries it with backoff); a `FinalizeError` means a person must look (no retry).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final
@@ -98,11 +98,16 @@ def _store(stores: StoreDefinitions, store_id: str) -> StoreDefinition:
     return definition
 
 
-def _attribution(sessions: SessionsTable, store_id: str, event_id: str) -> Attribution:
-    found = sessions.get_attribution(store_id, event_id)
-    if found is None:
-        raise AttributionMissingError(f"event {event_id}: no attribution record")
-    return found
+def _attributions(
+    sessions: SessionsTable, store_id: str, event_ids: Sequence[str]
+) -> list[Attribution]:
+    """The attribution records of `event_ids`, in that order, read in batches; the first
+    one missing is an `AttributionMissingError`."""
+    found = sessions.get_attributions(store_id, event_ids)
+    missing = next((e for e in event_ids if e not in found), None)
+    if missing is not None:
+        raise AttributionMissingError(f"event {missing}: no attribution record")
+    return [found[e] for e in event_ids]
 
 
 @dataclass
@@ -144,9 +149,9 @@ class Assessor:
             review = None
             if next_step is not Route.ISSUE:
                 definition = _store(self.stores, key.store_id)
-                attributions = [
-                    _attribution(self.sessions, key.store_id, e) for e in assessment.to_review
-                ]
+                attributions = _attributions(
+                    self.sessions, key.store_id, list(assessment.to_review)
+                )
                 review = build_review_task(
                     store_id=key.store_id,
                     retailer_id=definition.store.retailer_id,
@@ -232,7 +237,7 @@ class ReceiptIssuer:
                 )
             definition = _store(self.stores, request.store_id)
             attributions = (
-                [_attribution(self.sessions, request.store_id, e) for e in sorted(cart.factors)]
+                _attributions(self.sessions, request.store_id, sorted(cart.factors))
                 if request.review_outcome is not None
                 else []
             )
