@@ -1,5 +1,5 @@
-"""Two of moto's slow paths, made fast with the same results: DynamoDB transactions
-without a copy of every table they touch, and index queries without slow sorting.
+"""moto's slow paths, made fast with the same results: DynamoDB transactions without a
+copy of every table they touch, index queries without slow sorting, and the others below.
 
 moto (5.2) makes `TransactWriteItems` atomic by deep-copying each table a transaction names
 before applying it, and putting the copies back if anything fails. That costs time in
@@ -73,6 +73,22 @@ and one client per service and endpoint is made (under a lock) and reused. Its l
 executions by status (`SendTaskSuccess` finds the execution waiting for a token that way)
 failed with "'NoneType' object has no attribute 'value'" when another thread had just
 created an execution that had not started yet; such an execution is skipped here.
+
+moto evaluates every JSONPath (a state's `InputPath`, `Parameters` and `ResultPath`, and
+EventBridge's input transformer, which the receipts and carts rules use) by building a
+new LALR parser, its tables included, and parsing the path: about 8% of the local cloud's
+CPU time on `stadium-rush`. A parsed path is a tree of expressions that evaluating and
+updating only read, so each path is parsed once here and the tree reused. moto's response
+classes also list their own methods with `inspect.getmembers` on every request to find
+the action's method; a class's methods do not change, so the list is made once per class.
+And moto searches every response body with a regular expression for an XML `<RequestId>`
+to fill in; a body without one (every JSON body) is no longer searched.
+
+moto's `UpdateItem` handler deep-copies the stored item before it applies the update (for
+`ReturnValues`), outside the write lock: when another request thread updated the same item
+meanwhile (two reviewers claiming one task), the copy failed with "dictionary changed size
+during iteration" and the caller got a 500. The handler now runs under the same lock as
+the writes.
 """
 
 from __future__ import annotations
@@ -80,18 +96,26 @@ from __future__ import annotations
 import base64
 import bisect
 import copy
+import functools
 import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
+import jsonpath_ng.ext
 from moto import backends, settings
+from moto.core import responses as core_responses
+from moto.core.responses import ActionResult
+from moto.core.utils import method_names_from_class
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.responses import DynamoResult
+from moto.dynamodb.models.utilities import dynamo_to_dict
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.kinesis.models import Shard
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -99,6 +123,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_sns,
 )
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -249,6 +274,38 @@ def fast_body(operation: str, result: Any) -> str | None:
     return json.dumps(_wire(result))
 
 
+def _base64(value: Any) -> str:
+    """A binary value as the wire has it (moto keeps it as bytes, or as the wire's base64)."""
+    raw = value if isinstance(value, bytes) else base64.b64decode(value)
+    return base64.b64encode(raw).decode()
+
+
+def wire_result(value: Any) -> Any:
+    """`_wire(dynamo_to_dict(value))` in one pass: a result as moto builds it (with
+    `DynamoType`s) straight to DynamoDB's JSON (see `_dynamo_result`)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, DynamoType):
+        if value.type == "B":
+            return {"B": _base64(value.value)}
+        if value.type == "BS":
+            return {"BS": [_base64(v) for v in value.value]}
+        converted = wire_result(value.value)
+        return {value.type: converted} if converted is not None else {}
+    if hasattr(value, "to_json"):
+        return wire_result(value.to_json())
+    if isinstance(value, dict):
+        out = {}
+        for key, member in value.items():
+            converted = wire_result(member)
+            if converted is not None:
+                out[key] = converted
+        return out
+    if isinstance(value, list):
+        return [wire_result(v) for v in value]
+    return _wire(value)  # tuples, bytes: as `_wire` has them (moto's conversion keeps them)
+
+
 def _get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple[Any, ...]:
     """`Shard.get_records`: the records after `last_sequence_id` (at most `limit`), the last
     sequence number returned (else the given one) and how far behind the newest that is."""
@@ -263,6 +320,29 @@ def _get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple
         newest = self.records[numbers[-1]]
         millis_behind = int((newest.created_at - results[-1].created_at) * 1000)
     return results, last, millis_behind
+
+
+_ORIGINAL_ENRICH = vars(core_responses.BaseResponse)["_enrich_response"].__func__
+
+
+def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """`BaseResponse._enrich_response`: moto puts the request id into an XML body's
+    `<RequestId>` with a regular expression run over every response body, JSON and large
+    ones included; a body without that element is left as it is without the search."""
+    if isinstance(body, str) and "<RequestId>" not in body:
+        enriched, _ = _ORIGINAL_ENRICH(headers, "")
+        return enriched, body
+    result: tuple[dict[str, str], Any] = _ORIGINAL_ENRICH(headers, body)
+    return result
+
+
+def _dynamo_result(self: DynamoResult, result: object) -> None:
+    """`DynamoResult(result)` without converting `result` yet: moto converts every result
+    (`dynamo_to_dict`) and the writer then walks it again (`_wire`); a data-plane result
+    is written out in one pass instead (`wire_result`), any other converted as moto does
+    when it is written (moto's own code changes only the dict's top level meanwhile)."""
+    ActionResult.__init__(self, result)
+    self._unconverted = True  # type: ignore[attr-defined]
 
 
 def _bytesize(value: Any) -> int:
@@ -519,6 +599,32 @@ class _Clients:
 _CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns, state_task_service_events)
 
 
+def _cached_parse(parse: Callable[[str], Any]) -> Callable[..., Any]:
+    """A JSONPath parser that parses each path once. moto builds a new LALR parser (its
+    tables included) for every path it evaluates; a parsed path is a tree of expression
+    objects that `find` and `update_or_create` only read, so one can serve every call."""
+    parsed = functools.lru_cache(maxsize=4096)(parse)
+
+    def cached(path: str, debug: bool | None = None) -> Any:
+        return parsed(path)
+
+    return cached
+
+
+def _method_names(clazz: Any) -> list[str]:
+    """`moto.core.utils.method_names_from_class`, looked up once per class (moto walks the
+    class with `inspect.getmembers` on every request)."""
+    return list(_class_methods(clazz))
+
+
+@functools.cache
+def _class_methods(clazz: Any) -> tuple[str, ...]:
+    return tuple(_ORIGINAL_METHOD_NAMES(clazz))
+
+
+_ORIGINAL_METHOD_NAMES = method_names_from_class
+
+
 class _Patches:
     """Attributes replaced on moto's classes and modules, each put back as it was: the
     owner's own value again, or none of its own (then it inherits again)."""
@@ -560,7 +666,14 @@ def install() -> Callable[[], None]:
         return programs.entrypoint(self)
 
     def execute_result(self: DynamoResult, context: Any) -> Any:
-        body = fast_body(str(context.operation_model.name), self.result)
+        operation = str(context.operation_model.name)
+        result = self.result
+        if getattr(self, "_unconverted", False):
+            self._unconverted = False  # type: ignore[attr-defined]
+            if operation in DATA_PLANE and isinstance(result, dict):
+                return 200, dict(JSON_HEADERS), json.dumps(wire_result(result))
+            self._result = result = dynamo_to_dict(result)
+        body = fast_body(operation, result)
         if body is None:
             return original_execute(self, context)
         return 200, dict(JSON_HEADERS), body
@@ -588,11 +701,15 @@ def install() -> Callable[[], None]:
     patches.set(DynamoDBBackend, "transact_write_items", transact_write_items)
     for name in ("put_item", "update_item", "delete_item"):
         patches.set(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+    # moto's UpdateItem handler deep-copies the stored item before the update: under the
+    # lock, so no other request thread writes to that item meanwhile.
+    patches.set(DynamoHandler, "update_item", serialised(DynamoHandler.update_item))
     patches.set(Table, "__deepcopy__", _table_deepcopy)
     patches.set(Table, "all_items", _all_items)
     patches.set(Table, "query", query)
     patches.set(backends, "list_of_moto_modules", lambda: modules)
     patches.set(DynamoResult, "execute_result", execute_result)
+    patches.set(DynamoResult, "__init__", _dynamo_result)
     patches.set(Shard, "get_records", _get_records)
     patches.set(Item, "size", _item_size)
     patches.set(DynamoType, "size", _dynamo_type_size)
@@ -601,4 +718,9 @@ def install() -> Callable[[], None]:
     patches.set(StepFunctionsParserBackend, "_get_executions", _get_executions)
     for module in _CLIENT_MODULES:
         patches.set(module, "boto_client_for", clients)
+    # moto.events imports `jsonpath_ng.ext.parse` inside the function that uses it.
+    for module in (jsonpath_ng.ext, json_path, result_path):
+        patches.set(module, "parse", _cached_parse(vars(module)["parse"]))
+    patches.set(core_responses, "method_names_from_class", _method_names)
+    patches.set(core_responses.BaseResponse, "_enrich_response", staticmethod(_enrich_response))
     return patches.undo

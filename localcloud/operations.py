@@ -5,7 +5,8 @@ functions', the state machine interpreter's, the runtime's own) and counts them 
 service and action, plus what the cost model needs: Kinesis records, bytes and 25 KB
 payload units of `PutRecord(s)`; DynamoDB read and write capacity units, estimated from
 item sizes as DynamoDB bills them (writes: 1 KB per unit per item, transactional x2;
-reads: 4 KB per unit of what a call returns, strongly consistent, transactional x2).
+reads: 4 KB per unit of what a call returns, strongly consistent, transactional x2; a
+`BatchGetItem` per item it returns, as DynamoDB bills it).
 """
 
 from __future__ import annotations
@@ -96,6 +97,19 @@ class OperationCounter:
                 for op in entry.values():
                     size = _item_bytes(op.get("Item") or op.get("Key") or {})
                     self.dynamodb["write_units"] += 2 * max(1, math.ceil(size / WRITE_UNIT))
+        elif action == "BatchGetItem":
+            # Billed per item found, each rounded up to a read unit (as many `GetItem`s).
+            self.dynamodb["read_requests"] += 1
+            try:
+                found = json.loads(response).get("Responses", {})
+            except ValueError:
+                found = {}
+            units = sum(
+                max(1, math.ceil(_item_bytes(item) / READ_UNIT))
+                for items in found.values()
+                for item in items
+            )
+            self.dynamodb["read_units"] += max(1, units)
         elif action in DYNAMO_READS or action == "TransactGetItems":
             factor = 2 if action == "TransactGetItems" else 1
             self.dynamodb["read_requests"] += 1

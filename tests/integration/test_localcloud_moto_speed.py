@@ -1,4 +1,4 @@
-"""localcloud.moto_speed's query and item-size paths give moto's own results.
+"""localcloud.moto_speed's query, item-size and JSONPath paths give moto's own results.
 
 Each check runs the same requests on moto (in-process, `mock_aws`) without and with the
 patches installed, and compares every response.
@@ -6,14 +6,22 @@ patches installed, and compares every response.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import jsonpath_ng.ext
 import pytest
 from moto import mock_aws
+from moto.core import responses as core_responses
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.utilities import dynamo_to_dict
+from moto.dynamodb.responses import DynamoHandler
+from moto.events.utils import EventTemplateParser
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.utils import json_path
 
 from localcloud import moto_speed
 
@@ -175,3 +183,127 @@ def test_item_sizes_and_json_are_moto_s() -> None:
     # When sized and written out with the patches installed; Then all is as moto has it
     assert _with_patches(measure) == plain
     assert plain[0] > 30
+
+
+def test_json_paths_and_handler_methods_are_moto_s_and_parsed_once() -> None:
+    # Given the JSONPath uses of moto's Step Functions interpreter (input and result paths)
+    # and of its EventBridge input templates, and its handler method look-up
+    data = {"a": {"b": [1, {"c": "x"}]}, "list": [{"x": 1}, {"x": 2}], "s": "t"}
+    paths = ["$", "$.a", "$.a.b[0]", "$.a.b[1].c", "$.list[*].x", "$.list[1]", "$.none"]
+    event: Any = {"detail": {"id": "e-1", "n": 3}, "ingestion-time": "now", "time": "2026"}
+
+    def evaluate() -> list[Any]:
+        out: list[Any] = []
+        for path in paths:
+            try:
+                out.append(json_path.extract_json(path, data))
+            except json_path.NoSuchJsonPathError as exc:
+                out.append(("missing", str(exc)))
+        target = copy.deepcopy(data)
+        out.append(vars(result_path)["parse"]("$.a.r").update_or_create(target, {"k": 1}))
+        out.append(
+            EventTemplateParser.parse(
+                '{"id": "<id>", "n": <n>}', {"id": "$.detail.id", "n": "$.detail.n"}, event
+            )
+        )
+        out.append(vars(core_responses)["method_names_from_class"](DynamoHandler))
+        return out
+
+    plain = evaluate()
+    # When evaluated with the patches installed, twice (the second time from the cache)
+    restore = moto_speed.install()
+    try:
+        patched = [evaluate(), evaluate()]
+        parse = vars(jsonpath_ng.ext)["parse"]
+        cached = parse("$.a.b[0]") is parse("$.a.b[0]")
+    finally:
+        restore()
+    # Then every result is moto's own, and a path is parsed once
+    assert patched == [plain, plain]
+    assert cached
+    assert plain[2] == 1 and plain[-1] and "update_item" in plain[-1]
+
+
+def test_item_reads_and_writes_answer_as_moto_does(ddb: Any) -> None:
+    # Given the same table (items with binary, set, map, list, null and boolean values)
+    keys = [
+        {"pk": page["pk"], "sk": page["sk"]}
+        for page in ddb.scan(TableName=TABLE, Limit=40)["Items"]
+    ]
+
+    def requests(tag: str) -> list[Any]:
+        out: list[Any] = []
+        for k in keys[:10]:
+            out.append(ddb.get_item(TableName=TABLE, Key=k, ReturnConsumedCapacity="TOTAL"))
+        out.append(ddb.batch_get_item(RequestItems={TABLE: {"Keys": keys}}))
+        out.append(ddb.get_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"S": "x"}}))
+        # an item of this run's own, written and updated
+        own = {"pk": {"S": f"own-{tag}"}, "sk": {"S": "s"}}
+        ddb.put_item(TableName=TABLE, Item={**own, "n": {"N": "1"}, "l": {"L": [{"B": b"1"}]}})
+        out.append(
+            ddb.update_item(
+                TableName=TABLE,
+                Key=own,
+                UpdateExpression="SET b2 = :b, n = n + :one",
+                ExpressionAttributeValues={":b": {"B": b"\x00\xff"}, ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            )
+        )
+        out[-1]["Attributes"].pop("pk")
+        for response in out:
+            response.pop("ResponseMetadata", None)
+            for found in response.get("Responses", {}).values():
+                found.sort(key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+        return out
+
+    # When they run without and with the patches
+    plain = requests("plain")
+    patched = _with_patches(lambda: requests("patched"))
+    # Then every response is moto's own
+    assert patched == plain
+    assert plain[-1]["Attributes"]["b2"] == {"B": b"\x00\xff"}
+    assert len(plain[10]["Responses"][TABLE]) == len(keys) > 20
+
+
+def test_results_are_written_out_as_moto_converts_them() -> None:
+    # Given results as moto's DynamoDB handler builds them: DynamoTypes of every kind, binary
+    # values as bytes and as the wire's base64, items, absent members, tuples
+    values = [
+        DynamoType({"B": b"\x00\x01"}),
+        DynamoType({"B": "AAE="}),
+        DynamoType({"BS": [b"ab", "Yw=="]}),
+        DynamoType({"M": {"l": {"L": [{"S": "é"}, {"NULL": True}]}, "n": {"N": "-1.5"}}}),
+        DynamoType({"SS": ["a", "b"]}),
+        DynamoType({"BOOL": False}),
+    ]
+    item = Item(DynamoType({"S": "h"}), DynamoType({"S": "r"}), {"x": {"N": "3"}})
+    result = {
+        "Item": {f"a{n}": v for n, v in enumerate(values)},
+        "Items": [item, {"k": values[0]}],
+        "Count": 2,
+        "LastEvaluatedKey": None,
+        "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5, "Table": None},
+        "Pair": ("x", b"\x02"),
+    }
+    # When written out in one pass; Then it is what moto's conversion and the writer give
+    assert moto_speed.wire_result(result) == moto_speed._wire(dynamo_to_dict(result))
+    assert moto_speed.wire_result(result)["Item"]["a1"] == {"B": "AAE="}
+
+
+def test_request_ids_are_filled_in_as_moto_does() -> None:
+    # Given an XML body with a request id element, and a JSON body
+    xml = "<R><RequestId>old</RequestId><x>1</x></R>"
+    json_body = '{"Items": [{"a": {"S": "<b>"}}]}'
+
+    def enrich() -> list[Any]:
+        out = []
+        for body in (xml, json_body, b"bytes"):
+            given: dict[str, Any] = {"status": 200}
+            headers, enriched = core_responses.BaseResponse._enrich_response(given, body)
+            request_id = headers["x-amzn-requestid"]
+            out.append((headers["status"], str(enriched).replace(request_id, "ID")))
+        return out
+
+    # When enriched without and with the patches; Then the bodies and headers agree
+    assert _with_patches(enrich) == enrich()
+    assert enrich()[0][1] == "<R><RequestId>ID</RequestId><x>1</x></R>"
