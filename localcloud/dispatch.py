@@ -102,6 +102,9 @@ class Dispatcher:
     # function suffix -> exceptions to raise on its next calls (in order); for tests
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with the function's suffix after each call that returned (e.g. the simulated
+    # reviewers learn that the queue function queued a task).
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
 
     def suffix_of(self, function_name: str) -> str:
         """`walkout-dev-finalize-assess` or its ARN (with or without qualifier) -> suffix."""
@@ -136,7 +139,7 @@ class Dispatcher:
         started = time.perf_counter()
         failed = False
         try:
-            return handler(event, context)
+            result = handler(event, context)
         except Exception:
             failed = True
             raise
@@ -147,6 +150,9 @@ class Dispatcher:
                 stats.invocations += 1
                 stats.errors += int(failed)
                 stats.duration_ms += elapsed
+        for listener in list(self.listeners):
+            listener(suffix)
+        return result
 
     def invoke(self, function_name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
         """Lambda's Invoke: JSON in, JSON out; a raised exception becomes a function error."""

@@ -39,6 +39,7 @@ from localcloud.reviewer import (
     Oracle,
     ReviewLog,
     Truth,
+    WorkSignal,
 )
 from localcloud.runtime import LOCAL_CREDENTIALS, REGION, LocalCloud
 from walkout.cart import Receipt, ReviewStatus
@@ -197,6 +198,9 @@ class LocalPipeline:
         self.function_log = (self.run_dir / "functions.log").open("a", encoding="utf-8")
         self.cloud = LocalCloud(self.config, function_log=self.function_log)
         self.review_log = ReviewLog()
+        # Console reviewers look at the queue when the queue function has queued a task.
+        self.review_signal = WorkSignal()
+        self.cloud.dispatcher.listeners.append(self._on_function_called)
         self.oracle = Oracle(
             self.truth,
             options.reviewer_error_rate,
@@ -300,6 +304,7 @@ class LocalPipeline:
                 ttl_days=self.config.transient_ttl_days,
                 clock=lambda: datetime.now(UTC),
             )
+            self.review_signal.reopen()
             for n in range(self.options.console_reviewers):
                 console = ConsoleReviewer(
                     tasks=tasks,
@@ -310,10 +315,15 @@ class LocalPipeline:
                     log=self.review_log,
                     delay_s=self.options.reviewer_delay_s,
                     reviewer_id=f"sim-reviewer-{n + 1}",
+                    signal=self.review_signal,
                 )
                 self.reviewers.append(console)
         for reviewer in self.reviewers:
             reviewer.start()
+
+    def _on_function_called(self, suffix: str) -> None:
+        if suffix == "review-queue":
+            self.review_signal.notify()
 
     def stop_threads(self) -> None:
         if self.pump is not None:

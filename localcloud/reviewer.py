@@ -37,7 +37,7 @@ from typing import Any
 
 from walkout.attribution.record import Action
 from walkout.data.review_tasks import ReviewTasksTable
-from walkout.data.sessions import SessionsTable
+from walkout.data.sessions import SessionsTable, attributions_of
 from walkout.data.task_tokens import TaskCallbacks
 from walkout.review.console import ConsoleReview
 from walkout.review.contract import EventAnswer, EventQuestion, ReviewTask
@@ -49,6 +49,9 @@ MATCH_TOLERANCE_S = 1.5
 GT_PROTOCOL_VERSION = "2018-10-06"
 POLL_S = 0.1
 IDLE_POLL_MAX_S = 1.0
+# With a `WorkSignal`, an idle console reviewer looks again when a task was queued, or
+# after this long at the latest.
+SIGNALLED_IDLE_MAX_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -230,9 +233,13 @@ class ReviewLog:
 def review_causes(sessions: SessionsTable, task: ReviewTask) -> dict[str, str]:
     """Why each event was asked about, from its attribution: `who` when the shopper was the
     weaker part of the decision, `what` when the product or quantity was."""
+    records = {
+        a.event_id: a
+        for a in attributions_of(sessions, task.store_id, [q.event_id for q in task.questions])
+    }
     causes = {}
     for q in task.questions:
-        record = sessions.get_attribution(task.store_id, q.event_id)
+        record = records.get(q.event_id)
         if record is None:
             causes[q.event_id] = "unknown"
         else:
@@ -240,19 +247,72 @@ def review_causes(sessions: SessionsTable, task: ReviewTask) -> dict[str, str]:
     return causes
 
 
-class _Worker:
-    """A thread that polls for tasks until stopped."""
+class WorkSignal:
+    """Tells idle console reviewers that a task was queued: one notice per task, taken by
+    one reviewer, so one of them looks at the queue for it while the others keep waiting.
 
-    def __init__(self, name: str) -> None:
+    Every look at the queue is an index query that returns the waiting tasks (13-62 KB
+    each) and every claim a conditional update; with reviewers polling on a timer, the
+    looks that found nothing and the claims that lost a race to another reviewer took
+    more of the local cloud's one core than the answers (`stadium-rush`: about a third of
+    the process's CPU time). The tasks, their order and the calls that take and answer
+    them are the same; only looks that could find nothing new are left out."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._notices = 0
+        self._closed = False
+
+    def notify(self) -> None:
+        """A task was queued (the queue function returned)."""
+        with self._ready:
+            self._notices += 1
+            self._ready.notify()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for a notice (True: one was taken) or until `timeout_s` or `close`."""
+        with self._ready:
+            if not self._notices and not self._closed:
+                self._ready.wait(timeout_s)
+            if self._notices:
+                self._notices -= 1
+                return True
+            return False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Wake every waiting reviewer (they are stopping; until they are, they poll on
+        the timer again)."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def reopen(self) -> None:
+        """For reviewers started again (a restart): notices wake them again."""
+        with self._ready:
+            self._closed = False
+
+
+class _Worker:
+    """A thread that polls for tasks until stopped; with a `WorkSignal`, an idle one waits
+    for a notice instead of polling on a timer."""
+
+    def __init__(self, name: str, signal: WorkSignal | None = None) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.errors: list[str] = []
+        self.signal = signal
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self.signal is not None:
+            self.signal.close()
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
@@ -263,7 +323,11 @@ class _Worker:
             except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 worked = False
-            if worked:
+            if self.signal is not None and not self.signal.closed:
+                # One look per task queued: after an answer too, look again only for a
+                # notice not taken yet (or after the longest wait).
+                self.signal.wait(SIGNALLED_IDLE_MAX_S)
+            elif worked:
                 idle = POLL_S
             else:
                 # An idle reviewer looks less often (each look queries the task index).
@@ -291,8 +355,9 @@ class ConsoleReviewer(_Worker):
         log: ReviewLog,
         delay_s: float,
         reviewer_id: str = "sim-reviewer-1",
+        signal: WorkSignal | None = None,
     ) -> None:
-        super().__init__("console-reviewer")
+        super().__init__("console-reviewer", signal)
         self.tasks = tasks
         self.sessions = sessions
         self.console = ConsoleReview(tasks, callbacks)
