@@ -88,7 +88,8 @@ moto's `UpdateItem` handler deep-copies the stored item before it applies the up
 `ReturnValues`), outside the write lock: when another request thread updated the same item
 meanwhile (two reviewers claiming one task), the copy failed with "dictionary changed size
 during iteration" and the caller got a 500. The handler now runs under the same lock as
-the writes.
+the writes; so does a table's `Query`, whose deep copy of the matching items failed the
+same way (seen in `stadium-rush` runs, where botocore's retry hid it).
 """
 
 from __future__ import annotations
@@ -656,11 +657,15 @@ def install() -> Callable[[], None]:
     clients = _Clients(_CLIENT_MODULES[0].boto_client_for)
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
-        _local.query_scope = _query_scope(self, args, kwargs)
-        try:
-            return original_query(self, *args, **kwargs)
-        finally:
-            _local.query_scope = None
+        # Under the write lock: moto deep-copies the matching items, which failed with
+        # "dictionary changed size during iteration" (a 500) when another request thread
+        # updated one of them meanwhile; a query reads the table as one write left it.
+        with _transactions:
+            _local.query_scope = _query_scope(self, args, kwargs)
+            try:
+                return original_query(self, *args, **kwargs)
+            finally:
+                _local.query_scope = None
 
     def entrypoint(self: ExecutionWorker) -> Any:
         return programs.entrypoint(self)

@@ -307,3 +307,31 @@ def test_request_ids_are_filled_in_as_moto_does() -> None:
     # When enriched without and with the patches; Then the bodies and headers agree
     assert _with_patches(enrich) == enrich()
     assert enrich()[0][1] == "<R><RequestId>ID</RequestId><x>1</x></R>"
+
+
+def test_a_query_waits_for_a_write_in_progress(ddb: Any) -> None:
+    # Given the patches installed and another request thread in the middle of a write
+    import threading  # noqa: PLC0415
+
+    restore = moto_speed.install()
+    answered = threading.Event()
+    try:
+        with moto_speed._transactions:
+            query = threading.Thread(
+                target=lambda: (
+                    ddb.query(
+                        TableName=TABLE,
+                        KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "p3"}},
+                    ),
+                    answered.set(),
+                )
+            )
+            query.start()
+            # When a query comes in, it is not answered while the write holds the lock
+            assert not answered.wait(0.5)
+        # Then it is answered once the write is done
+        query.join(timeout=30)
+        assert answered.is_set()
+    finally:
+        restore()
