@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from walkout.attribution import (
+    DEFAULT_PARAMS,
     Ambiguity,
     Floor,
     ShelfContext,
@@ -360,3 +361,43 @@ def test_a_later_swap_of_a_partner_does_not_shape_an_earlier_identity() -> None:
     )
     # Then only the first shapes t1 (t2's later swap changed t2, not t1)
     assert shaping([first, later], {"t1"}, T0 + timedelta(seconds=10)) == [first]
+
+
+@SETTINGS
+@given(
+    lane=st.sampled_from(LANE_IDS),
+    candidates=st.lists(
+        st.tuples(st.sampled_from(["s1", "s2", None]), st.floats(0, 1), st.floats(0.1, 3.0)),
+        max_size=3,
+    ),
+    present=present_people,
+)
+def test_people_present_asked_for_only_when_needed_give_the_record_they_would_given(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    lane: str,
+    candidates: list[tuple[str | None, float, float]],
+    present: dict[str, int],
+) -> None:
+    # Given any pick, and the people of each session in the store then
+    sku = LANES[lane]
+    event = shelf_event(
+        lane, -PRODUCTS[sku][0], [(f"t{i}", s, r, d) for i, (s, r, d) in enumerate(candidates)]
+    )
+    asked: list[bool] = []
+
+    def people() -> dict[str, int]:
+        asked.append(True)
+        return present
+
+    # When it is attributed with the people present asked for on demand
+    record = attribute(event, floor, ShelfContext(), present=people)
+    without = attribute(event, floor, ShelfContext())
+    # Then they are asked for exactly when part of it was done by nobody charged
+    needed = without.p_nobody >= DEFAULT_PARAMS.runner_up_min
+    assert asked == ([True] if needed else [])
+    # and the record is the one they give when known from the start
+    if needed:
+        assert record == attribute(event, floor, ShelfContext(present=present))
+    else:
+        assert record == without

@@ -24,8 +24,8 @@ a pick charged to nobody lowers the confidence of everyone who may have made it.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from walkout.attribution.floor import Floor
 from walkout.attribution.identity import Ambiguity, identities, shaping
@@ -222,11 +222,33 @@ def attribute(
     floor: Floor,
     context: ShelfContext,
     params: AttributionParams = DEFAULT_PARAMS,
+    present: Callable[[], Mapping[str, int]] | None = None,
 ) -> Attribution:
-    """Attribute one shelf change. Pure: the same inputs give the same record."""
-    data = event.data
+    """Attribute one shelf change. Pure: the same inputs give the same record.
+
+    `present` (with `context.present` None) is asked only when part of the change was done
+    by somebody no session is charged for (`p_nobody` >= `runner_up_min`): the people of
+    each session in the store then, whose receipts share that doubt. The record is the one
+    `context.present` set to its answer gives; the hypotheses do not depend on it, so they
+    are worked out once.
+    """
     solved = _solve(event, floor, context, params)
-    action, home, hyps, reasons = solved.action, solved.home, solved.hypotheses, solved.reasons
+    record = _record(event, floor, context, solved, params)
+    if present is not None and context.present is None and record.p_nobody >= params.runner_up_min:
+        record = _record(event, floor, replace(context, present=present()), solved, params)
+    return record
+
+
+def _record(
+    event: ShelfChanged,
+    floor: Floor,
+    context: ShelfContext,
+    solved: _Solved,
+    params: AttributionParams,
+) -> Attribution:
+    data = event.data
+    action, home, hyps = solved.action, solved.home, solved.hypotheses
+    reasons = list(solved.reasons)
     grams = abs(data.delta_g)
     decision = next(h for h in hyps if not h.unlisted)
     chosen_source = solved.source

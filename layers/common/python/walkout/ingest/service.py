@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -538,18 +538,17 @@ class IngestBatch:
             },
         )
         params = self.service.params
+
+        def present() -> dict[str, int]:
+            # Part of the change was done by somebody the edge did not list: every session
+            # with people in the store then may have done it (their receipt confidence
+            # drops by their share), so their carts are read too.
+            people = self._present(state, event)
+            state.load(s for s in people if people[s] > 0)
+            return {s: n for s, n in people.items() if s in state.carts}
+
         try:
-            attribution = attribute(event, state.floor, context, params)
-            if attribution.p_nobody >= params.runner_up_min:
-                # Part of the change was done by somebody the edge did not list: every
-                # session with people in the store then may have done it (their receipt
-                # confidence drops by their share), so their carts are read too.
-                present = self._present(state, event)
-                state.load(s for s in present if present[s] > 0)
-                context = replace(
-                    context, present={s: n for s, n in present.items() if s in state.carts}
-                )
-                attribution = attribute(event, state.floor, context, params)
+            attribution = attribute(event, state.floor, context, params, present=present)
         except AttributionError as exc:
             raise QuarantineError(str(exc)) from None
         cart_writes = [
