@@ -447,3 +447,26 @@ def test_attributions_are_read_in_batches_by_event_id_and_missing_ones_left_out(
     assert "ev-missing" not in found
     # and another store's records are not among them
     assert table.get_attributions("store-2", written) == {}
+
+
+def test_a_reviewer_taking_the_oldest_task_reads_one_page_of_the_queue(ddb: Any) -> None:
+    # Given a backlog of twenty waiting tasks
+    clock, callbacks = Clock(), Callbacks()
+    review, _ = console(ddb, clock, callbacks)
+    for k in range(20):
+        review.enqueue(task(f"rt-{k:02d}", created=NOW - timedelta(minutes=30 - k)), f"tok-{k}")
+    queries: list[dict[str, Any]] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        queries.append(params)
+
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", seen)
+    # When a reviewer takes the next task
+    view = review.next_task("retailer-1", "alice")
+    # Then it is the oldest, and the queue was read one short page (not all twenty tasks)
+    assert view is not None and view.task_id == "rt-00"
+    assert len(queries) == 1 and 0 < queries[0]["Limit"] < 20
+    # And a reviewer after a page's worth of others still gets the next one in order
+    for k in range(1, 12):
+        nxt = review.next_task("retailer-1", f"r{k}")
+        assert nxt is not None and nxt.task_id == f"rt-{k:02d}"

@@ -146,9 +146,15 @@ class ReviewTasksTable:
         return _stored(from_item(page["Item"])) if "Item" in page else None
 
     def queued(
-        self, retailer_id: str, status: ReviewTaskStatus, store_id: str | None = None
+        self,
+        retailer_id: str,
+        status: ReviewTaskStatus,
+        store_id: str | None = None,
+        page_size: int | None = None,
     ) -> Iterator[StoredReviewTask]:
-        """A retailer's tasks in `status`, oldest first (optionally one store's)."""
+        """A retailer's tasks in `status`, oldest first (optionally one store's), read a
+        page at a time as they are taken (`page_size` tasks a page: one who wants the
+        oldest reads a few, not the whole queue)."""
         params: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": STATUS_INDEX,
@@ -161,6 +167,8 @@ class ReviewTasksTable:
         if store_id is not None:
             params["FilterExpression"] = "store_id = :store"
             params["ExpressionAttributeValues"][":store"] = value(store_id)
+        if page_size is not None:
+            params["Limit"] = page_size
         for item in query_all(self.ddb, **params):
             yield _stored(item)
 

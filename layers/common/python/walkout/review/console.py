@@ -32,6 +32,9 @@ from walkout.review.contract import (
 CLAIM_TIMEOUT_S: Final = 15 * 60
 # How many queued tasks `next_task` looks at before saying there is no work.
 SCAN_LIMIT: Final = 25
+# Tasks read from the queue a page at a time (a task is 13-62 KB): the oldest is usually
+# taken from the first page, so a look reads a few tasks, not the whole backlog.
+QUEUE_PAGE: Final = 5
 
 
 class UnknownTaskError(LookupError):
@@ -96,7 +99,7 @@ class ConsoleReview:
         now = self.clock()
         looked = 0
         for status in (ReviewTaskStatus.OPEN, ReviewTaskStatus.CLAIMED):
-            for stored in self.tasks.queued(retailer_id, status, store_id):
+            for stored in self.tasks.queued(retailer_id, status, store_id, QUEUE_PAGE):
                 looked += 1
                 if looked > SCAN_LIMIT:
                     return None
