@@ -506,10 +506,7 @@ def attributions_of(
     table: SessionsTable, store_id: str, event_ids: Iterable[str]
 ) -> list[Attribution]:
     """The attribution records of `event_ids` (missing ones left out), in time order."""
-    keys = [key(event_pk(store_id, e), ATTRIBUTION) for e in sorted(set(event_ids))]
-    records = [
-        Attribution.model_validate(i["record"]) for i in batch_get(table.ddb, table.table, keys)
-    ]
+    records = table.get_attributions(store_id, event_ids).values()
     return sorted(records, key=lambda a: (a.t_end, a.event_id))
 
 
