@@ -657,15 +657,11 @@ def install() -> Callable[[], None]:
     clients = _Clients(_CLIENT_MODULES[0].boto_client_for)
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
-        # Under the write lock: moto deep-copies the matching items, which failed with
-        # "dictionary changed size during iteration" (a 500) when another request thread
-        # updated one of them meanwhile; a query reads the table as one write left it.
-        with _transactions:
-            _local.query_scope = _query_scope(self, args, kwargs)
-            try:
-                return original_query(self, *args, **kwargs)
-            finally:
-                _local.query_scope = None
+        _local.query_scope = _query_scope(self, args, kwargs)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _local.query_scope = None
 
     def entrypoint(self: ExecutionWorker) -> Any:
         return programs.entrypoint(self)
@@ -711,7 +707,10 @@ def install() -> Callable[[], None]:
     patches.set(DynamoHandler, "update_item", serialised(DynamoHandler.update_item))
     patches.set(Table, "__deepcopy__", _table_deepcopy)
     patches.set(Table, "all_items", _all_items)
-    patches.set(Table, "query", query)
+    # Under the write lock too: moto deep-copies the matching items, which failed with
+    # "dictionary changed size during iteration" (a 500) when another request thread
+    # updated one of them meanwhile; a query reads the table as one write left it.
+    patches.set(Table, "query", serialised(query))
     patches.set(backends, "list_of_moto_modules", lambda: modules)
     patches.set(DynamoResult, "execute_result", execute_result)
     patches.set(DynamoResult, "__init__", _dynamo_result)

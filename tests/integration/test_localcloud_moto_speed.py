@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -311,8 +312,6 @@ def test_request_ids_are_filled_in_as_moto_does() -> None:
 
 def test_a_query_waits_for_a_write_in_progress(ddb: Any) -> None:
     # Given the patches installed and another request thread in the middle of a write
-    import threading  # noqa: PLC0415
-
     restore = moto_speed.install()
     answered = threading.Event()
     try:
