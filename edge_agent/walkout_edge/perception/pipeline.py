@@ -49,6 +49,11 @@ MAX_CANDIDATES = 5
 # when the cameras are behind (a dead camera must not hold shelf events forever).
 CAMERA_LAG_S = 0.6
 MAX_HOLD_S = 6.0
+# A weight change one of whose nearby tracks is still in an encounter waits (seconds past
+# its end, at most) for the encounter to be decided: a swap decided when the two separate
+# relabels their paths from the encounter's start, and the change must name the tracks as
+# the reports that follow will.
+MAX_UNDECIDED_HOLD_S = 12.0
 EXIT_PULSE_WAIT_S = 2.5
 EXIT_VANISH_S = 1.5
 LOST_EXIT_S = 2.0
@@ -390,13 +395,31 @@ class PerceptionPipeline:
         keep: list[_PendingShelf] = []
         for pending in self._pending_shelf:
             end = pending.change.t_end + self.params.reach.after_s + CAMERA_LAG_S
-            if final or (seen_to is not None and seen_to >= end) or now - end > MAX_HOLD_S:
+            if final or now - end > MAX_UNDECIDED_HOLD_S:
+                ready.append(pending)
+            elif ((seen_to is not None and seen_to >= end) or now - end > MAX_HOLD_S) and (
+                not self._undecided(pending)
+            ):
                 ready.append(pending)
             else:
                 keep.append(pending)
         self._pending_shelf = keep
         for pending in sorted(ready, key=lambda p: p.change.t_end):
             self._emit_shelf(pending)
+
+    def _undecided(self, pending: _PendingShelf) -> bool:
+        """Whether a track that may have made this change is in an encounter, begun by the
+        change's end, with someone it could be confused with (not a member of its own
+        session: whichever of the two reached, the same cart pays)."""
+        change = pending.change
+        tracker = self.vision.tracker
+        session_of = self.binder.session_of
+        for track, _path, _dist in self.reach.near(pending.lane_id, change.t_start, change.t_end):
+            own = session_of.get(track.track_id)
+            for other in tracker.undecided_partners(track.track_id, change.t_end):
+                if own is None or session_of.get(other) != own:
+                    return True
+        return False
 
     def _emit_shelf(self, pending: _PendingShelf) -> None:
         change = pending.change

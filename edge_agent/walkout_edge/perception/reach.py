@@ -137,9 +137,24 @@ class ReachScorer:
     def candidates(self, lane_id: str, t_start: float, t_end: float) -> list[ReachCandidate]:
         lane = self.lanes[lane_id]
         p = self.params
-        t0, t1 = t_start - p.before_s, t_end + p.after_s
-        fx, fy = lane.front
+        near = self.near(lane_id, t_start, t_end)
         out: list[ReachCandidate] = []
+        # The actor's arm is out while the weight moves (it lifts or sets down the unit).
+        a0, a1 = t_start - p.arm_before_s, t_end + p.arm_after_s
+        for track, path, dist in near:
+            others = [pth for tr, pth, _ in near if tr is not track]
+            arm, frames = self._arm(lane, path, others, a0, a1)
+            out.append(ReachCandidate(track.track_id, round(dist, 3), arm, frames, 0.0))
+        return _scored(out)
+
+    def near(
+        self, lane_id: str, t_start: float, t_end: float
+    ) -> list[tuple[Track, list[tuple[float, float, float]], float]]:
+        """The tracks close enough to a lane's front around a weight change to have reached
+        it: each with its path in the window, `(t, x, y)`, and its closest distance."""
+        p = self.params
+        t0, t1 = t_start - p.before_s, t_end + p.after_s
+        fx, fy = self.lanes[lane_id].front
         near: list[tuple[Track, list[tuple[float, float, float]], float]] = []
         for track in self.vision.tracker.tracks.values():
             if not track.confirmed:
@@ -153,13 +168,7 @@ class ReachScorer:
             if dist > p.max_distance_m:
                 continue
             near.append((track, path, dist))
-        # The actor's arm is out while the weight moves (it lifts or sets down the unit).
-        a0, a1 = t_start - p.arm_before_s, t_end + p.arm_after_s
-        for track, path, dist in near:
-            others = [pth for tr, pth, _ in near if tr is not track]
-            arm, frames = self._arm(lane, path, others, a0, a1)
-            out.append(ReachCandidate(track.track_id, round(dist, 3), arm, frames, 0.0))
-        return _scored(out)
+        return near
 
     def _arm(
         self,

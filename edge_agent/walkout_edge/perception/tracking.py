@@ -208,6 +208,16 @@ class Tracker:
                 out.append((tr.track_id, *tr.xy))
         return out
 
+    def undecided_partners(self, track_id: str, since: float) -> list[str]:
+        """The tracks `track_id` is in an open encounter with that began at or before
+        `since`: who it follows from then on is not decided until they separate (and a swap
+        decided then rewrites its path from the encounter's start)."""
+        out = []
+        for (a, b), enc in self._encounters.items():
+            if enc.t_start <= since and track_id in (a, b):
+                out.append(b if a == track_id else a)
+        return out
+
     def take_births(self) -> list[Track]:
         births, self.births = self.births, []
         return births

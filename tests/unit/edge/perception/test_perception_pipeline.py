@@ -167,3 +167,93 @@ def test_a_track_seen_late_takes_the_pulse_of_when_it_passed_the_turnstile() -> 
     (entered,) = [e for e in sink.events if e.type == "session.entered"]
     assert entered.data.account_ref == "acct-first"
     assert entered.data.track_ids == ["trk-1"]
+
+
+def _standing(track_id: str, x: float, y: float, until: float, look: object) -> object:
+    """A confirmed track that stood at (x, y) from T0 to `until`, seen every 0.1 s."""
+    from collections import deque  # noqa: PLC0415
+
+    from walkout_edge.perception.tracking import Track, TrackPoint  # noqa: PLC0415
+
+    track = Track(
+        track_id=track_id,
+        born_t=T0,
+        x=np.array([x, y, 0.0, 0.0]),
+        p=np.eye(4) * 0.01,
+        appearance=look,  # type: ignore[arg-type]
+        last_seen_t=until,
+        confirmed=True,
+    )
+    for k in range(round((until - T0) * 10) + 1):
+        track.record(TrackPoint(T0 + k / 10, x, y, seen=True))
+    track.recent_looks = deque([look] * 3, maxlen=5)  # type: ignore[list-item]
+    return track
+
+
+def _encounter_at_the_shelf(
+    same_session: bool = False,
+) -> tuple[ListSink, PerceptionPipeline, object]:
+    """Two shoppers in an encounter since +3 s, A at lane p0's front; a 355 g can leaves
+    p0 at +5 s; the cameras have seen up to +10 s and the encounter is still open."""
+    from walkout_edge.perception.appearance import BINS, Appearance  # noqa: PLC0415
+    from walkout_edge.perception.tracking import Encounter  # noqa: PLC0415
+
+    def look(b: int) -> Appearance:
+        hist = np.full(BINS, 0.002)
+        hist[b] += 1.0
+        return Appearance(hist / hist.sum())
+
+    red, blue = look(3), look(40)
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    tracker = pipe.vision.tracker
+    for track in (
+        _standing("trk-a", 1.25, 2.25, T0 + 10, red),
+        _standing("trk-b", 1.7, 2.4, T0 + 10, blue),
+    ):
+        tracker.tracks[track.track_id] = track  # type: ignore[attr-defined]
+        tracker._live[track.track_id] = track  # type: ignore[attr-defined]
+    if same_session:
+        pipe.binder.session_of.update({"trk-a": "ses-family", "trk-b": "ses-family"})
+    enc = Encounter("trk-a", "trk-b", T0 + 3.0, T0 + 9.0, red, blue, merged_steps=3)
+    tracker._encounters[("trk-a", "trk-b")] = enc
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        ts = T0 + k / 20
+        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
+        pipe.feed(LoadCellReadings(ts, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),)))
+    pipe.vision.last_step_t = T0 + 10.0
+    pipe._after_step()
+    return sink, pipe, enc
+
+
+def test_a_change_waits_for_an_open_encounter_and_names_the_tracks_as_decided() -> None:
+    # Given a can taken by A while A and B are too close to be told apart
+    sink, pipe, enc = _encounter_at_the_shelf()
+    # Then nothing is emitted while the encounter is open, though the cameras are past it
+    assert [e for e in sink.events if e.type == "shelf.changed"] == []
+    # When they separate and their looks say the labels had swapped (the red shopper at the
+    # shelf now carries label B): the tracker relabels both paths from the encounter's start
+    tracker = pipe.vision.tracker
+    a, b = tracker.tracks["trk-a"], tracker.tracks["trk-b"]
+    a.recent_looks, b.recent_looks = b.recent_looks, a.recent_looks
+    tracker._close_encounter(("trk-a", "trk-b"), enc, decide=True)
+    pipe._after_step()
+    # Then the change is emitted, naming as its likeliest actor the label now on that path
+    (shelf,) = [e for e in sink.events if e.type == "shelf.changed"]
+    (amb,) = [e for e in sink.events if e.type == "track.ambiguity"]
+    assert shelf.data.candidates[0].track_id == "trk-b"
+    assert amb.data.swap_probability < 0.5
+
+
+def test_a_change_does_not_wait_for_members_of_one_session_nor_for_ever() -> None:
+    # Two members of one party in an encounter: whoever reached, the same cart pays
+    sink, _pipe, _enc = _encounter_at_the_shelf(same_session=True)
+    assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1
+    # Strangers whose encounter never ends: released once held MAX_UNDECIDED_HOLD_S
+    from walkout_edge.perception.pipeline import MAX_UNDECIDED_HOLD_S  # noqa: PLC0415
+
+    sink, pipe, _enc = _encounter_at_the_shelf()
+    assert [e for e in sink.events if e.type == "shelf.changed"] == []
+    pipe.feed(LoadCellReadings(T0 + 5.5 + MAX_UNDECIDED_HOLD_S + 1.0, ()))
+    assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1
