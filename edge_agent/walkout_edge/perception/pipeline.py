@@ -132,6 +132,9 @@ def _row_time(row: tuple[float, str, float, float]) -> float:
 class _PendingShelf:
     change: WeightChange
     lane_id: str
+    # The camera step at which it was last found undecided: encounters change only with a
+    # step, so the load cells' many readings in between need not look again.
+    undecided_at: float | None = None
 
 
 class PerceptionPipeline:
@@ -411,6 +414,10 @@ class PerceptionPipeline:
         """Whether a track that may have made this change is in an encounter, begun by the
         change's end, with someone it could be confused with (not a member of its own
         session: whichever of the two reached, the same cart pays)."""
+        step = self.vision.last_step_t
+        if step is not None and pending.undecided_at == step:
+            return True
+        pending.undecided_at = None
         change = pending.change
         tracker = self.vision.tracker
         session_of = self.binder.session_of
@@ -418,6 +425,7 @@ class PerceptionPipeline:
             own = session_of.get(track.track_id)
             for other in tracker.undecided_partners(track.track_id, change.t_end):
                 if own is None or session_of.get(other) != own:
+                    pending.undecided_at = step
                     return True
         return False
 

@@ -238,6 +238,7 @@ def test_a_change_waits_for_an_open_encounter_and_names_the_tracks_as_decided() 
     a, b = tracker.tracks["trk-a"], tracker.tracks["trk-b"]
     a.recent_looks, b.recent_looks = b.recent_looks, a.recent_looks
     tracker._close_encounter(("trk-a", "trk-b"), enc, decide=True)
+    pipe.vision.last_step_t = T0 + 10.1  # (decided in the cameras' next step)
     pipe._after_step()
     # Then the change is emitted, naming as its likeliest actor the label now on that path
     (shelf,) = [e for e in sink.events if e.type == "shelf.changed"]
