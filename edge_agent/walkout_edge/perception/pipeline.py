@@ -398,11 +398,9 @@ class PerceptionPipeline:
         keep: list[_PendingShelf] = []
         for pending in self._pending_shelf:
             end = pending.change.t_end + self.params.reach.after_s + CAMERA_LAG_S
-            if final or now - end > MAX_UNDECIDED_HOLD_S:
-                ready.append(pending)
-            elif ((seen_to is not None and seen_to >= end) or now - end > MAX_HOLD_S) and (
-                not self._undecided(pending)
-            ):
+            seen = (seen_to is not None and seen_to >= end) or now - end > MAX_HOLD_S
+            waited = now - end > MAX_UNDECIDED_HOLD_S
+            if final or waited or (seen and not self._undecided(pending)):
                 ready.append(pending)
             else:
                 keep.append(pending)
