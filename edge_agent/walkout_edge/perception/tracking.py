@@ -17,10 +17,12 @@ appearance (colour of the shoulders from above), update with a Kalman filter.
 
 People brushing past each other: while two tracks are too close to be told apart (one
 blob for two, or an assignment whose alternative is nearly as cheap), the pair is in an
-*encounter*. When they separate, the tracker compares each track's appearance before the
-encounter with both after it, and motion continuity; it keeps or swaps the identities,
-whichever is likelier, and reports the encounter as `track.ambiguity` with the probability
-that the identities are (still) swapped.
+*encounter*. When they separate, the tracker compares the look each track was born with
+(learnt before its first encounter, then kept) with both looks after it, and motion
+continuity; it keeps or swaps the identities, whichever is likelier, and reports the
+encounter as `track.ambiguity` with the probability that the identities are (still)
+swapped. Comparing with the birth look, not the look of whoever the track follows lately,
+lets a wrong decision be undone the next time the two meet.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from walkout.store import Rect
 from walkout_edge.perception.appearance import Appearance, similarity
 
 BIG = 1e6
+IDENTITY_LOOKS = 15  # looks averaged into a track's identity look, at most
 _EYE2 = np.eye(2)
 _EYE4 = np.eye(4)
 
@@ -88,6 +91,13 @@ class Track:
     from_entry: bool = True
     history: deque[TrackPoint] = field(default_factory=lambda: deque(maxlen=600))
     recent_looks: deque[Appearance] = field(default_factory=lambda: deque(maxlen=5))
+    # The look of the person this track was born on, for telling who is who after an
+    # encounter: learnt from the looks seen before the track's first encounter, then kept.
+    # `appearance` follows whoever the track follows now, so a wrong decision would carry
+    # over into every later one; this does not.
+    identity: Appearance = field(default_factory=Appearance)
+    identity_looks: int = 0
+    met: bool = False  # has been in an encounter
     # No point of `history` is earlier than `history_from_t` nor later than `history_to_t`
     # (kept by `record`), so a look-up of a time window can skip a track at once.
     history_from_t: float = math.inf
@@ -102,6 +112,10 @@ class Track:
         self.history.append(point)
         self.history_from_t = min(self.history_from_t, point.t)
         self.history_to_t = max(self.history_to_t, point.t)
+
+    @property
+    def identity_look(self) -> Appearance:
+        return self.identity if self.identity.valid else self.appearance
 
     def lost(self, t: float, after_s: float) -> bool:
         return t - self.last_seen_t > after_s
@@ -316,6 +330,9 @@ class Tracker:
             tr.recent_looks.append(det.look)
             if not self._in_encounter(tr.track_id):
                 tr.appearance = tr.appearance.blend(det.look, 0.1)
+                if not tr.met and tr.identity_looks < IDENTITY_LOOKS:
+                    tr.identity_looks += 1
+                    tr.identity = tr.identity.blend(det.look, 1.0 / tr.identity_looks)
 
     def _in_encounter(self, track_id: str) -> bool:
         return track_id in self._encounter_ids
@@ -416,8 +433,9 @@ class Tracker:
             if enc is None:
                 if d < p.encounter_m and confused:
                     first, second = (a, b) if a.track_id == key[0] else (b, a)
+                    first.met = second.met = True
                     self._encounters[key] = Encounter(
-                        key[0], key[1], t, t, first.appearance, second.appearance, 1
+                        key[0], key[1], t, t, first.identity_look, second.identity_look, 1
                     )
                 continue
             enc.t_end = t
@@ -530,6 +548,8 @@ class Tracker:
             x=np.array([seed.x, seed.y, vx, vy]),
             p=np.diag([0.02, 0.02, 0.5, 0.5]),
             appearance=Appearance.mean(seed.looks),
+            identity=Appearance.mean(seed.looks),
+            identity_looks=len(seed.looks),
             last_seen_t=t,
             hits=seed.hits,
             confirmed=True,

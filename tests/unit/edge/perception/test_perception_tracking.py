@@ -150,3 +150,35 @@ def test_exited_tracks_are_forgotten_after_a_while_the_others_are_kept() -> None
     # Then two minutes after their last point, only the one who left is forgotten
     tr.step(121.0, [])
     assert set(tr.tracks) == {lost}
+
+
+def test_a_wrong_decision_is_undone_when_the_two_meet_again() -> None:
+    from walkout_edge.perception.tracking import _swap_identity  # noqa: PLC0415
+
+    # Given red (left) and blue (right), each seen alone for a second
+    tr = tracker()
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(2.0, 2.0, 0.9, RED), DetectionIn(6.0, 2.25, 0.9, BLUE)])
+    red_id, blue_id = nearest(tr, 2.0, 2.0), nearest(tr, 6.0, 2.25)
+    # When an encounter was decided the wrong way round (red's track now follows blue), and
+    # both go on apart for three seconds: each track's running look becomes the other colour
+    _swap_identity(tr.tracks[red_id], tr.tracks[blue_id], 0.95)
+    tr.tracks[red_id].met = tr.tracks[blue_id].met = True  # (as that encounter marked them)
+    for k in range(10, 40):
+        tr.step(k * DT, [DetectionIn(2.0, 2.0, 0.9, RED), DetectionIn(6.0, 2.25, 0.9, BLUE)])
+    assert similarity(tr.tracks[red_id].appearance, BLUE) > 0.9
+    tr.take_ambiguities()
+    # And then they walk past each other, one blob while close
+    for k in range(40, 90):
+        t = k * DT
+        rx, bx = 2.0 + 1.3 * (t - 4.0), 6.0 - 1.3 * (t - 4.0)
+        if abs(rx - bx) < 0.45:
+            dets = [DetectionIn((rx + bx) / 2, 2.12, 0.9, Appearance())]
+        else:
+            dets = [DetectionIn(rx, 2.0, 0.9, RED), DetectionIn(bx, 2.25, 0.9, BLUE)]
+        tr.step(t, dets)
+    # Then the tracks are compared with the looks they were born with, not the running
+    # ones: red's track follows red again, and the swap is reported
+    assert similarity(Appearance.mean(list(tr.tracks[red_id].recent_looks)[-3:]), RED) > 0.9
+    (report,) = tr.take_ambiguities()
+    assert report.swapped and report.swap_probability < 0.1
