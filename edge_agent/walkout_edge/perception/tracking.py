@@ -475,7 +475,9 @@ class Tracker:
         if swapped:
             _swap_identity(a, b, enc.t_start)
             p_swap = 1.0 - p_swap
-        if p_swap >= self.params.ambiguity_min_p or enc.merged_steps >= 3:
+        # A swap is always reported: the track log relabels on the report, and the cloud
+        # learns that these two were confused.
+        if swapped or p_swap >= self.params.ambiguity_min_p or enc.merged_steps >= 3:
             self.ambiguities.append(
                 AmbiguityReport(key, enc.t_start, enc.t_end, round(p_swap, 3), swapped)
             )

@@ -182,3 +182,24 @@ def test_a_wrong_decision_is_undone_when_the_two_meet_again() -> None:
     assert similarity(Appearance.mean(list(tr.tracks[red_id].recent_looks)[-3:]), RED) > 0.9
     (report,) = tr.take_ambiguities()
     assert report.swapped and report.swap_probability < 0.1
+
+
+def test_a_swap_is_reported_however_sure() -> None:
+    from walkout_edge.perception.tracking import Encounter  # noqa: PLC0415
+
+    # Given red (left) and blue (right), close for a single step
+    tr = tracker()
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(2.0, 2.0, 0.9, RED), DetectionIn(4.0, 2.0, 0.9, BLUE)])
+    red_id, blue_id = nearest(tr, 2.0, 2.0), nearest(tr, 4.0, 2.0)
+    # When they part and each track plainly sees the other's colour
+    tr.tracks[red_id].recent_looks.extend([BLUE] * 3)
+    tr.tracks[blue_id].recent_looks.extend([RED] * 3)
+    key = (min(red_id, blue_id), max(red_id, blue_id))
+    looks = {red_id: RED, blue_id: BLUE}
+    enc = Encounter(*key, 0.95, 1.0, looks[key[0]], looks[key[1]], merged_steps=1)
+    tr._encounters[key] = enc
+    tr._close_encounter(key, enc, decide=True)
+    # Then the swap is made and reported (the track log relabels on it), with what is left
+    (report,) = tr.take_ambiguities()
+    assert report.swapped and report.swap_probability < 0.03
