@@ -9,7 +9,9 @@ it only sees readings with timestamps. Its clock is the latest reading's time, s
 at any speed gives the same events as live.
 
 A weight change becomes a `shelf.changed` once the cameras have moved past its end (so the
-tracks during the change are known); its candidates are the tracks that were near the lane,
+tracks during the change are known) and no track near it is in an undecided encounter with
+someone of another session (a swap decided later relabels the paths; held 12 s at most);
+its candidates are the tracks that were near the lane,
 with reach evidence, and their sessions. Every event carries the time it is about (the
 change's end, the first member's entry, an exit), in UTC, and a `seq` that increases by one
 per event of this device. `watermark()` is the time before which nothing more will be
@@ -49,8 +51,9 @@ MAX_CANDIDATES = 5
 # when the cameras are behind (a dead camera must not hold shelf events forever).
 CAMERA_LAG_S = 0.6
 MAX_HOLD_S = 6.0
-# A weight change one of whose nearby tracks is still in an encounter waits (seconds past
-# its end, at most) for the encounter to be decided: a swap decided when the two separate
+# A weight change one of whose nearby tracks is still in an encounter waits (seconds, at
+# most, past when the cameras would have seen it all: its end + reach after_s + camera
+# lag) for the encounter to be decided: a swap decided when the two separate
 # relabels their paths from the encounter's start, and the change must name the tracks as
 # the reports that follow will.
 MAX_UNDECIDED_HOLD_S = 12.0

@@ -244,7 +244,8 @@ def test_a_change_waits_for_an_open_encounter_and_names_the_tracks_as_decided() 
     (shelf,) = [e for e in sink.events if e.type == "shelf.changed"]
     (amb,) = [e for e in sink.events if e.type == "track.ambiguity"]
     assert shelf.data.candidates[0].track_id == "trk-b"
-    assert amb.data.swap_probability < 0.5
+    assert tracker.tracks["trk-b"].xy == (1.25, 2.25)  # the swap was made
+    assert amb.data.track_ids == ["trk-a", "trk-b"]
 
 
 def test_a_change_does_not_wait_for_members_of_one_session_nor_for_ever() -> None:
@@ -252,9 +253,15 @@ def test_a_change_does_not_wait_for_members_of_one_session_nor_for_ever() -> Non
     sink, _pipe, _enc = _encounter_at_the_shelf(same_session=True)
     assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1
     # Strangers whose encounter never ends: released once held MAX_UNDECIDED_HOLD_S
-    from walkout_edge.perception.pipeline import MAX_UNDECIDED_HOLD_S  # noqa: PLC0415
+    from walkout_edge.perception.pipeline import (  # noqa: PLC0415
+        CAMERA_LAG_S,
+        MAX_UNDECIDED_HOLD_S,
+    )
 
     sink, pipe, _enc = _encounter_at_the_shelf()
+    ((_lane, held),) = pipe.held_shelf_changes()
+    seen_by = held.t_end + pipe.params.reach.after_s + CAMERA_LAG_S
+    pipe.feed(LoadCellReadings(seen_by + MAX_UNDECIDED_HOLD_S - 0.1, ()))
     assert [e for e in sink.events if e.type == "shelf.changed"] == []
-    pipe.feed(LoadCellReadings(T0 + 5.5 + MAX_UNDECIDED_HOLD_S + 1.0, ()))
+    pipe.feed(LoadCellReadings(seen_by + MAX_UNDECIDED_HOLD_S + 0.1, ()))
     assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1

@@ -203,3 +203,27 @@ def test_a_swap_is_reported_however_sure() -> None:
     # Then the swap is made and reported (the track log relabels on it), with what is left
     (report,) = tr.take_ambiguities()
     assert report.swapped and report.swap_probability < 0.03
+
+
+def _unseen_then_back(gap_steps: int, back_look: Appearance) -> tuple[Tracker, list[object]]:
+    """Red at (2, 2) and blue at (3, 2), seen for a second; red is then unseen for
+    `gap_steps` steps and a detection with `back_look` turns up beside where red was."""
+    tr = tracker()
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(2.0, 2.0, 0.9, RED), DetectionIn(3.0, 2.0, 0.9, BLUE)])
+    for k in range(10, 10 + gap_steps):
+        tr.step(k * DT, [DetectionIn(3.0, 2.0, 0.9, BLUE)])
+    for k in range(10 + gap_steps, 15 + gap_steps):
+        tr.step(k * DT, [DetectionIn(2.1, 2.0, 0.9, back_look), DetectionIn(3.0, 2.0, 0.9, BLUE)])
+    return tr, list(tr.take_ambiguities())
+
+
+def test_a_track_taking_an_unlike_detection_after_a_while_unseen_is_reported() -> None:
+    # Red's track, a second unseen, takes a detection that looks blue: likely someone else
+    tr, (report,) = _unseen_then_back(10, BLUE)
+    assert report.swap_probability > 0.5 and not report.swapped  # type: ignore[attr-defined]
+    assert report.t_end - report.t_start >= 0.9  # type: ignore[attr-defined]
+    # named against the other track there, blue's
+    assert set(report.track_ids) == {nearest(tr, 2.1, 2.0), nearest(tr, 3.0, 2.0)}  # type: ignore[attr-defined]
+    # Back after a moment, looking like itself: nothing to report
+    assert _unseen_then_back(3, RED)[1] == []
