@@ -56,7 +56,7 @@ class TrackerParams:
     coast_s: float = 0.35  # unseen this long, a track's velocity decays
     coast_damping: float = 0.6  # per step
     meas_sigma_m: float = 0.07
-    appearance_weight: float = 0.35  # cost of a completely different colour, in metres
+    appearance_weight: float = 1.5  # cost of a completely different colour, in metres
     birth_hits: int = 3  # consecutive steps a new person must be seen at the entry
     orphan_hits: int = 5  # steps an unexplained detection must persist to revive a track
     coast_report_s: float = 1.5  # report a predicted position this long without detection
