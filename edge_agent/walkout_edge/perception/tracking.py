@@ -153,12 +153,13 @@ class Track:
 
 @dataclass
 class Encounter:
+    """Two tracks too close to be told apart. Their looks to compare afterwards are their
+    `identity_look`s, which do not change while a track is in an encounter."""
+
     a: str
     b: str
     t_start: float
     t_end: float
-    look_a: Appearance
-    look_b: Appearance
     merged_steps: int = 0
 
 
@@ -437,8 +438,7 @@ class Tracker:
             if gap < p.reacquire_gap_s or self._in_encounter(tr.track_id):
                 continue
             det = dets[di]
-            look = tr.identity_look
-            sim = similarity(look, det.look) if look.valid and det.look.valid else 0.5
+            sim = similarity(tr.identity_look, det.look)  # 0.5 when either look is missing
             logit = (
                 p.reacquire_a
                 + p.reacquire_b * min(gap, p.reacquire_gap_cap_s)
@@ -457,13 +457,10 @@ class Tracker:
                     partner, best = other, d
             if partner is None:
                 continue
-            key = (
-                (tr.track_id, partner.track_id)
-                if tr.track_id < partner.track_id
-                else (partner.track_id, tr.track_id)
-            )
             self.ambiguities.append(
-                AmbiguityReport(key, tr.last_seen_t, t, round(chance, 3), False)
+                AmbiguityReport(
+                    _pair(tr.track_id, partner.track_id), tr.last_seen_t, t, round(chance, 3), False
+                )
             )
 
     def _update_encounters(
@@ -492,17 +489,14 @@ class Tracker:
                 pairs.add((i, j))
         for i, j in sorted(pairs):
             a, b = tracks[i], tracks[j]
-            key = (a.track_id, b.track_id) if a.track_id < b.track_id else (b.track_id, a.track_id)
+            key = _pair(a.track_id, b.track_id)
             d = float(dist[i, j])
             enc = self._encounters.get(key)
             confused = (i, j) in ambiguous or (d < p.encounter_m and (i in unseen or j in unseen))
             if enc is None:
                 if d < p.encounter_m and confused:
-                    first, second = (a, b) if a.track_id == key[0] else (b, a)
-                    first.met = second.met = True
-                    self._encounters[key] = Encounter(
-                        key[0], key[1], t, t, first.identity_look, second.identity_look, 1
-                    )
+                    a.met = b.met = True
+                    self._encounters[key] = Encounter(key[0], key[1], t, t, 1)
                 continue
             enc.t_end = t
             if confused:
@@ -522,17 +516,18 @@ class Tracker:
         """End an encounter; `decide`: both were seen apart again, so their looks can tell."""
         del self._encounters[key]
         a, b = self.tracks[key[0]], self.tracks[key[1]]
+        look_a, look_b = a.identity_look, b.identity_look
         after_a = Appearance.mean(list(a.recent_looks)[-3:])
         after_b = Appearance.mean(list(b.recent_looks)[-3:])
-        looks = (enc.look_a, enc.look_b, after_a, after_b)
+        looks = (look_a, look_b, after_a, after_b)
         if not decide or not all(look.valid for look in looks):
             like_keep = like_swap = 1.0
         else:
-            like_keep = _likelihood(similarity(enc.look_a, after_a)) * _likelihood(
-                similarity(enc.look_b, after_b)
+            like_keep = _likelihood(similarity(look_a, after_a)) * _likelihood(
+                similarity(look_b, after_b)
             )
-            like_swap = _likelihood(similarity(enc.look_a, after_b)) * _likelihood(
-                similarity(enc.look_b, after_a)
+            like_swap = _likelihood(similarity(look_a, after_b)) * _likelihood(
+                similarity(look_b, after_a)
             )
         # Motion prior: the longer two people were one blob, the less their paths say.
         prior_swap = min(0.45, 0.04 * enc.merged_steps)
@@ -663,6 +658,11 @@ class Tracker:
             if tr.confirmed and self.in_zone(*tr.xy, self.exit_zones, p.exit_zone_margin_m):
                 out.append(tr)
         return out
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    """Two track ids in the order encounters and reports name them."""
+    return (a, b) if a < b else (b, a)
 
 
 def _likelihood(sim: float) -> float:

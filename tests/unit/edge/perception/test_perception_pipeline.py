@@ -215,7 +215,7 @@ def _encounter_at_the_shelf(
         tracker._live[track.track_id] = track  # type: ignore[attr-defined]
     if same_session:
         pipe.binder.session_of.update({"trk-a": "ses-family", "trk-b": "ses-family"})
-    enc = Encounter("trk-a", "trk-b", T0 + 3.0, T0 + 9.0, red, blue, merged_steps=3)
+    enc = Encounter("trk-a", "trk-b", T0 + 3.0, T0 + 9.0, merged_steps=3)
     tracker._encounters[("trk-a", "trk-b")] = enc
     rng = np.random.default_rng(0)
     for k in range(200):

@@ -196,8 +196,7 @@ def test_a_swap_is_reported_however_sure() -> None:
     tr.tracks[red_id].recent_looks.extend([BLUE] * 3)
     tr.tracks[blue_id].recent_looks.extend([RED] * 3)
     key = (min(red_id, blue_id), max(red_id, blue_id))
-    looks = {red_id: RED, blue_id: BLUE}
-    enc = Encounter(*key, 0.95, 1.0, looks[key[0]], looks[key[1]], merged_steps=1)
+    enc = Encounter(*key, 0.95, 1.0, merged_steps=1)
     tr._encounters[key] = enc
     tr._close_encounter(key, enc, decide=True)
     # Then the swap is made and reported (the track log relabels on it), with what is left
