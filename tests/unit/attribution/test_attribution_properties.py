@@ -401,3 +401,72 @@ def test_people_present_asked_for_only_when_needed_give_the_record_they_would_gi
         assert record == attribute(event, floor, ShelfContext(present=present))
     else:
         assert record == without
+
+
+# Tracks of people who came before the first session that can still be charged (their
+# sessions closed, or none), and of those who came after (their sessions open).
+_BEFORE = {"o1": "c1", "o2": "c2", "o3": None, "o4": None}
+_AFTER = {"n1": "s1", "n2": "s2", "n3": "s3", "n4": None}
+_FIRST_ENTRY_S = 100
+
+
+@st.composite
+def _a_day_of_ambiguities(draw: st.DrawFn) -> list[Ambiguity]:
+    """Ambiguities among the earlier people before the first chargeable entry, and among
+    anybody after it, each naming the sessions its tracks had."""
+    people = {**_BEFORE, **_AFTER}
+    out = []
+    for i in range(draw(st.integers(0, 30))):
+        start = draw(st.integers(0, 200))
+        pool = sorted(_BEFORE) if start < _FIRST_ENTRY_S else sorted(people)
+        a, b = draw(st.lists(st.sampled_from(pool), min_size=2, max_size=2, unique=True))
+        t = T0 + timedelta(seconds=start)
+        p = draw(st.sampled_from([0.1, 0.3, 0.5]))
+        out.append(
+            Ambiguity(f"A{i:02d}", t, t + timedelta(seconds=2), a, b, p, people[a], people[b])
+        )
+    return out
+
+
+@SETTINGS
+@given(
+    ambiguities=_a_day_of_ambiguities(),
+    candidates=st.lists(
+        st.tuples(
+            st.sampled_from(sorted({**_BEFORE, **_AFTER})), st.floats(0, 1), st.floats(0, 1.5)
+        ),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda c: c[0],
+    ),
+    lane=st.sampled_from(LANE_IDS),
+)
+def test_ambiguities_older_than_every_chargeable_session_change_no_attribution(
+    floor: Floor,
+    shelf_event: ShelfEventFactory,
+    ambiguities: list[Ambiguity],
+    candidates: list[tuple[str, float, float]],
+    lane: str,
+) -> None:
+    # Given a day of swaps, and a shelf change after the first chargeable session began
+    people = {**_BEFORE, **_AFTER}
+    sku = LANES[lane]
+    event = shelf_event(
+        lane, -PRODUCTS[sku][0], [(t, people[t], r, d) for t, r, d in candidates], at_s=210
+    )
+    chargeable = {"s1", "s2", "s3"}
+    carts = {s: {} for s in chargeable}
+    recent = [a for a in ambiguities if a.t_start >= T0 + timedelta(seconds=_FIRST_ENTRY_S)]
+    # When it is attributed with every ambiguity, and with only those since that entry
+    every = posterior(
+        event, floor, ShelfContext(carts=carts, ambiguities=ambiguities, open_sessions=chargeable)
+    )
+    since = posterior(
+        event, floor, ShelfContext(carts=carts, ambiguities=recent, open_sessions=chargeable)
+    )
+    # Then every hypothesis has the same probability (what the older ones moved between
+    # closed sessions and nobody folds into "no session" either way)
+    key = lambda h: (h.session_id or "", h.sku or "", h.qty, h.unlisted)  # noqa: E731
+    assert [key(h) for h in sorted(every, key=key)] == [key(h) for h in sorted(since, key=key)]
+    for a, b in zip(sorted(every, key=key), sorted(since, key=key), strict=True):
+        assert math.isclose(a.probability, b.probability, rel_tol=1e-9, abs_tol=1e-12)

@@ -10,7 +10,7 @@ second writer could never be silently overwritten.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from walkout.attribution import Ambiguity, Floor
 from walkout.data.ingest import IngestTable, Watermark
@@ -23,6 +23,10 @@ from walkout.data.sessions import (
 )
 from walkout.definition import StoreDefinition
 from walkout.ingest.lifecycle import SessionStatus
+
+# Ambiguities are read from this long before the earliest entry of a session that can still be
+# charged: a shopper's track is born at the entrance a moment before the scan binds it.
+BEFORE_ENTRY = timedelta(minutes=2)
 
 
 class StoreState:
@@ -46,6 +50,7 @@ class StoreState:
         self._watermarks: dict[str, Watermark] | None = None
         self._lanes: dict[str, LaneMemory] | None = None
         self._ambiguities: dict[str, Ambiguity] | None = None
+        self._ambiguities_since: datetime | None = None
 
     # sessions ------------------------------------------------------------------------------
 
@@ -59,6 +64,7 @@ class StoreState:
             self._missing.add(session_id)
         else:
             self.sessions[session_id] = found
+            self._entered(found)
         return found
 
     def load(self, session_ids: Iterable[str]) -> None:
@@ -70,6 +76,7 @@ class StoreState:
         for sid in wanted:
             if sid in sessions and sid not in self.sessions:
                 self.sessions[sid] = sessions[sid]
+                self._entered(sessions[sid])
             if sid in carts:
                 self.carts[sid] = carts[sid]
             if sid not in sessions:
@@ -82,6 +89,7 @@ class StoreState:
     def remember(self, session: SessionRecord, cart: CartRecord | None = None) -> None:
         self.sessions[session.session_id] = session
         self._missing.discard(session.session_id)
+        self._entered(session)
         if cart is not None:
             self.carts[session.session_id] = cart
         if self._closing is not None:
@@ -137,13 +145,44 @@ class StoreState:
         self._lanes[lane.lane_id] = lane
 
     def ambiguities(self, around: datetime) -> list[Ambiguity]:
-        """Ambiguity intervals recent enough to matter for an event at `around`."""
+        """The ambiguity intervals that can matter for a shelf change at `around`: those
+        since the earliest entry of a session that can still be charged (open or closing),
+        less BEFORE_ENTRY, and within AMBIGUITY_HORIZON.
+
+        Older ones are exact to leave out. Everyone in them was there before every
+        chargeable session began, so their sessions are closed now or they had none. An
+        ambiguity only mixes two tracks' session distributions, and the attribution folds
+        every session that cannot be charged into "no session" (`_only_open`). So what an
+        older ambiguity moves between those sessions folds into the same "no session"
+        either way. Two cases this misses: a track that existed more than BEFORE_ENTRY
+        before its scan bound it, and a track that joined a session later. On a busy day
+        this reads the last few minutes instead of every ambiguity of the day."""
         if self._ambiguities is None:
-            since = around - AMBIGUITY_HORIZON
+            since = self._ambiguity_start(around)
             self._ambiguities = {
                 a.event_id: a for a in self._table.ambiguities(self.store_id, since)
             }
+            self._ambiguities_since = since
         return list(self._ambiguities.values())
+
+    def _ambiguity_start(self, around: datetime) -> datetime:
+        self.track_sessions()  # lists the open sessions
+        self.closing()  # and the closing ones
+        entries = [
+            s.entered_at for s in self.sessions.values() if s.status is not SessionStatus.READY
+        ]
+        first = min([around, *entries])
+        return max(around - AMBIGUITY_HORIZON, first - BEFORE_ENTRY)
+
+    def _entered(self, session: SessionRecord) -> None:
+        """A chargeable session that began before the ambiguities read cover: read again."""
+        if (
+            self._ambiguities_since is not None
+            and session.status is not SessionStatus.READY
+            and session.entered_at - BEFORE_ENTRY < self._ambiguities_since
+        ):
+            self._ambiguities = None
+            self._ambiguities_since = None
 
     def remember_ambiguity(self, ambiguity: Ambiguity) -> None:
         if self._ambiguities is not None:

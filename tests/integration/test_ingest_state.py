@@ -1,0 +1,86 @@
+"""The ingest's per-batch store state: which ambiguities it reads for a shelf change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from ingest_support import STORE, T0, Edge, MotoIngest, failures, moto_ingest, small_definition
+
+from walkout.attribution import Floor
+from walkout.data.sessions import SessionRecord
+from walkout.ingest.lifecycle import SessionStatus
+from walkout.ingest.state import StoreState
+
+
+@pytest.fixture
+def aws() -> Iterator[MotoIngest]:
+    yield from moto_ingest()
+
+
+def _state(aws: MotoIngest) -> StoreState:
+    definition = small_definition()
+    return StoreState(definition, Floor.of(definition), aws.sessions(), aws.ingest())
+
+
+def _starts(state: StoreState, at_s: float) -> list[float]:
+    read = state.ambiguities(T0 + timedelta(seconds=at_s))
+    return sorted((a.t_start - T0).total_seconds() for a in read)
+
+
+def test_ambiguities_are_read_from_shortly_before_the_first_chargeable_entry(
+    aws: MotoIngest,
+) -> None:
+    # Given s0, who came and was handed over early in the day; s3, who entered at 400 s
+    # and has left (closing); s1, who entered at 600 s; and swaps all day long
+    edge = Edge()
+    response = aws.send(
+        [
+            edge.entered("s0", ["t0"], at_s=0),
+            edge.ambiguity("t0", "tx", 0.3, at_s=11),
+            edge.exited("s0", "t0", at_s=20),
+            edge.heartbeat(30),
+            edge.ambiguity("tx", "ty", 0.3, at_s=201),
+            edge.entered("s3", ["t3"], at_s=400),
+            edge.entered("s1", ["t1"], at_s=600),
+            edge.ambiguity("t1", "t3", 0.3, at_s=651),
+            edge.exited("s3", "t3", at_s=690),
+        ]
+    )
+    assert failures(response) == []
+    # When a later batch reads the ambiguities for a shelf change at 700 s
+    state = _state(aws)
+    # Then it reads from two minutes before s3's entry, not the whole day
+    assert _starts(state, 700) == [650]
+    # And when a session that entered at 300 s turns up (a late `session.entered`), the
+    # ambiguities are read again from two minutes before it
+    late = SessionRecord(
+        store_id=STORE,
+        session_id="s2",
+        status=SessionStatus.OPEN,
+        tracks=["t2"],
+        gate_id="in",
+        account_ref="acct-secret-2",
+        entered_at=T0 + timedelta(seconds=300),
+        opened_by="01LATE",
+    )
+    state.remember(late)
+    assert _starts(state, 700) == [200, 650]
+
+
+def test_with_no_session_to_charge_only_the_last_minutes_are_read(aws: MotoIngest) -> None:
+    # Given a day whose only shopper was handed over long ago
+    edge = Edge()
+    aws.send(
+        [
+            edge.entered("s0", ["t0"], at_s=0),
+            edge.ambiguity("t0", "tx", 0.3, at_s=11),
+            edge.exited("s0", "t0", at_s=20),
+            edge.heartbeat(30),
+            edge.ambiguity("tx", "ty", 0.3, at_s=1001),
+        ]
+    )
+    # When a change at 1,050 s (made by nobody who can be charged) reads them
+    # Then only those of the two minutes before it are read
+    assert _starts(_state(aws), 1050) == [1000]
