@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from ingest_support import STORE, T0, Edge, MotoIngest, failures, moto_ingest, small_definition
 
 from walkout.attribution import Floor
 from walkout.data.sessions import SessionRecord
+from walkout.events import Event
+from walkout.ingest import state as state_module
 from walkout.ingest.lifecycle import SessionStatus
 from walkout.ingest.state import StoreState
 
@@ -84,3 +87,58 @@ def test_with_no_session_to_charge_only_the_last_minutes_are_read(aws: MotoInges
     # When a change at 1,050 s (made by nobody who can be charged) reads them
     # Then only those of the two minutes before it are read
     assert _starts(_state(aws), 1050) == [1000]
+
+
+def _day(edge: Edge) -> tuple[list[Event], Event]:
+    """A day with swaps long before the shelf change, a track that met someone before its
+    scan bound it, and a change three people could have made."""
+    setup = [
+        edge.entered("s0", ["t0"], at_s=0),
+        edge.ambiguity("t0", "tx", 0.3, at_s=10),  # tx: a person never bound (staff)
+        edge.exited("s0", "t0", at_s=30),
+        edge.heartbeat(40),
+        edge.ambiguity("tx", "ty", 0.4, at_s=100),
+        edge.ambiguity("t5", "tx", 0.2, at_s=350),  # before t5's scan: recorded unbound
+        edge.entered("s5", ["t5"], at_s=400),
+        edge.entered("s1", ["t1"], at_s=500),
+        edge.ambiguity("t1", "tx", 0.3, at_s=520),
+        edge.ambiguity("t1", "t5", 0.25, at_s=530),
+        edge.heartbeat(540),
+    ]
+    shelf = edge.shelf(
+        "L4",
+        -1000.5,
+        [("t1", "s1", 0.8, 0.4), ("tx", None, 0.7, 0.5), ("t5", "s5", 0.6, 0.6)],
+        at_s=560,
+    )
+    return setup, shelf
+
+
+def _attributed(monkeypatch: pytest.MonkeyPatch, before_entry: timedelta | None) -> Any:
+    if before_entry is not None:
+        monkeypatch.setattr(state_module, "BEFORE_ENTRY", before_entry)
+    for aws in moto_ingest():
+        setup, shelf = _day(Edge())
+        assert failures(aws.send(setup)) == []
+        assert failures(aws.send([shelf])) == []
+        record = aws.sessions().get_attribution(STORE, shelf.event_id)
+        carts = {s: aws.read(s)[1] for s in ("s1", "s5")}
+    monkeypatch.undo()
+    assert record is not None
+    return record, {s: (c.items, round(c.confidence, 12)) for s, c in carts.items() if c}
+
+
+def test_the_window_gives_the_shares_the_whole_day_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the same day read with the window, and with every ambiguity of the last 3 h
+    windowed, carts = _attributed(monkeypatch, None)
+    whole, whole_carts = _attributed(monkeypatch, timedelta(hours=3))
+    # Then the change is attributed alike: the decision, every share and the carts
+    assert windowed.decision == whole.decision
+    assert (windowed.p_who, windowed.p_what, windowed.p_nobody) == (
+        whole.p_who,
+        whole.p_what,
+        whole.p_nobody,
+    )
+    assert windowed.sessions == whole.sessions
+    assert windowed.alternatives == whole.alternatives
+    assert carts == whole_carts

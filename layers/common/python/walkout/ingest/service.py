@@ -507,12 +507,15 @@ class IngestBatch:
                 f"data.lane_id: lane {data.lane_id} is not in store {state.store_id}"
             )
         tracks = {c.track_id for c in data.candidates}
-        relevant = shaping(state.ambiguities(data.t_end), tracks, data.t_end)
-        if any(a.session_a is None or a.session_b is None for a in relevant):
-            relevant = bound_later(relevant, state.track_sessions())
-        wanted = {c.session_id for c in data.candidates if c.session_id is not None}
-        wanted |= {s for a in relevant for s in (a.session_a, a.session_b) if s is not None}
-        state.load(wanted)
+        while True:
+            relevant = shaping(state.ambiguities(data.t_end), tracks, data.t_end)
+            if any(a.session_a is None or a.session_b is None for a in relevant):
+                relevant = bound_later(relevant, state.track_sessions())
+            wanted = {c.session_id for c in data.candidates if c.session_id is not None}
+            wanted |= {s for a in relevant for s in (a.session_a, a.session_b) if s is not None}
+            state.load(wanted)
+            if state.ambiguities_read:
+                break  # else a session just read began earlier than they cover: read again
         chargeable = {
             s
             for s in wanted

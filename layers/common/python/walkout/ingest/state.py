@@ -10,7 +10,7 @@ second writer could never be silently overwritten.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from walkout.attribution import Ambiguity, Floor
 from walkout.data.ingest import IngestTable, Watermark
@@ -51,6 +51,8 @@ class StoreState:
         self._lanes: dict[str, LaneMemory] | None = None
         self._ambiguities: dict[str, Ambiguity] | None = None
         self._ambiguities_since: datetime | None = None
+        self._ambiguities_floor = datetime.min.replace(tzinfo=UTC)
+        self._listed_entries: list[datetime] | None = None
 
     # sessions ------------------------------------------------------------------------------
 
@@ -149,14 +151,21 @@ class StoreState:
         since the earliest entry of a session that can still be charged (open or closing),
         less BEFORE_ENTRY, and within AMBIGUITY_HORIZON.
 
-        Older ones are exact to leave out. Everyone in them was there before every
-        chargeable session began, so their sessions are closed now or they had none. An
-        ambiguity only mixes two tracks' session distributions, and the attribution folds
-        every session that cannot be charged into "no session" (`_only_open`). So what an
-        older ambiguity moves between those sessions folds into the same "no session"
-        either way. Two cases this misses: a track that existed more than BEFORE_ENTRY
-        before its scan bound it, and a track that joined a session later. On a busy day
-        this reads the last few minutes instead of every ambiguity of the day."""
+        Leaving out the older ones changes no chargeable session's share, provided every
+        track of a chargeable session existed at most BEFORE_ENTRY before the session's
+        entry. The edge binds a track at the gate within its scan window (60 s, see
+        `walkout_edge.perception.gates`), so the people in an older ambiguity belong to
+        sessions that are closed now, or to none. An ambiguity only mixes two tracks'
+        session distributions, and the attribution folds every session that cannot be
+        charged into "no session" (`_only_open`), so what an older ambiguity moved between
+        those folds into the same "no session" either way. Not covered: a track that joins
+        a session (`session.joined`) after more than BEFORE_ENTRY in the store. The stored
+        record's reasons may name fewer ambiguities; its probabilities are the same. On a
+        busy day this reads the last few minutes instead of every ambiguity of the day.
+
+        A chargeable session that began before the window and turns up later in the batch
+        (the status index lags) clears what was read (`ambiguities_read` turns False): the
+        next call reads again from earlier."""
         if self._ambiguities is None:
             since = self._ambiguity_start(around)
             self._ambiguities = {
@@ -165,21 +174,32 @@ class StoreState:
             self._ambiguities_since = since
         return list(self._ambiguities.values())
 
+    @property
+    def ambiguities_read(self) -> bool:
+        return self._ambiguities is not None
+
     def _ambiguity_start(self, around: datetime) -> datetime:
-        self.track_sessions()  # lists the open sessions
-        self.closing()  # and the closing ones
-        entries = [
+        if self._listed_entries is None:
+            # Listed apart from `sessions`: the index's copies are only for their entry times.
+            self._listed_entries = [
+                s.entered_at
+                for status in (SessionStatus.OPEN, SessionStatus.CLOSING)
+                for s in self._table.list_sessions(self.store_id, status)
+            ]
+        known = [
             s.entered_at for s in self.sessions.values() if s.status is not SessionStatus.READY
         ]
-        first = min([around, *entries])
-        return max(around - AMBIGUITY_HORIZON, first - BEFORE_ENTRY)
+        first = min([around, *self._listed_entries, *known])
+        self._ambiguities_floor = around - AMBIGUITY_HORIZON
+        return max(self._ambiguities_floor, first - BEFORE_ENTRY)
 
     def _entered(self, session: SessionRecord) -> None:
         """A chargeable session that began before the ambiguities read cover: read again."""
         if (
             self._ambiguities_since is not None
             and session.status is not SessionStatus.READY
-            and session.entered_at - BEFORE_ENTRY < self._ambiguities_since
+            and max(session.entered_at - BEFORE_ENTRY, self._ambiguities_floor)
+            < self._ambiguities_since
         ):
             self._ambiguities = None
             self._ambiguities_since = None
