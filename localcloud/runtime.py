@@ -1,8 +1,8 @@
 """The local runtime: moto in server mode in this process, with the stack deployed into it
 and Lambda dispatched to the real handlers.
 
-`LocalCloud.start()` starts a `ThreadedMotoServer` on a free loopback port (a real HTTP
-endpoint other processes, like the edge daemon, can use), turns on moto's Step Functions
+`LocalCloud.start()` starts moto's server on a free loopback port (a real HTTP endpoint
+other processes, like the edge daemon, can use; see `_Server`), turns on moto's Step Functions
 interpreter and Docker-free Lambda, points this process's boto3 at the endpoint, deploys
 every resource (`localcloud.deploy`) once, and installs the dispatcher
 (`localcloud.dispatch`). `stop()` stops the server; moto's state lives in this process,
@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import urllib.request
 import warnings
 from collections.abc import Callable
@@ -24,13 +25,14 @@ from typing import IO, Any
 
 import boto3
 from botocore.config import Config
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import make_server
+from waitress import wasyncore
+from waitress.server import create_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import moto_speed
 from localcloud.deploy import Deployment, deploy
@@ -52,6 +54,11 @@ LOCAL_CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
+# The endpoint's worker threads and most open connections (see `_Server`).
+POOL_THREADS = 24
+CONNECTION_LIMIT = 1000
+# How long stopping waits for the endpoint's requests in progress.
+STOP_WAIT_S = 10.0
 MOTO_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
@@ -71,20 +78,119 @@ _CLIENT_CONFIG = Config(
 )
 
 
-class _Server(ThreadedMotoServer):
-    """moto's threaded server with the operation counter in front of its WSGI app."""
+class _Server:
+    """moto's WSGI app, with the operation counter in front, on two loopback listeners.
 
-    def __init__(self, counter: OperationCounter, port: int) -> None:
-        super().__init__(ip_address=HOST, port=port, verbose=False)
-        self.counter = counter
+    - The endpoint every client uses (the functions, the edge daemon, the pump, the
+      reviewers) is served by waitress: HTTP/1.1 with keep-alive and a pool of worker
+      threads. moto's own server (werkzeug's development server) closes the connection
+      after every response, so each call paid for a new connection and a new thread
+      (see docs/local-runtime.md for what that cost on `stadium-rush`). waitress, like
+      werkzeug, drops request headers with an underscore in their name (moto's handler
+      restores them for werkzeug); nothing here sends one (S3 metadata keys would).
+    - The invoke listener is moto's threaded server, a thread per request. moto's Step
+      Functions interpreter makes every call of a state machine there (`MOTO_PORT`),
+      Lambda's included. A handler runs inside its invoke request and makes its own calls
+      to the endpoint meanwhile; were the invocations of many running executions served
+      by the pool, they could hold every worker while waiting for calls that need one.
+      The only other requests that run a handler inside them come from the simulated
+      Ground Truth's one worker thread (its Lambda invocations, and the SNS publish that
+      delivers to the result function): at most two workers. A new Lambda subscriber or
+      event target called from the pool must keep that bound.
+    """
 
-    def _server_entry(self) -> None:
-        app = CountingApp(DomainDispatcherApplication(create_backend_app), self.counter)
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+    def __init__(self, counter: OperationCounter, port: int, invoke_port: int) -> None:
+        self.app = CountingApp(DomainDispatcherApplication(create_backend_app), counter)
+        self._port = port
+        self._invoke_port = invoke_port
+        self._pool: Any = None
+        self._pool_thread: threading.Thread | None = None
+        self._invoke: BaseWSGIServer | None = None
+        self._invoke_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._pool = create_server(
+            self.app,
+            host=HOST,
+            port=self._port,
+            threads=POOL_THREADS,
+            connection_limit=CONNECTION_LIMIT,
+            ident="moto",
         )
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        self._pool_thread = threading.Thread(
+            target=self._pool.run, name="moto-endpoint", daemon=True
+        )
+        self._pool_thread.start()
+        self._invoke = make_server(
+            HOST, self._invoke_port, self.app, True, request_handler=MotoRequestHandler
+        )
+        self._invoke_thread = threading.Thread(
+            target=self._invoke.serve_forever, name="moto-invoke", daemon=True
+        )
+        self._invoke_thread.start()
+
+    @property
+    def port(self) -> int:
+        assert self._pool is not None
+        return int(self._pool.effective_port)
+
+    @property
+    def invoke_port(self) -> int:
+        assert self._invoke is not None
+        return int(self._invoke.server_address[1])
+
+    def stop(self) -> None:
+        """Stop both listeners. The endpoint stops accepting, answers the requests it has
+        (up to STOP_WAIT_S), then closes its connections (clients reconnect after a
+        restart)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            _on_loop(pool, lambda: wasyncore.dispatcher.close(pool))  # the listener only
+            tasks = pool.task_dispatcher
+            deadline = time.monotonic() + STOP_WAIT_S
+            while time.monotonic() < deadline and (
+                tasks.queue
+                or tasks.active_count
+                or any(c.requests or c.total_outbufs_len for c in _channels(pool))
+            ):
+                time.sleep(0.02)
+
+            def close_all() -> None:
+                for channel in _channels(pool):
+                    channel.handle_close()
+                pool.trigger.close()  # the loop ends with its last socket
+
+            _on_loop(pool, close_all)
+            tasks.shutdown(cancel_pending=True, timeout=STOP_WAIT_S)
+            if self._pool_thread is not None:
+                self._pool_thread.join(timeout=STOP_WAIT_S)
+        if self._invoke is not None:
+            self._invoke.shutdown()
+            self._invoke.server_close()
+            self._invoke = None
+            if self._invoke_thread is not None:
+                self._invoke_thread.join(timeout=STOP_WAIT_S)
+
+
+def _channels(pool: Any) -> list[Any]:
+    """waitress's open client connections (its socket map holds them, the listener and its
+    wake-up trigger)."""
+    return [d for d in list(pool._map.values()) if d is not pool and d is not pool.trigger]
+
+
+def _on_loop(pool: Any, action: Callable[[], None]) -> None:
+    """Run `action` on waitress's loop thread (its sockets are that thread's), and wait."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            action()
+        finally:
+            done.set()
+
+    pool.trigger.pull_trigger(run)
+    if not done.wait(timeout=STOP_WAIT_S):
+        raise RuntimeError("the local endpoint's loop did not answer")
 
 
 class LocalCloud:
@@ -99,6 +205,7 @@ class LocalCloud:
     ) -> None:
         self.config = config
         self.port = port
+        self.invoke_port = 0  # moto's Step Functions interpreter calls Lambda here
         self.counter = OperationCounter()
         self.dispatcher = Dispatcher(
             prefix=config.prefix, memory_mb={"ingest": config.ingest.memory_mb}
@@ -141,16 +248,18 @@ class LocalCloud:
     def start(self) -> Deployment:
         if self._server is not None:
             raise RuntimeError("the local cloud is already running")
-        # One line per request from werkzeug, and Powertools' warning about invocations
-        # without metrics, would drown everything else.
+        # One line per request from werkzeug, waitress's notes whenever every worker is busy
+        # ("Task queue depth"), and Powertools' warning about invocations without metrics
+        # would drown everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         if self._restore_moto is None:
             self._restore_moto = moto_speed.install()
-        server = _Server(self.counter, self.port)
+        server = _Server(self.counter, self.port, self.invoke_port)
         server.start()
         self._server = server
-        self.port = server.get_host_and_port()[1]
+        self.port, self.invoke_port = server.port, server.invoke_port
         if self.deployment is None:
             # A fresh account: nothing left over from an earlier runtime in this process.
             self._moto_api("reset", None)
@@ -187,7 +296,7 @@ class LocalCloud:
         os.environ.update(FUNCTION_RUNTIME_ENV)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         # moto's state machine interpreter calls Lambda at localhost:$MOTO_PORT.
-        os.environ["MOTO_PORT"] = str(self.port)
+        os.environ["MOTO_PORT"] = str(self.invoke_port)
         dynamo.client.cache_clear()
         # The functions share `dynamo.client`'s clients; made here, on one thread, because
         # making clients from the server's request threads at once is not thread-safe.
