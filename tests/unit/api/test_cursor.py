@@ -14,8 +14,27 @@ from walkout.api.cursor import BadCursorError, decode_cursor, encode_cursor
 FIELDS = frozenset({"pk", "sk"})
 
 
+# A key attribute as the API builds them: a prefix, then up to three identifiers
+# (`walkout._base.Identifier`, at most 64 characters) or timestamps, joined by `#`.
+_IDENTIFIER = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", fullmatch=True)
+_KEY_PART = st.tuples(
+    st.sampled_from(["SESSION", "STORE", "RECEIPT", "TASK"]),
+    st.lists(_IDENTIFIER, min_size=1, max_size=3),
+).map(lambda p: "#".join([p[0], *p[1]]))
+
+
+@given(_KEY_PART, _KEY_PART, _KEY_PART, _KEY_PART)
+def test_the_cursor_of_any_key_the_api_reads_round_trips(
+    pk: str, sk: str, gsi1pk: str, gsi1sk: str
+) -> None:
+    position = {"pk": pk, "sk": sk, "gsi1pk": gsi1pk, "gsi1sk": gsi1sk}
+    cursor = encode_cursor(position)
+    assert decode_cursor(cursor, frozenset(position)) == position
+    assert "=" not in cursor
+
+
 @given(st.text(max_size=100), st.text(max_size=100))
-def test_a_cursor_round_trips(pk: str, sk: str) -> None:
+def test_a_cursor_of_any_text_round_trips(pk: str, sk: str) -> None:
     cursor = encode_cursor({"pk": pk, "sk": sk})
     assert decode_cursor(cursor, FIELDS) == {"pk": pk, "sk": sk}
     assert "=" not in cursor

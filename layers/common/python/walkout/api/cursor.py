@@ -10,7 +10,9 @@ import binascii
 import json
 from collections.abc import Mapping
 
-MAX_CURSOR_CHARS = 1024
+# Longer than any cursor the API issues: an index position has four key attributes, each a
+# prefix and up to three identifiers of at most 64 characters (about 1,150 characters).
+MAX_CURSOR_CHARS = 2048
 
 
 class BadCursorError(ValueError):
@@ -18,7 +20,10 @@ class BadCursorError(ValueError):
 
 
 def encode_cursor(position: Mapping[str, str]) -> str:
-    raw = json.dumps(dict(position), separators=(",", ":"), sort_keys=True).encode()
+    # UTF-8, not \u escapes: a non-ASCII character takes at most 4 bytes instead of 12.
+    raw = json.dumps(
+        dict(position), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+    ).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AwareDatetime, BaseModel
 
 from walkout.api.auth import Role
+from walkout.api.cursor import MAX_CURSOR_CHARS
 from walkout.api.models import ProblemOut
 from walkout.api.problems import PROBLEM_JSON, UnprocessableError
 from walkout.data.dynamo import utc_clock
@@ -24,7 +25,7 @@ DisputeId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 TaskId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 Cursor = Annotated[
-    str | None, Query(max_length=1024, description="`next_cursor` of the previous page")
+    str | None, Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the previous page")
 ]
 From = Annotated[
     AwareDatetime | None,
