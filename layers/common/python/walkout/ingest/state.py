@@ -52,7 +52,7 @@ class StoreState:
         self._ambiguities: dict[str, Ambiguity] | None = None
         self._ambiguities_since: datetime | None = None
         self._ambiguities_floor = datetime.min.replace(tzinfo=UTC)
-        self._listed_entries: list[datetime] | None = None
+        self._listed: dict[SessionStatus, list[SessionRecord]] = {}
 
     # sessions ------------------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class StoreState:
     def track_sessions(self) -> dict[str, str]:
         """Track -> session for every open session of the store."""
         if not self._open_listed:
-            for s in self._table.list_sessions(self.store_id, SessionStatus.OPEN):
+            for s in self._list(SessionStatus.OPEN):
                 self.sessions.setdefault(s.session_id, s)
             self._open_listed = True
         return {
@@ -116,9 +116,8 @@ class StoreState:
     def closing(self) -> dict[str, SessionRecord]:
         """Sessions whose tracks all left, waiting for the watermarks."""
         if self._closing is None:
-            listed = self._table.list_sessions(self.store_id, SessionStatus.CLOSING)
             self._closing = {}
-            for s in listed:
+            for s in self._list(SessionStatus.CLOSING):
                 known = self.sessions.setdefault(s.session_id, s)
                 if known.status is SessionStatus.CLOSING:
                     self._closing[s.session_id] = known
@@ -126,6 +125,13 @@ class StoreState:
                 if s.status is SessionStatus.CLOSING:
                     self._closing[s.session_id] = s
         return self._closing
+
+    def _list(self, status: SessionStatus) -> list[SessionRecord]:
+        """The store's sessions with `status` in the status index, read once per batch (the
+        in-memory records, kept in step with this batch's writes, say what they are now)."""
+        if status not in self._listed:
+            self._listed[status] = self._table.list_sessions(self.store_id, status)
+        return self._listed[status]
 
     # watermarks ----------------------------------------------------------------------------
 
@@ -179,17 +185,16 @@ class StoreState:
         return self._ambiguities is not None
 
     def _ambiguity_start(self, around: datetime) -> datetime:
-        if self._listed_entries is None:
-            # Listed apart from `sessions`: the index's copies are only for their entry times.
-            self._listed_entries = [
-                s.entered_at
-                for status in (SessionStatus.OPEN, SessionStatus.CLOSING)
-                for s in self._table.list_sessions(self.store_id, status)
-            ]
+        # The index's copies are read for their entry times only, not put in `sessions`.
+        listed = [
+            s.entered_at
+            for status in (SessionStatus.OPEN, SessionStatus.CLOSING)
+            for s in self._list(status)
+        ]
         known = [
             s.entered_at for s in self.sessions.values() if s.status is not SessionStatus.READY
         ]
-        first = min([around, *self._listed_entries, *known])
+        first = min([around, *listed, *known])
         self._ambiguities_floor = around - AMBIGUITY_HORIZON
         return max(self._ambiguities_floor, first - BEFORE_ENTRY)
 
