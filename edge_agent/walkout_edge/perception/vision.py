@@ -224,6 +224,17 @@ class CameraPipeline:
         st = self.cameras[camera_id]
         return [(ts, d) for ts, d, _ in st.diffs if t0 <= ts <= t1]
 
+    def frames_between(
+        self, camera_id: str, t0: float, t1: float
+    ) -> list[tuple[float, np.ndarray, np.ndarray, float]]:
+        """The kept full frames between t0 and t1, each with its difference image and the
+        lighting gain it was taken under: `(ts, frame, diff, gain)`."""
+        st = self.cameras[camera_id]
+        diffs = {ts: (d, gain) for ts, d, gain in st.diffs if t0 <= ts <= t1}
+        return [
+            (ts, frame, *diffs[ts]) for ts, frame in st.frames if t0 <= ts <= t1 and ts in diffs
+        ]
+
     def frame_near(self, camera_id: str, t: float) -> tuple[float, np.ndarray] | None:
         st = self.cameras[camera_id]
         best = None

@@ -1,5 +1,6 @@
 """Arm evidence: only the part of a candidate's shoulders-to-lane segment no one else's arm
-or body can explain says whether this candidate reached."""
+or body can explain says whether this candidate reached; sleeve evidence: whose colours
+the hand at the lane is in."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import numpy as np
 import pytest
 
 from walkout.store import Camera
+from walkout_edge.perception.appearance import Appearance
 from walkout_edge.perception.geometry import CameraGeometry
 from walkout_edge.perception.reach import (
     ARM_SAMPLES,
     BODY_RADIUS_M,
+    MIN_SLEEVE_PIXELS,
+    SLEEVE_LLR_CAP,
     best_frames_mean,
     exclusive_arm_share,
+    hand_codes,
     reach_score,
     shoulders,
+    sleeve_llrs,
 )
 from walkout_edge.perception.vision import SHOULDER_M
 
@@ -120,3 +126,84 @@ def test_one_bright_frame_among_dark_ones_is_not_an_arm() -> None:
     assert best_frames_mean([1.0] + [0.0] * 11) == pytest.approx(1 / 3)
     assert best_frames_mean([0.9, 1.0, 0.8, 0.0]) == pytest.approx(1.0)
     assert best_frames_mean([]) == 0.0
+
+
+# --- sleeve evidence: whose colours the hand at the lane is in ----------------------------
+
+ORANGE = (0, 128, 255)  # BGR; colour bin 0 * 16 + 2 * 4 + 3 = 11
+PURPLE = (160, 60, 160)  # colour bin 2 * 16 + 0 * 4 + 2 = 34
+GREY = (128, 128, 128)
+
+
+def _look(*bins: int) -> Appearance:
+    """A look with most of its mass on `bins` and a little everywhere."""
+    hist = np.full(64, 0.2 / 64)
+    for b in bins:
+        hist[b] += 0.8 / len(bins)
+    return Appearance(hist / hist.sum())
+
+
+def _at(x: float, y: float, z: float, scale: int) -> tuple[int, int]:
+    uv = GEO.project_point(x, y, z)
+    assert uv is not None
+    return round(uv[0] / scale), round(uv[1] / scale)
+
+
+def _hand_scene(colour: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A full frame and its difference image: the actor's arm in `colour` from its right
+    shoulder to the lane, and a purple bystander's body half a metre from the lane."""
+    frame = np.full((GEO.height, GEO.width, 3), GREY, dtype=np.uint8)
+    diff = np.zeros((GEO.height // SCALE, GEO.width // SCALE), dtype=np.uint8)
+    rx, ry = shoulders(ACTOR, TARGET)[1]
+    for image, arm, body, scale in ((frame, colour, PURPLE, 1), (diff, 255, 255, SCALE)):
+        width = max(1, round(0.08 * float(GEO.pixels_per_m(SHOULDER_M)) / scale))
+        cv2.line(image, _at(rx, ry, SHOULDER_M, scale), _at(*TARGET, scale), arm, width)
+        radius = max(1, round(0.2 * float(GEO.pixels_per_m(SHOULDER_M)) / scale))
+        cv2.circle(image, _at(*BYSTANDER, SHOULDER_M, scale), radius, body, -1)
+    return frame, diff
+
+
+def _hand(frame: np.ndarray, diff: np.ndarray) -> np.ndarray | None:
+    codes: np.ndarray | None = hand_codes(
+        GEO, SCALE, frame, diff, 1.0, target=TARGET, threshold=THRESHOLD
+    )
+    return codes
+
+
+def test_the_hand_zone_holds_the_arm_near_the_lane_not_the_bodies_farther_off() -> None:
+    codes = _hand(*_hand_scene(ORANGE))
+    assert codes is not None
+    assert len(codes) >= MIN_SLEEVE_PIXELS
+    # The orange arm, and the floor beside it (the foreground is read at a quarter of the
+    # resolution); nothing of the purple body half a metre off.
+    assert float(np.mean(codes == 11)) >= 0.5
+    assert 34 not in codes.tolist()
+
+
+def test_no_hand_in_the_zone_tells_nothing() -> None:
+    frame, diff = _hand_scene(ORANGE)
+    assert _hand(frame, np.zeros_like(diff)) is None
+
+
+def test_the_candidate_whose_look_matches_the_sleeve_gains_and_the_other_loses() -> None:
+    codes = _hand(*_hand_scene(ORANGE))
+    assert codes is not None
+    hists = np.array([_look(11).hist, _look(34).hist])
+    orange, purple = sleeve_llrs(hists[:, codes].mean(axis=1))
+    assert orange > 1.0
+    assert purple < -1.0
+    # Two people at the lane with the same arm evidence: the sleeve separates them.
+    assert reach_score(0.45, 0.3, orange) - reach_score(0.45, 0.3, purple) >= 0.3
+    assert reach_score(0.45, 0.3, 0.0) == reach_score(0.45, 0.3)
+
+
+def test_sleeve_evidence_is_capped_and_even_when_looks_alike() -> None:
+    assert sleeve_llrs(np.array([0.5, 0.5, 0.5])) == [0.0, 0.0, 0.0]
+    strong = sleeve_llrs(np.array([0.9, 0.0001]))
+    assert strong == [SLEEVE_LLR_CAP, -SLEEVE_LLR_CAP]
+    # Against the mean of the others: a third, unlike candidate lowers the bar.
+    two = sleeve_llrs(np.array([0.4, 0.4]))
+    three = sleeve_llrs(np.array([0.4, 0.4, 0.01]))
+    assert two[0] == 0.0
+    assert three[0] > 0.0
+    assert three[2] < 0.0
