@@ -2,19 +2,15 @@
 
 Seen from the ceiling, clothing and hair colour is most of what tells two people apart
 when their paths cross. The histogram is taken over the foreground pixels of a disc around
-the projected shoulders in the camera that sees the person most from above, less those
-nearer (in that image) to another person found at the same moment: shoulder to shoulder, a
-disc as wide as a person takes in the neighbour's shoulder, and a look mixed with the
-neighbour's tells the two apart less well. It is taken after the frame's lighting gain is
-divided out, with 4 levels per channel (64 bins): coarse enough to be stable under noise
-and compression, fine enough to tell a red shirt from an orange one. Two looks compare by
-the Bhattacharyya coefficient (1 = same colours).
+the projected shoulders in the camera that sees the person most from above, after the
+frame's lighting gain is divided out, with 4 levels per channel (64 bins): coarse enough
+to be stable under noise and compression, fine enough to tell a red shirt from an orange
+one. Two looks compare by the Bhattacharyya coefficient (1 = same colours).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -56,18 +52,10 @@ def similarity(a: Appearance, b: Appearance) -> float:
 
 
 def describe(
-    small: np.ndarray,
-    mask: np.ndarray,
-    u: float,
-    v: float,
-    *,
-    radius_px: float,
-    gain: float,
-    rivals: Sequence[tuple[float, float]] = (),
+    small: np.ndarray, mask: np.ndarray, u: float, v: float, *, radius_px: float, gain: float
 ) -> Appearance:
-    """Histogram of the foreground pixels within `radius_px` of (u, v) in a shrunk frame,
-    leaving out those nearer to one of `rivals` (other people's centres)."""
-    return describe_codes(colour_codes(small, gain), mask, u, v, radius_px=radius_px, rivals=rivals)
+    """Histogram of the foreground pixels within `radius_px` of (u, v) in a shrunk frame."""
+    return describe_codes(colour_codes(small, gain), mask, u, v, radius_px=radius_px)
 
 
 def colour_codes(small: np.ndarray, gain: float) -> np.ndarray:
@@ -80,16 +68,9 @@ def colour_codes(small: np.ndarray, gain: float) -> np.ndarray:
 
 
 def describe_codes(
-    codes: np.ndarray,
-    mask: np.ndarray,
-    u: float,
-    v: float,
-    *,
-    radius_px: float,
-    rivals: Sequence[tuple[float, float]] = (),
+    codes: np.ndarray, mask: np.ndarray, u: float, v: float, *, radius_px: float
 ) -> Appearance:
-    """`describe` on the frame's `colour_codes`. A pixel nearer to one of `rivals` (other
-    people's centres in the same image) than to (u, v) is theirs and left out."""
+    """`describe` on the frame's `colour_codes`."""
     h, w = mask.shape
     r = max(2, round(radius_px))
     x0, x1 = max(0, round(u) - r), min(w, round(u) + r + 1)
@@ -99,14 +80,7 @@ def describe_codes(
     # The disc as a sum of a row and a column of squares, each (i - centre) squared.
     dx2 = np.array([(i - u) * (i - u) for i in range(x0, x1)])
     dy2 = np.array([(i - v) * (i - v) for i in range(y0, y1)])
-    own = dx2[None, :] + dy2[:, None]
-    inside = (own <= r * r) & (mask[y0:y1, x0:x1] > 0)
-    for ru, rv in rivals:
-        if (ru - u) ** 2 + (rv - v) ** 2 >= 4 * r * r:
-            continue  # too far off to own any pixel of the disc
-        rx2 = np.array([(i - ru) * (i - ru) for i in range(x0, x1)])
-        ry2 = np.array([(i - rv) * (i - rv) for i in range(y0, y1)])
-        inside &= own < rx2[None, :] + ry2[:, None]
+    inside = (dx2[None, :] + dy2[:, None] <= r * r) & (mask[y0:y1, x0:x1] > 0)
     n = int(np.count_nonzero(inside))
     if n < MIN_PIXELS:
         return Appearance()

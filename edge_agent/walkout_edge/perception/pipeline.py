@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from walkout.definition import StoreDefinition
 from walkout.events import Event, format_timestamp, make_event
 from walkout.ids import new_ulid
@@ -138,6 +140,10 @@ class _PendingShelf:
     # The camera step at which it was last found undecided: encounters change only with a
     # step, so the load cells' many readings in between need not look again.
     undecided_at: float | None = None
+    # The hand zone's colours (`ReachScorer.hand_samples`), taken as soon as the cameras
+    # have passed the change: the full frames they come from are kept for a few seconds
+    # only, and a change may wait longer for an encounter to be decided.
+    hands: list[np.ndarray] | None = None
 
 
 class PerceptionPipeline:
@@ -403,6 +409,11 @@ class PerceptionPipeline:
             end = pending.change.t_end + self.params.reach.after_s + CAMERA_LAG_S
             seen = (seen_to is not None and seen_to >= end) or now - end > MAX_HOLD_S
             waited = now - end > MAX_UNDECIDED_HOLD_S
+            if seen and pending.hands is None:
+                change = pending.change
+                pending.hands = self.reach.hand_samples(
+                    pending.lane_id, change.t_start, change.t_end
+                )
             if final or waited or (seen and not self._undecided(pending)):
                 ready.append(pending)
             else:
@@ -433,7 +444,9 @@ class PerceptionPipeline:
     def _emit_shelf(self, pending: _PendingShelf) -> None:
         change = pending.change
         lane_id = pending.lane_id
-        cands = self.reach.candidates(lane_id, change.t_start, change.t_end)[:MAX_CANDIDATES]
+        cands = self.reach.candidates(lane_id, change.t_start, change.t_end, pending.hands)[
+            :MAX_CANDIDATES
+        ]
         ts = change.t_end
         event_id = new_ulid(ts)
         evidence: list[EvidenceImage] = []

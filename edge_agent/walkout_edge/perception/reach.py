@@ -21,11 +21,15 @@ second before it began to half a second after it settled) is a candidate, with:
   the hand target, the exclusive samples above say nothing; the colour of the arm there
   does, since a sleeve is the colour of the shirt seen from above. In the kept full frames
   of the window, the foreground pixels within SLEEVE_RADIUS_M of the target (in the image)
-  are put in the 64 colour bins of `appearance.py`, and each candidate's look (what its
-  track looks like now) gives them a likelihood: the mean of its histogram over those
-  pixels. The evidence is the log ratio of a candidate's likelihood to the mean of the
-  others', capped at SLEEVE_LLR_CAP either way; 0 when fewer than two candidates have a
-  look or no frame showed enough of a hand;
+  are put in the 64 colour bins of `appearance.py` (`hand_samples`, taken as soon as the
+  cameras have passed the window, before the frames are dropped). Each candidate's look
+  (what its track looks like now), mixed with a uniform share SLEEVE_OTHER for colours
+  of somebody else, gives every hand pixel a likelihood; a candidate's likelihood is the
+  mean over all the pixels of all the frames. The evidence is the log ratio of a
+  candidate's likelihood to the mean of the others', capped at SLEEVE_LLR_CAP either way;
+  0 when fewer than two candidates have a look or no frame showed enough of a hand. A hand
+  in nobody's colours (a third person's arm, bare skin) is explained by the uniform share
+  alike for everyone and pulls the ratios towards 1;
 - `reach_score` (0-1): the arm evidence where cameras saw it, blended with proximity and
   the sleeve evidence.
 
@@ -42,7 +46,7 @@ import cv2
 import numpy as np
 
 from walkout.store import Facing, Lane, Shelf, Store
-from walkout_edge.perception.appearance import Appearance, colour_codes
+from walkout_edge.perception.appearance import BINS, Appearance, colour_codes
 from walkout_edge.perception.geometry import CameraGeometry
 from walkout_edge.perception.tracking import Track
 from walkout_edge.perception.vision import SHOULDER_M, CameraPipeline
@@ -71,8 +75,11 @@ BESIDE_M = 0.8
 # recordings (busy seed 101, crowded seed 131) among 0.25-1.5: the largest that made no
 # top candidate with a margin of 0.3 or more wrong there.
 SLEEVE_RADIUS_M = 0.15
-MIN_SLEEVE_PIXELS = 6
-SLEEVE_WEIGHT = 0.5
+# A frame counts when at least this many pixels of the difference image (which is read at
+# 1 / scale of the frame) are foreground in the hand zone: a speck of noise is not a hand.
+MIN_HAND_DIFF_PIXELS = 2
+SLEEVE_OTHER = 0.2  # the share of a look's likelihood left to colours of somebody else
+SLEEVE_WEIGHT = 0.25
 SLEEVE_LLR_CAP = 2.0
 
 
@@ -153,14 +160,24 @@ class ReachScorer:
             for lane in shelf.lanes:
                 self.lanes[lane.lane_id] = lane_geometry(lane, shelf, geos, self.params)
 
-    def candidates(self, lane_id: str, t_start: float, t_end: float) -> list[ReachCandidate]:
+    def candidates(
+        self,
+        lane_id: str,
+        t_start: float,
+        t_end: float,
+        hands: list[np.ndarray] | None = None,
+    ) -> list[ReachCandidate]:
+        """The candidates for a change on `lane_id`, best first; `hands`: the change's
+        `hand_samples`, taken earlier (taken now when None)."""
         lane = self.lanes[lane_id]
         p = self.params
         near = self.near(lane_id, t_start, t_end)
         out: list[ReachCandidate] = []
         # The actor's arm is out while the weight moves (it lifts or sets down the unit).
         a0, a1 = t_start - p.arm_before_s, t_end + p.arm_after_s
-        sleeves = self._sleeves(lane, [track.appearance for track, _, _ in near], a0, a1)
+        if hands is None:
+            hands = self.hand_samples(lane_id, t_start, t_end)
+        sleeves = sleeve_evidence([track.appearance for track, _, _ in near], hands)
         for (track, path, dist), sleeve in zip(near, sleeves, strict=True):
             others = [pth for tr, pth, _ in near if tr is not track]
             arm, frames = self._arm(lane, path, others, a0, a1)
@@ -226,16 +243,12 @@ class ReachScorer:
                     shares.append(share)
         return best_frames_mean(shares), len(shares)
 
-    def _sleeves(
-        self, lane: LaneGeometry, looks: list[Appearance], t0: float, t1: float
-    ) -> list[float]:
-        """Each candidate's sleeve evidence between t0 and t1 (see the module docstring),
-        in the order of `looks`."""
-        known = [k for k, look in enumerate(looks) if look.valid]
-        if len(known) < 2:
-            return [0.0] * len(looks)
-        hists = np.array([looks[k].hist for k in known])
-        per_frame: list[np.ndarray] = []
+    def hand_samples(self, lane_id: str, t_start: float, t_end: float) -> list[np.ndarray]:
+        """The colour bins of the hand zone's foreground in each kept frame of the arm
+        window of a change (see `hand_codes`), in the cameras that see the lane."""
+        lane = self.lanes[lane_id]
+        t0, t1 = t_start - self.params.arm_before_s, t_end + self.params.arm_after_s
+        out: list[np.ndarray] = []
         for cid in lane.cameras:
             geo = self.vision.cameras[cid].geometry
             for _, frame, diff, gain in self.vision.frames_between(cid, t0, t1):
@@ -249,12 +262,7 @@ class ReachScorer:
                     threshold=self.params.arm_threshold,
                 )
                 if codes is not None:
-                    per_frame.append(hists[:, codes].mean(axis=1))
-        out = [0.0] * len(looks)
-        if not per_frame:
-            return out
-        for k, llr in zip(known, sleeve_llrs(np.mean(per_frame, axis=0)), strict=True):
-            out[k] = llr
+                    out.append(codes)
         return out
 
     def evidence_crop(self, lane_id: str, t: float) -> tuple[str, bytes] | None:
@@ -385,7 +393,8 @@ def hand_codes(
 ) -> np.ndarray | None:
     """Colour bins (see `appearance.colour_codes`) of the foreground pixels of a full
     `frame` within SLEEVE_RADIUS_M of the hand `target` in the image, the foreground read
-    from `diff` (downscaled by `scale`); None when fewer than MIN_SLEEVE_PIXELS."""
+    from `diff` (downscaled by `scale`); None when they cover fewer than
+    MIN_HAND_DIFF_PIXELS pixels of `diff`."""
     uv = geo.project_point(*target)
     if uv is None:
         return None
@@ -402,18 +411,34 @@ def hand_codes(
     rows = np.minimum((ys / scale).astype(int), dh - 1)
     cols = np.minimum((xs / scale).astype(int), dw - 1)
     hand = inside & (diff[rows, cols] > threshold)
-    if int(np.count_nonzero(hand)) < MIN_SLEEVE_PIXELS:
+    if int(np.count_nonzero(hand)) < MIN_HAND_DIFF_PIXELS * scale * scale:
         return None
     codes: np.ndarray = colour_codes(frame[y0:y1, x0:x1], gain)[hand]
     return codes
 
 
+def sleeve_evidence(looks: list[Appearance], hands: list[np.ndarray]) -> list[float]:
+    """Each candidate's sleeve evidence (see the module docstring), in the order of
+    `looks`, from the hand pixels' colour bins of every frame that showed a hand."""
+    known = [k for k, look in enumerate(looks) if look.valid]
+    out = [0.0] * len(looks)
+    if len(known) < 2 or not hands:
+        return out
+    hists = np.array([looks[k].hist for k in known]) * (1 - SLEEVE_OTHER) + SLEEVE_OTHER / BINS
+    likelihoods = hists[:, np.concatenate(hands)].mean(axis=1)
+    for k, llr in zip(known, sleeve_llrs(likelihoods), strict=True):
+        out[k] = llr
+    return out
+
+
 def sleeve_llrs(likelihoods: np.ndarray) -> list[float]:
     """Each candidate's log likelihood ratio against the mean of the others', capped at
-    SLEEVE_LLR_CAP either way (at least two candidates)."""
+    SLEEVE_LLR_CAP either way (0 for a single candidate: nobody to compare with)."""
     floor = 1e-3
     total = float(likelihoods.sum())
     n = len(likelihoods)
+    if n < 2:
+        return [0.0] * n
     out = []
     for value in likelihoods.tolist():
         others = (total - value) / (n - 1)

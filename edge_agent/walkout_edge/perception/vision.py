@@ -28,8 +28,6 @@ from walkout_edge.perception.tracking import DetectionIn, Tracker, TrackerParams
 SHOULDER_M = 1.35
 PROTECT_RADIUS_M = 0.4
 PROTECT_TOP_M = 1.95
-# A person's look leaves out the pixels nearer to someone else found within this distance.
-OWN_LOOK_M = 0.8
 
 
 @dataclass(frozen=True)
@@ -176,11 +174,7 @@ class CameraPipeline:
             return
         t = self._slot_t
         found = self.occupancy.detect()
-        points = [(x, y) for x, y, _ in found]
-        dets = [
-            DetectionIn(x, y, s, self._look(x, y, points[:k] + points[k + 1 :]))
-            for k, (x, y, s) in enumerate(found)
-        ]
+        dets = [DetectionIn(x, y, s, self._look(x, y)) for x, y, s in found]
         allowed = self.births_allowed(t) if self.births_allowed is not None else None
         self.tracker.step(t, dets, allowed)
         # Only tracked people are protected from being learnt into the background: a
@@ -196,10 +190,7 @@ class CameraPipeline:
     def step_time(self) -> float | None:
         return self._slot_t
 
-    def _look(self, x: float, y: float, others: list[tuple[float, float]]) -> Appearance:
-        """The colours of the person at (x, y) in the camera that sees them most from
-        above: foreground around their shoulders, nearer to them than to any of `others`
-        (the other people found in this step)."""
+    def _look(self, x: float, y: float) -> Appearance:
         best: CameraState | None = None
         best_d = math.inf
         i, j = self.grid.to_cell(x, y)
@@ -223,19 +214,8 @@ class CameraPipeline:
         radius = 0.25 * best.geometry.pixels_per_m(SHOULDER_M) / scale
         if best.last_codes is None:
             best.last_codes = colour_codes(best.last_small, best.background.gain)
-        near = [(ox, oy) for ox, oy in others if math.hypot(ox - x, oy - y) < OWN_LOOK_M]
-        rivals: list[tuple[float, float]] = []
-        for ox, oy in near:
-            ouv = best.geometry.project_point(ox, oy, SHOULDER_M)
-            if ouv is not None:
-                rivals.append((ouv[0] / scale, ouv[1] / scale))
         return describe_codes(
-            best.last_codes,
-            best.last_mask,
-            uv[0] / scale,
-            uv[1] / scale,
-            radius_px=radius,
-            rivals=rivals,
+            best.last_codes, best.last_mask, uv[0] / scale, uv[1] / scale, radius_px=radius
         )
 
     # --- look-ups for reach evidence -----------------------------------------------------

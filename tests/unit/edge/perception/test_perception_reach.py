@@ -14,13 +14,14 @@ from walkout_edge.perception.geometry import CameraGeometry
 from walkout_edge.perception.reach import (
     ARM_SAMPLES,
     BODY_RADIUS_M,
-    MIN_SLEEVE_PIXELS,
+    MIN_HAND_DIFF_PIXELS,
     SLEEVE_LLR_CAP,
     best_frames_mean,
     exclusive_arm_share,
     hand_codes,
     reach_score,
     shoulders,
+    sleeve_evidence,
     sleeve_llrs,
 )
 from walkout_edge.perception.vision import SHOULDER_M
@@ -173,7 +174,7 @@ def _hand(frame: np.ndarray, diff: np.ndarray) -> np.ndarray | None:
 def test_the_hand_zone_holds_the_arm_near_the_lane_not_the_bodies_farther_off() -> None:
     codes = _hand(*_hand_scene(ORANGE))
     assert codes is not None
-    assert len(codes) >= MIN_SLEEVE_PIXELS
+    assert len(codes) >= MIN_HAND_DIFF_PIXELS * SCALE * SCALE
     # The orange arm, and the floor beside it (the foreground is read at a quarter of the
     # resolution); nothing of the purple body half a metre off.
     assert float(np.mean(codes == 11)) >= 0.5
@@ -188,17 +189,48 @@ def test_no_hand_in_the_zone_tells_nothing() -> None:
 def test_the_candidate_whose_look_matches_the_sleeve_gains_and_the_other_loses() -> None:
     codes = _hand(*_hand_scene(ORANGE))
     assert codes is not None
-    hists = np.array([_look(11).hist, _look(34).hist])
-    orange, purple = sleeve_llrs(hists[:, codes].mean(axis=1))
+    orange, purple = sleeve_evidence([_look(11), _look(34)], [codes, codes])
     assert orange > 1.0
     assert purple < -1.0
     # Two people at the lane with the same arm evidence: the sleeve separates them.
-    assert reach_score(0.45, 0.3, orange) - reach_score(0.45, 0.3, purple) >= 0.3
-    assert reach_score(0.45, 0.3, 0.0) == reach_score(0.45, 0.3)
+    assert reach_score(0.45, 0.3, orange) - reach_score(0.45, 0.3, purple) >= 0.2
+
+
+def test_a_hand_in_nobodys_colours_says_little() -> None:
+    codes = _hand(*_hand_scene(ORANGE))
+    assert codes is not None
+    # A red and a purple candidate: the orange hand is neither's (both histograms are
+    # small there), and the share left to somebody else's colours explains it for both.
+    red, purple = sleeve_evidence([_look(3), _look(34)], [codes])
+    assert abs(red) < 0.2
+    assert abs(purple) < 0.2
+
+
+def test_sleeve_evidence_needs_two_looks_and_a_hand() -> None:
+    codes = _hand(*_hand_scene(ORANGE))
+    assert codes is not None
+    orange, purple = _look(11), _look(34)
+    # No frame showed a hand: nothing to say.
+    assert sleeve_evidence([orange, purple], []) == [0.0, 0.0]
+    # A candidate without a look says nothing and leaves the others' comparison as it is,
+    # in the candidates' order.
+    with_unknown = sleeve_evidence([Appearance(), orange, purple], [codes])
+    assert with_unknown[0] == 0.0
+    assert with_unknown[1:] == sleeve_evidence([orange, purple], [codes])
+    assert sleeve_evidence([Appearance(), orange], [codes]) == [0.0, 0.0]
+
+
+def test_a_frame_with_more_hand_counts_for_more() -> None:
+    orange_hand = np.full(200, 11)
+    purple_speck = np.full(20, 34)
+    orange, purple = sleeve_evidence([_look(11), _look(34)], [orange_hand, purple_speck])
+    assert orange > 1.0
+    assert purple < -1.0
 
 
 def test_sleeve_evidence_is_capped_and_even_when_looks_alike() -> None:
     assert sleeve_llrs(np.array([0.5, 0.5, 0.5])) == [0.0, 0.0, 0.0]
+    assert sleeve_llrs(np.array([0.5])) == [0.0]
     strong = sleeve_llrs(np.array([0.9, 0.0001]))
     assert strong == [SLEEVE_LLR_CAP, -SLEEVE_LLR_CAP]
     # Against the mean of the others: a third, unlike candidate lowers the bar.
