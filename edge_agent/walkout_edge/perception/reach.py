@@ -27,9 +27,11 @@ second before it began to half a second after it settled) is a candidate, with:
   of somebody else, gives every hand pixel a likelihood; a candidate's likelihood is the
   mean over all the pixels of all the frames. The evidence is the log ratio of a
   candidate's likelihood to the mean of the others', capped at SLEEVE_LLR_CAP either way;
-  0 when fewer than two candidates have a look or no frame showed enough of a hand. A hand
-  in nobody's colours (a third person's arm, bare skin) is explained by the uniform share
-  alike for everyone and pulls the ratios towards 1;
+  0 when fewer than two candidates have a look or no frame showed enough of a hand. Hand
+  pixels in colours neither look holds (a third person's arm, bare skin) add the same to
+  every candidate's likelihood; a colour that is a small share of one look and none of
+  another counts for less than it would without the uniform share (1 % of a look gives a
+  ratio of 3.6, not 10);
 - `reach_score` (0-1): the arm evidence where cameras saw it, blended with proximity and
   the sleeve evidence.
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from walkout.catalog import Catalog, Planogram
 from walkout.definition import StoreDefinition
@@ -265,3 +266,50 @@ def test_a_change_does_not_wait_for_members_of_one_session_nor_for_ever() -> Non
     assert [e for e in sink.events if e.type == "shelf.changed"] == []
     pipe.feed(LoadCellReadings(seen_by + MAX_UNDECIDED_HOLD_S + 0.1, ()))
     assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1
+
+
+def test_the_hand_colours_are_taken_when_the_cameras_pass_a_change_not_at_its_release(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Full frames are kept for a few seconds only and a change may wait longer for an
+    # encounter: the hand zone's colours must be taken while its frames are still there.
+    from walkout_edge.perception.pipeline import (  # noqa: PLC0415
+        CAMERA_LAG_S,
+        MAX_UNDECIDED_HOLD_S,
+    )
+    from walkout_edge.perception.reach import ReachCandidate, ReachScorer  # noqa: PLC0415
+
+    taken: list[float | None] = []
+    hands = [np.full(12, 3)]
+
+    def hand_samples(self: ReachScorer, lane_id: str, t0: float, t1: float) -> list[np.ndarray]:
+        taken.append(self.vision.last_step_t)
+        return hands
+
+    used: list[object] = []
+    candidates = ReachScorer.candidates
+
+    def recording(
+        self: ReachScorer,
+        lane_id: str,
+        t0: float,
+        t1: float,
+        given: list[np.ndarray] | None = None,
+    ) -> list[ReachCandidate]:
+        used.append(given)
+        return candidates(self, lane_id, t0, t1, given)
+
+    monkeypatch.setattr(ReachScorer, "hand_samples", hand_samples)
+    monkeypatch.setattr(ReachScorer, "candidates", recording)
+    # Given a change held for an open encounter, the cameras past it
+    sink, pipe, _enc = _encounter_at_the_shelf()
+    assert [e for e in sink.events if e.type == "shelf.changed"] == []
+    # Then its hand colours were taken once, already
+    assert taken == [T0 + 10.0]
+    # When it is released long after, the colours taken then are the ones used
+    ((_lane, held),) = pipe.held_shelf_changes()
+    seen_by = held.t_end + pipe.params.reach.after_s + CAMERA_LAG_S
+    pipe.feed(LoadCellReadings(seen_by + MAX_UNDECIDED_HOLD_S + 0.1, ()))
+    assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1
+    assert taken == [T0 + 10.0]
+    assert used == [hands]

@@ -199,11 +199,23 @@ def test_the_candidate_whose_look_matches_the_sleeve_gains_and_the_other_loses()
 def test_a_hand_in_nobodys_colours_says_little() -> None:
     codes = _hand(*_hand_scene(ORANGE))
     assert codes is not None
-    # A red and a purple candidate: the orange hand is neither's (both histograms are
-    # small there), and the share left to somebody else's colours explains it for both.
+    # A red and a purple candidate: the orange hand is neither's.
     red, purple = sleeve_evidence([_look(3), _look(34)], [codes])
     assert abs(red) < 0.2
     assert abs(purple) < 0.2
+
+
+def test_a_colour_that_is_a_small_share_of_a_look_counts_for_less() -> None:
+    # The hand is orange; orange is 1 % of the first look and none of the second. Taken
+    # as it is, that ratio (0.01 against nothing) would reach the cap; the uniform share
+    # of somebody else's colours keeps it well below.
+    mostly_red = np.zeros(64)
+    mostly_red[3], mostly_red[11] = 0.99, 0.01
+    purple = np.zeros(64)
+    purple[34] = 1.0
+    first, second = sleeve_evidence([Appearance(mostly_red), Appearance(purple)], [np.full(50, 11)])
+    assert 0.5 < first < SLEEVE_LLR_CAP - 0.5
+    assert second == pytest.approx(-first)
 
 
 def test_sleeve_evidence_needs_two_looks_and_a_hand() -> None:
