@@ -8,8 +8,8 @@ Records the scenario (or reuses `--recording`, which must be a recording of that
 runs `localcloud.pipeline.run_pipeline` in `--workdir`, scores the run
 (`benchmarks.bench`), prints the DESIGN.md section 8 table, writes the JSON (exactly the
 section 8 keys plus `operating_curve`, `perception`, `cost_breakdown`, `review_causes`,
-`scenario`, `machine`, `date`) and `WORKDIR/report.html`. `--score-only` scores the run
-already in `--workdir` without running anything.
+`receipt_errors`, `scenario`, `machine`, `date`) and `WORKDIR/report.html`. `--score-only`
+scores the run already in `--workdir` without running anything.
 """
 
 from __future__ import annotations

@@ -92,6 +92,9 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
             "",
             "Review causes (events): " + ", ".join(f"{k} {v}" for k, v in causes.items()) + ".",
         ]
+    errors = result.get("receipt_errors")
+    if errors:
+        lines += ["", receipt_errors_line(errors)]
     curve = (result.get("operating_curve") or {}).get("thresholds") or []
     if curve:
         lines += [
@@ -117,6 +120,24 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def receipt_errors_line(errors: Mapping[str, Any]) -> str:
+    """One sentence: the wrong receipts by kind (see `scoring.receipt_errors`)."""
+
+    def part(kind: Mapping[str, Any], what: str) -> str:
+        return (
+            f"{fmt(kind['wrong'])} {what} (only items missing {fmt(kind['missing_only'])}, "
+            f"only items added {fmt(kind['extra_only'])}, both {fmt(kind['both'])})"
+        )
+
+    return (
+        "Receipt errors: "
+        + part(errors["auto"], "wrong without review")
+        + "; "
+        + part(errors["reviewed"], "wrong after review")
+        + f"; {fmt(errors['no_receipt'])} visits without a receipt."
+    )
 
 
 def benchmarks_markdown(results: Sequence[Mapping[str, Any]]) -> str:

@@ -89,6 +89,7 @@ def build_result(
         "perception": perception,
         "cost_breakdown": cost,
         "review_causes": scores["review_causes"],
+        "receipt_errors": scores["receipt_errors"],
         "scenario": {
             "name": truth.get("scenario"),
             "seed": truth.get("seed"),

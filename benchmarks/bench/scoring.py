@@ -302,6 +302,41 @@ def review_causes(run: RunArtifacts) -> dict[str, Any]:
     }
 
 
+# --- receipt errors -----------------------------------------------------------------------------
+
+
+def _error_kind(predicted: Mapping[str, int], true: Mapping[str, int]) -> str | None:
+    """How a receipt differs from the truth: None (equal), "missing" (only units the
+    shopper took are missing), "extra" (only units nobody in the session took are added)
+    or "both"."""
+    missing = any(predicted.get(sku, 0) < n for sku, n in true.items())
+    extra = any(n > true.get(sku, 0) for sku, n in predicted.items())
+    if missing and extra:
+        return "both"
+    return "missing" if missing else "extra" if extra else None
+
+
+def receipt_errors(
+    receipts: Mapping[str, ReceiptRow], true: Mapping[str, Mapping[str, int]]
+) -> dict[str, Any]:
+    """The wrong final receipts by kind, apart for those issued without review and after
+    one, and the visits of the truth that got no receipt."""
+    out: dict[str, Any] = {}
+    for name, reviewed in (("auto", False), ("reviewed", True)):
+        kinds: Counter[str] = Counter()
+        for sid, r in receipts.items():
+            if r.reviewed is reviewed and (kind := _error_kind(r.items, true.get(sid, {}))):
+                kinds[kind] += 1
+        out[name] = {
+            "wrong": sum(kinds.values()),
+            "missing_only": kinds["missing"],
+            "extra_only": kinds["extra"],
+            "both": kinds["both"],
+        }
+    out["no_receipt"] = len(set(true) - set(receipts))
+    return out
+
+
 # --- putting it together ----------------------------------------------------------------------
 
 
@@ -355,6 +390,7 @@ def score_run(truth: Mapping[str, Any], run: RunArtifacts) -> dict[str, Any]:
             **assessed_counts,
         },
         "review_causes": review_causes(run),
+        "receipt_errors": receipt_errors(receipts, true),
         "latencies_s": [round(v, 3) for v in sorted(latencies)],
         "counts": {
             "sessions_true": len(true),

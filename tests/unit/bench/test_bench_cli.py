@@ -19,6 +19,7 @@ EXTRA_KEYS = {
     "perception",
     "cost_breakdown",
     "review_causes",
+    "receipt_errors",
     "scenario",
     "machine",
     "date",

@@ -34,6 +34,11 @@ def _result(name: str, rate: float) -> dict[str, Any]:
             ]
         },
         "review_causes": {"by_event": {"who": 3, "what": 1}},
+        "receipt_errors": {
+            "auto": {"wrong": 3, "missing_only": 2, "extra_only": 0, "both": 1},
+            "reviewed": {"wrong": 1, "missing_only": 0, "extra_only": 1, "both": 0},
+            "no_receipt": 2,
+        },
         "cost_breakdown": {"cost_usd_per_1000_visits": 3.2, "aws_usd_per_1000_visits": 1.1},
         "scenario": {"name": name, "seed": 11, "counts": {"sessions_true": 45}},
         "machine": {"cores": 2, "ram_gb": 23.5, "load_start": [4.0], "load_end": [5.0]},
@@ -50,6 +55,11 @@ def test_the_markdown_has_one_table_per_scenario_with_every_figure() -> None:
     assert "| `review_rate_per_1000` | 120.0 | <= 20 |" in text
     assert "2 cores, 23.5 GB RAM, load [4.0]" in text
     assert "Review causes (events): who 3, what 1." in text
+    assert (
+        "Receipt errors: 3 wrong without review (only items missing 2, only items added 0,"
+        " both 1); 1 wrong after review (only items missing 0, only items added 1, both 0);"
+        " 2 visits without a receipt." in text
+    )
     # Only stadium-rush has a wall-time target; neither run timed out.
     assert text.count("| wall time of the run") == 1
     assert "timed out" not in text

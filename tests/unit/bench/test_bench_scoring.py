@@ -17,12 +17,13 @@ from bench_support import (
     write_run,
 )
 
-from benchmarks.bench.artifacts import ArtifactError, load_run
+from benchmarks.bench.artifacts import ArtifactError, ReceiptRow, load_run
 from benchmarks.bench.scoring import (
     Assessed,
     item_counts,
     operating_curve,
     percentile,
+    receipt_errors,
     reliability,
     score_run,
 )
@@ -276,3 +277,25 @@ def test_events_lost_compares_event_ids_when_the_ingest_lists_them(tmp_path: Pat
 
     # Two decided ids, but only one of them was delivered: the other two delivered are lost.
     assert result["events_lost"] == 2
+
+
+def test_wrong_receipts_are_told_apart_by_kind(tmp_path: Path) -> None:
+    errors = _run(tmp_path)["receipt_errors"]
+
+    # s2 has a unit nobody took; s4 got no receipt; s1 and the reviewed s3 are right
+    assert errors["auto"] == {"wrong": 1, "missing_only": 0, "extra_only": 1, "both": 0}
+    assert errors["reviewed"] == {"wrong": 0, "missing_only": 0, "extra_only": 0, "both": 0}
+    assert errors["no_receipt"] == 1
+
+
+def test_a_receipt_short_of_an_item_or_with_one_swapped_is_its_own_kind() -> None:
+    true = {"s1": {"sku-1": 2}, "s2": {"sku-1": 1}, "s3": {"sku-1": 1}}
+    receipts = {
+        "s1": ReceiptRow("st", "s1", 1, {"sku-1": 1}, False, (), None),  # one unit short
+        "s2": ReceiptRow("st", "s2", 1, {"sku-2": 1}, False, (), None),  # another product
+        "s3": ReceiptRow("st", "s3", 1, {}, True, (), None),  # reviewed, still empty
+    }
+    errors = receipt_errors(receipts, true)
+    assert errors["auto"] == {"wrong": 2, "missing_only": 1, "extra_only": 0, "both": 1}
+    assert errors["reviewed"] == {"wrong": 1, "missing_only": 1, "extra_only": 0, "both": 0}
+    assert errors["no_receipt"] == 0
