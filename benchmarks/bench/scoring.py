@@ -309,11 +309,10 @@ def _error_kind(predicted: Mapping[str, int], true: Mapping[str, int]) -> str | 
     """How a receipt differs from the truth: None (equal), "missing" (only units the
     shopper took are missing), "extra" (only units nobody in the session took are added)
     or "both"."""
-    missing = any(predicted.get(sku, 0) < n for sku, n in true.items())
-    extra = any(n > true.get(sku, 0) for sku, n in predicted.items())
-    if missing and extra:
+    counts = item_counts({"": predicted}, {"": true})
+    if counts.fn and counts.fp:
         return "both"
-    return "missing" if missing else "extra" if extra else None
+    return "missing" if counts.fn else "extra" if counts.fp else None
 
 
 def receipt_errors(
@@ -321,18 +320,19 @@ def receipt_errors(
 ) -> dict[str, Any]:
     """The wrong final receipts by kind, apart for those issued without review and after
     one, and the visits of the truth that got no receipt."""
-    out: dict[str, Any] = {}
-    for name, reviewed in (("auto", False), ("reviewed", True)):
-        kinds: Counter[str] = Counter()
-        for sid, r in receipts.items():
-            if r.reviewed is reviewed and (kind := _error_kind(r.items, true.get(sid, {}))):
-                kinds[kind] += 1
-        out[name] = {
-            "wrong": sum(kinds.values()),
-            "missing_only": kinds["missing"],
-            "extra_only": kinds["extra"],
-            "both": kinds["both"],
+    kinds = {"auto": Counter[str](), "reviewed": Counter[str]()}
+    for sid, r in receipts.items():
+        if kind := _error_kind(r.items, true.get(sid, {})):
+            kinds["reviewed" if r.reviewed else "auto"][kind] += 1
+    out: dict[str, Any] = {
+        name: {
+            "wrong": sum(found.values()),
+            "missing_only": found["missing"],
+            "extra_only": found["extra"],
+            "both": found["both"],
         }
+        for name, found in kinds.items()
+    }
     out["no_receipt"] = len(set(true) - set(receipts))
     return out
 
@@ -374,6 +374,7 @@ def score_run(truth: Mapping[str, Any], run: RunArtifacts) -> dict[str, Any]:
     counts = item_counts(predicted, true)
     lost = events_lost(run)
     assessed, assessed_counts = assessed_sessions(run.sessions, receipts, true)
+    errors = receipt_errors(receipts, true)
     return {
         "review_rate_per_1000": round(1000 * len(reviewed_ids & opened) / len(opened), 2)
         if opened
@@ -390,7 +391,7 @@ def score_run(truth: Mapping[str, Any], run: RunArtifacts) -> dict[str, Any]:
             **assessed_counts,
         },
         "review_causes": review_causes(run),
-        "receipt_errors": receipt_errors(receipts, true),
+        "receipt_errors": errors,
         "latencies_s": [round(v, 3) for v in sorted(latencies)],
         "counts": {
             "sessions_true": len(true),
@@ -398,7 +399,7 @@ def score_run(truth: Mapping[str, Any], run: RunArtifacts) -> dict[str, Any]:
             "sessions_opened": len(opened),
             "sessions_missing": len(set(true) - opened),
             "receipts": len(receipts),
-            "receipts_missing": len(set(true) - set(predicted)),
+            "receipts_missing": errors["no_receipt"],
             "receipts_unknown_session": len(set(predicted) - set(true)),
             "receipts_right": right,
             "receipts_auto": len(auto),
