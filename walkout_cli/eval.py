@@ -15,8 +15,15 @@
   it is assigned to by the IDF1 assignment: the one-to-one track <-> person pairing that
   maximises the ticks in which the track is within the gate of the person. A missed event
   counts as wrong.
+- `gates.bound_at_birth`: each track the gates bound to a session, judged by the person it
+  followed when it was born: the true person nearest to its first reported positions (its
+  first second, at most 8 rows, by mean distance, within the 0.5 m gate). Right when that
+  person belongs to the session (`right`), else `wrong`; `unjudged` when nobody was within
+  the gate. A binding is made when a track is born at the entry, so this is the gate's own
+  error, apart from the swaps the IDF1 assignment behind `people_bound_to_their_session`
+  mixes in.
 - also: `session_top1_accuracy` (top candidate's session is the true session, via the scan's
-  account_ref), margins of right and wrong top candidates, ambiguity events, gate binding.
+  account_ref), margins of right and wrong top candidates, ambiguity events.
 
 Only this command reads truth.json; the edge never does.
 """
@@ -39,6 +46,9 @@ from walkout.events import EventError, ShelfChanged, parse_event
 from walkout_cli.errors import CliError
 
 GATE_M = 0.5
+# A binding is judged on the track's first second of positions, at most this many of them.
+BIRTH_WINDOW_S = 1.0
+BIRTH_ROWS = 8
 
 
 @dataclass(frozen=True)
@@ -334,6 +344,9 @@ def evaluate(
         "sessions_entered": entered,
         "people": len(truth["people"]),
         "people_bound_to_their_session": binding_ok,
+        "bound_at_birth": None
+        if track_rows is None
+        else bound_at_birth(truth, bound, edge_session, track_rows),
         "tracks_exited": sum(1 for e in events if e.type == "track.exited"),
     }
     result["ambiguity"] = {
@@ -342,6 +355,62 @@ def evaluate(
     }
     result["events_by_type"] = dict(sorted(_count_types(events).items()))
     return result
+
+
+def bound_at_birth(
+    truth: dict[str, Any],
+    bound: dict[str, str],
+    edge_session: dict[str, str],
+    track_rows: list[tuple[float, str, float, float]],
+) -> dict[str, int]:
+    """Bound tracks judged by the person each followed when born (module docstring)."""
+    first: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for ts, tid, x, y in sorted(track_rows):
+        if tid not in bound:
+            continue
+        rows = first[tid]
+        if not rows or (len(rows) < BIRTH_ROWS and ts <= rows[0][0] + BIRTH_WINDOW_S):
+            rows.append((ts, x, y))
+    people = [
+        (
+            float(p["trajectory"]["t0_ts"]),
+            float(p["trajectory"]["dt_s"]),
+            np.asarray(p["trajectory"]["xy"], dtype=float).reshape(-1, 2),
+            p["session_id"],
+        )
+        for p in truth["people"]
+    ]
+    out = {"tracks": len(bound), "right": 0, "wrong": 0, "unjudged": 0}
+    for tid, session_id in bound.items():
+        true_session = _nearest_session(first.get(tid, []), people)
+        if true_session is None:
+            out["unjudged"] += 1
+        elif edge_session.get(session_id) == true_session:
+            out["right"] += 1
+        else:
+            out["wrong"] += 1
+    return out
+
+
+def _nearest_session(
+    rows: list[tuple[float, float, float]],
+    people: list[tuple[float, float, np.ndarray, str]],
+) -> str | None:
+    """The session of the person nearest, on average, to a track's `rows` (within the gate,
+    and in the store at every one of them)."""
+    if not rows:
+        return None
+    times = np.array([r[0] for r in rows])
+    where = np.array([(r[1], r[2]) for r in rows])
+    best: tuple[float, str] | None = None
+    for t0, dt, xy, session_id in people:
+        ks = np.rint((times - t0) / dt).astype(int)
+        if ks[0] < 0 or ks[-1] >= len(xy):
+            continue
+        d = float(np.mean(np.hypot(*(xy[ks] - where).T)))
+        if d <= GATE_M and (best is None or d < best[0]):
+            best = (d, session_id)
+    return None if best is None else best[1]
 
 
 def _count_types(events: list[Any]) -> dict[str, int]:
@@ -396,6 +465,15 @@ def print_table(name: str, result: dict[str, Any]) -> None:
             f"{result['gates']['people_bound_to_their_session']} of {result['gates']['people']}",
         ),
     ]
+    births = result["gates"].get("bound_at_birth")
+    if births is not None:
+        rows.append(
+            (
+                "bound tracks, judged at birth",
+                f"{births['right']} right, {births['wrong']} wrong, {births['unjudged']} unjudged"
+                f" (of {births['tracks']})",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     print(f"perception on {name}")
     for k, v in rows:

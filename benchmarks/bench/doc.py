@@ -81,8 +81,10 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
         lines += [
             "",
             f"Edge perception: {fmt(gates.get('people_bound_to_their_session'))} of "
-            f"{fmt(gates.get('people'))} people bound by the gate to their own session; "
-            f"session top-1 of shelf changes {fmt(perception.get('session_top1_accuracy'))}; "
+            f"{fmt(gates.get('people'))} people bound to their own session (a track's person"
+            " by the IDF1 assignment);"
+            + birth_line(gates.get("bound_at_birth"))
+            + f" session top-1 of shelf changes {fmt(perception.get('session_top1_accuracy'))}; "
             f"{fmt((perception.get('ambiguity') or {}).get('events'))} track ambiguities "
             "reported.",
         ]
@@ -120,6 +122,18 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def birth_line(births: Mapping[str, Any] | None) -> str:
+    """The gates' bindings judged at each track's birth (`walkout eval perception`), or
+    nothing for a run without them."""
+    if not births:
+        return ""
+    return (
+        f" of {fmt(births['tracks'])} tracks the gates bound, {fmt(births['right'])} went to"
+        f" the session of the person they followed when born and {fmt(births['wrong'])} to"
+        f" another ({fmt(births['unjudged'])} with nobody near);"
+    )
 
 
 def receipt_errors_line(errors: Mapping[str, Any]) -> str:

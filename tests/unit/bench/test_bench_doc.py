@@ -68,7 +68,11 @@ def test_the_markdown_has_one_table_per_scenario_with_every_figure() -> None:
 def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_target() -> None:
     result = _result("stadium-rush", 80.0)
     result["perception"] = {
-        "gates": {"people": 1348, "people_bound_to_their_session": 326},
+        "gates": {
+            "people": 1348,
+            "people_bound_to_their_session": 326,
+            "bound_at_birth": {"tracks": 1300, "right": 1090, "wrong": 200, "unjudged": 10},
+        },
         "session_top1_accuracy": 0.19,
         "ambiguity": {"events": 6215},
     }
@@ -81,7 +85,11 @@ def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_targ
     assert "**This run timed out before the cloud settled**" in text
     assert "| wall time of the run, local cloud start to settled (s) | 3,600.0 | < 900 |" in text
     assert "| wall time, local cloud start to the last receipt (s) | 3,500.5 | < 900 |" in text
-    assert "326 of 1,348 people bound by the gate to their own session" in text
+    assert "326 of 1,348 people bound to their own session" in text
+    assert (
+        "of 1,300 tracks the gates bound, 1,090 went to the session of the person they"
+        " followed when born and 200 to another (10 with nobody near);" in text
+    )
 
 
 def test_main_writes_the_file_and_refuses_a_bad_result(tmp_path: Path) -> None:

@@ -126,3 +126,26 @@ def test_actor_accuracy_follows_the_idf1_assignment_and_counts_misses() -> None:
     assert result["candidates"]["wrong_top"] == 1
     assert result["candidates"]["wrong_top_with_margin_ge_0_3"] == 0
     assert result["gates"]["people_bound_to_their_session"] == 2
+
+
+def test_a_binding_is_judged_by_the_person_the_track_followed_when_born() -> None:
+    # Given three tracks the gate bound to e1 (acct-1, true session s1): trk-a born on p1
+    # (s1) that later drifts onto p2, trk-b born on p2 (s2), trk-c born where nobody was
+    events = [
+        entered(0, "e1", "acct-1", "trk-a"),
+        entered(1, "e1b", "acct-1", "trk-b"),
+        entered(2, "e1c", "acct-1", "trk-c"),
+    ]
+    tracks = [(T0 + k * 0.1, "trk-a", 1.05 if k < 12 else 3.0, 2.0) for k in range(40)]
+    tracks += [(T0 + 0.5 + k * 0.1, "trk-b", 2.95, 2.0) for k in range(20)]
+    tracks += [(T0 + k * 0.1, "trk-c", 2.0, 4.0) for k in range(20)]
+    # When the events are scored
+    gates = evaluate(truth(), events, tracks)["gates"]
+    # Then the binding of trk-a is right (its first second was on p1, whatever came later),
+    # trk-b's is wrong, trk-c cannot be judged
+    assert gates["bound_at_birth"] == {"tracks": 3, "right": 1, "wrong": 1, "unjudged": 1}
+
+
+def test_without_tracks_bindings_are_not_judged() -> None:
+    events = [entered(0, "e1", "acct-1", "trk-a")]
+    assert evaluate(truth(), events, None)["gates"]["bound_at_birth"] is None
