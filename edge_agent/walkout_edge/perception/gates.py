@@ -6,10 +6,15 @@ may scan while the last member of the previous one is still in the turnstile, so
 belongs to the latest scan at least `scan_to_pass_s` before it. The turnstile's
 `enter` pulses say how many people passed and when; tracks are born at the entry in the
 same order, so a new track at the entry takes the unclaimed pulse nearest in time to when
-it was first seen, and the pulse's session. A gate that sends no pulses falls back to "the
-latest scan before the track appeared". A pulse nobody claims within `pulse_window_s`
-(a person the cameras missed at the gate) is kept as a missing member for a while: a
-track found later near the entry may take it.
+it passed the turnstile, and the pulse's session, if that pulse is within `claim_gap_s` of
+it. In a queue the cameras do not see everyone apart at once: a person seen only once they
+leave the one ahead, or one person seen twice for a moment (a ghost), is confirmed late and
+far from the gate, and the nearest unclaimed pulse may be the next person's. Such a track
+waits: a pulse that fits it is still taken at once, and the next person's own track, if
+it comes, takes their pulse. A pulse nobody claims within `pulse_window_s` goes to the
+waiting track nearest in time (as a nearest-pulse rule would have done, only later), else
+it is kept as a missing member for a while: a track found later inside the store may take
+it. A gate that sends no pulses falls back to "the latest scan before the track appeared".
 
 Announcing a session waits `hold_s` after its first member, so a group walking through
 together is one `session.entered` with all its tracks; a member bound later is a
@@ -69,6 +74,15 @@ class _Pulse:
     session: _Session | None
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """An entry track with no pulse near enough in time to when it passed (yet)."""
+
+    track_id: str
+    since: float
+    passed_t: float
+
+
 class GateBinder:
     def __init__(
         self,
@@ -80,6 +94,7 @@ class GateBinder:
         late_member_s: float = 15.0,
         scan_to_pass_s: float = 0.4,
         pulse_lead_s: float = 1.0,
+        claim_gap_s: float = 0.6,
     ) -> None:
         self._new_session_id = new_session_id
         self.hold_s = hold_s
@@ -88,13 +103,14 @@ class GateBinder:
         self.late_member_s = late_member_s
         self.scan_to_pass_s = scan_to_pass_s
         self.pulse_lead_s = pulse_lead_s
+        self.claim_gap_s = claim_gap_s
         self._sessions: list[_Session] = []
         self._pulses: deque[_Pulse] = deque()
         self.pulses_seen = False
         self.exit_pulses_seen = False
         self.session_of: dict[str, str] = {}
         self._out: list[GateDecision] = []
-        self._waiting: list[tuple[str, float]] = []
+        self._waiting: list[_Waiting] = []
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -108,12 +124,14 @@ class GateBinder:
         elif event.kind == "enter":
             self.pulses_seen = True
             pulse = _Pulse(event.ts, self._session_for_pulse(event.ts, event.gate_id))
-            waiting = [w for w in self._waiting if event.ts - w[1] <= self.pulse_window_s]
-            self._waiting = waiting
-            if waiting:
-                # A track seen at the entry just before its pulse (clocks differ a little).
-                track_id, _ = waiting.pop(0)
-                self._bind(track_id, pulse.session, event.ts)
+            self._prune_waiting(event.ts)
+            fits = [w for w in self._waiting if abs(w.passed_t - event.ts) <= self.claim_gap_s]
+            if fits:
+                # A track seen at the entry before its pulse (clocks differ a little), or a
+                # late one that waited for a pulse to fit it.
+                waiting = min(fits, key=lambda w: abs(w.passed_t - event.ts))
+                self._waiting.remove(waiting)
+                self._bind(waiting.track_id, pulse.session, event.ts)
             else:
                 self._pulses.append(pulse)
         elif event.kind == "exit":
@@ -151,7 +169,8 @@ class GateBinder:
             self._expire(now)
             pulse = self._claim_pulse(born_t, born_t if passed_t is None else passed_t)
             if pulse is None:
-                self._waiting.append((track_id, now))
+                passed = born_t if passed_t is None else passed_t
+                self._waiting.append(_Waiting(track_id, now, passed))
                 return
             session = pulse.session
         elif at_entry:
@@ -174,7 +193,11 @@ class GateBinder:
         # at the gate), the person behind may be confirmed first and must not take the
         # earlier pulse, and with it possibly the earlier group's session. Only pulses
         # up to `pulse_lead_s` after it was first seen are its own to take.
-        usable = [p for p in self._pulses if p.ts <= born_t + self.pulse_lead_s]
+        usable = [
+            p
+            for p in self._pulses
+            if p.ts <= born_t + self.pulse_lead_s and abs(p.ts - passed_t) <= self.claim_gap_s
+        ]
         if not usable:
             return None
         pulse = min(usable, key=lambda p: abs(p.ts - passed_t))
@@ -198,7 +221,9 @@ class GateBinder:
         if not self.pulses_seen:
             return None
         self._expire(now)
-        return len(self._pulses)
+        # A waiting track is somebody the gate let in (or a ghost of somebody): the pulse it
+        # will take at the latest on expiry is not one more person to expect.
+        return max(0, len(self._pulses) - len(self._waiting))
 
     def earliest_unannounced_t(self) -> float | None:
         """Time of the earliest decision still held back (a session not yet announced)."""
@@ -247,9 +272,23 @@ class GateBinder:
         ]
         return sorted(out, key=lambda d: d.t)
 
+    def _prune_waiting(self, now: float) -> None:
+        # A waiting track may still take a pulse that came up to `pulse_window_s` before it
+        # was confirmed, at that pulse's expiry: so it is kept twice that long.
+        self._waiting = [w for w in self._waiting if now - w.since <= 2 * self.pulse_window_s]
+
     def _expire(self, now: float) -> None:
         while self._pulses and now - self._pulses[0].ts > self.pulse_window_s:
             pulse = self._pulses.popleft()
-            if pulse.session is not None:
+            near = [w for w in self._waiting if abs(w.since - pulse.ts) <= self.pulse_window_s]
+            if near:
+                # Nobody fitted the pulse in its window: the nearest waiting track takes it.
+                # It may be the person, seen late; left unbound, the session might have
+                # nobody at all.
+                waiting = min(near, key=lambda w: abs(w.passed_t - pulse.ts))
+                self._waiting.remove(waiting)
+                self._bind(waiting.track_id, pulse.session, now)
+            elif pulse.session is not None:
                 pulse.session.missing += 1
                 pulse.session.missing_since = now
+        self._prune_waiting(now)

@@ -156,6 +156,52 @@ def test_a_pulse_long_after_the_first_sighting_is_not_taken_however_it_was_recko
     b.on_gate(enter(3.0))
     # When the track is reckoned to have passed the turnstile near that pulse
     b.on_track_born("early", 1.0, True, 1.2, passed_t=2.9)
-    # Then it does not take it (it waits for a pulse of its own)
+    # Then it does not take it: it waits, and counts as the one the pulse was for
     assert b.session_of == {}
-    assert b.unclaimed_pulses(1.2) == 1
+    assert b.unclaimed_pulses(1.2) == 0
+
+
+def queue(b: GateBinder) -> None:
+    """Two people in a queue, each on their own scan: pulses at 0.8 (A) and 1.4 (B)."""
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(scan(0.6, "acct-b"))
+    b.on_gate(enter(0.8))
+    b.on_gate(enter(1.4))
+
+
+def test_a_track_whose_passing_fits_no_pulse_leaves_the_next_pulse_to_its_own_person() -> None:
+    # Given A's track on time, then a ghost of A (A seen twice for a moment) confirmed at
+    # 1.5 and reckoned to have passed at 0.5, 0.9 s before B's pulse, the only one left
+    b = binder(claim_gap_s=0.6)
+    queue(b)
+    b.on_track_born("a", 0.8, True, 1.0, passed_t=0.8)
+    b.on_track_born("ghost", 1.5, True, 1.5, passed_t=0.5)
+    assert b.session_of == {"a": "ses-1"}
+    # When B's own track is confirmed, having passed at 1.45
+    b.on_track_born("b", 1.6, True, 1.8, passed_t=1.45)
+    b.poll(10.0)
+    # Then B takes B's pulse and session, and the ghost stays unbound
+    assert b.session_of == {"a": "ses-1", "b": "ses-2"}
+
+
+def test_a_pulse_nobody_fits_goes_at_the_end_of_its_window_to_the_nearest_waiting_track() -> None:
+    # Given B seen only when clear of A, reckoned 0.8 s off its pulse
+    b = binder(claim_gap_s=0.6, pulse_window_s=4.0)
+    queue(b)
+    b.on_track_born("a", 0.8, True, 1.0, passed_t=0.8)
+    b.on_track_born("b", 2.2, True, 2.4, passed_t=2.2)
+    # Then it waits, and the cameras expect nobody more
+    assert "b" not in b.session_of
+    assert b.unclaimed_pulses(2.5) == 0
+    # When B's pulse has waited its window with no better track
+    b.poll(5.5)
+    # Then B takes it: its session is not left without anybody
+    assert b.session_of == {"a": "ses-1", "b": "ses-2"}
+
+
+def test_a_waiting_track_takes_a_later_pulse_that_fits_it() -> None:
+    b = binder(claim_gap_s=0.6)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_track_born("t", 1.0, True, 1.1, passed_t=1.05)  # no pulse yet (hub clock behind)
+    b.on_gate(enter(1.3))
+    assert b.session_of == {"t": "ses-1"}
