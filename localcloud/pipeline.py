@@ -130,6 +130,39 @@ def _check_recording(recording: Path) -> StoreDefinition:
     return StoreDefinition.load(recording / "store.json")
 
 
+class _Every:
+    """`fn` every `period_s` on a thread of its own, until `stop`; an error stops it and is
+    raised by `check` or `stop`."""
+
+    def __init__(self, period_s: float, fn: Callable[[], None], name: str) -> None:
+        self.period_s = period_s
+        self.fn = fn
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            try:
+                self.fn()
+            except Exception as exc:  # handed to the caller by check or stop
+                self.error = exc
+                return
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.check()
+
+
 class _JsonLines:
     def __init__(self, path: Path) -> None:
         self.handle: IO[str] = path.open("a", encoding="utf-8")
@@ -149,6 +182,8 @@ class _Delivered:
     records: int = 0
     events: int = 0
     ids: set[str] = field(default_factory=set)
+    # session -> wall time the pump read the latest `track.exited` of one of its people
+    exits: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, user_records: list[dict[str, Any]]) -> None:
         aggregates = {r["kinesis"]["sequenceNumber"] for r in user_records}
@@ -162,6 +197,10 @@ class _Delivered:
             self.events += 1
             if isinstance(event, dict) and "event_id" in event:
                 self.ids.add(str(event["event_id"]))
+                data = event.get("data")
+                session_id = data.get("session_id") if isinstance(data, dict) else None
+                if event.get("type") == "track.exited" and session_id:
+                    self.exits[str(session_id)] = time.time()
             self.out.write(event if isinstance(event, dict) else {"value": event})
         self.out.handle.flush()
 
@@ -211,6 +250,7 @@ class LocalPipeline:
         self.delivered = _Delivered(_JsonLines(self.run_dir / "delivered.jsonl"))
         self.bus_log = _JsonLines(self.run_dir / "bus.jsonl")
         self.pump: KinesisPump | None = None
+        self.bus_reader: _Every | None = None
         self.reviewers: list[ConsoleReviewer | GroundTruthReviewer] = []
         self.daemon: subprocess.Popen[bytes] | None = None
         self.exit_seen: dict[str, float] = {}
@@ -280,6 +320,10 @@ class LocalPipeline:
         )
         self.pump.decided |= decided
         self.pump.start()
+        # Receipts are noted when the bus delivers them, on a timer of their own: the main
+        # loop may look at the cloud only every few seconds in a big run.
+        self.bus_reader = _Every(POLL_S, self.drain_bus, "bus-reader")
+        self.bus_reader.start()
         self.reviewers = []
         if self.config.review_backend is ReviewBackend.GROUNDTRUTH:
             gt = GroundTruthReviewer(
@@ -328,6 +372,8 @@ class LocalPipeline:
     def stop_threads(self) -> None:
         if self.pump is not None:
             self.pump.stop()
+        if self.bus_reader is not None:
+            self.bus_reader.stop()
         for reviewer in self.reviewers:
             reviewer.stop()
 
@@ -399,13 +445,14 @@ class LocalPipeline:
         return list(latest.values())
 
     def observe(self) -> dict[str, Any]:
-        """What the cloud holds now; notes when exits were first seen (receipts are seen
-        on the bus, `drain_bus`)."""
+        """What the cloud holds now; notes when a session's exit reached the cloud: when
+        the pump read its latest `track.exited` (now, for an exit it has no record of).
+        Receipts are noted on the bus (`drain_bus`)."""
         now = time.time()
         sessions = self.sessions()
         for s in sessions:
             if s.exit_at is not None:
-                self.exit_seen.setdefault(s.session_id, now)
+                self.exit_seen.setdefault(s.session_id, self.delivered.exits.get(s.session_id, now))
         ready = [s for s in sessions if s.status is SessionStatus.READY]
         deployment = self.cloud.deployment
         assert deployment is not None
@@ -462,7 +509,6 @@ class LocalPipeline:
         while time.time() < deadline:
             time.sleep(pause)
             polled = time.monotonic()
-            self.drain_bus()
             status = self.edge_status() if edge_done is None else None
             if status is not None:
                 edge_done = time.time()
@@ -476,6 +522,8 @@ class LocalPipeline:
             if limit is not None and not self.restarted and self.delivered.events >= limit:
                 self.restart_threads()
             self.report_errors()
+            assert self.bus_reader is not None
+            self.bus_reader.check()
             state = self.observe()
             # With thousands of sessions a look costs time of its own (moto sorts the whole
             # sessions table for each index query and serialises every session it returns),
@@ -513,6 +561,8 @@ class LocalPipeline:
         if not finished:
             self.progress(f"timed out after {self.options.timeout_s:.0f} s; writing what there is")
         self.stop_daemon()
+        if self.bus_reader is not None:
+            self.bus_reader.stop()  # the last look at the bus is this thread's
         self.drain_bus()
         self.stop_threads()
         stopped = time.time()

@@ -13,7 +13,8 @@ Definitions (docs/cost-model.md, "Scoring", says the same in prose):
 - `item_f1`: per (session, sku), tp = min(pred, true), fp = pred - tp, fn = true - tp,
   summed over all scored sessions, F1 = 2 tp / (2 tp + fp + fn) (the AutoCheckout score).
 - `p95_exit_to_receipt_s`: 95th percentile (linear interpolation) over receipts of
-  `issued_wall - exit_seen_wall`, wall seconds on this machine.
+  `issued_wall - exit_seen_wall`, wall seconds on this machine: from when the pump read the
+  session's last `track.exited` to when the bus delivered its receipt.
 - `events_lost`: events the edge produced that never reached a cart decision (processed
   or quarantined) in the cloud: still queued in the edge outbox at the end, in Kinesis
   records the event source mapping gave up on or never handled, or delivered but neither
