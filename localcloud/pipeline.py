@@ -131,12 +131,16 @@ def _check_recording(recording: Path) -> StoreDefinition:
 
 
 class _Every:
-    """`fn` every `period_s` on a thread of its own, until `stop`; an error stops it and is
-    raised by `check` or `stop`."""
+    """`fn` every `period_s` on a thread of its own, until `stop`. A failed call is tried
+    again at the next tick; `attempts` failures in a row stop it, and `check` raises the
+    last error (`stop` does not: it runs while a run is being torn down)."""
 
-    def __init__(self, period_s: float, fn: Callable[[], None], name: str) -> None:
+    def __init__(
+        self, period_s: float, fn: Callable[[], None], name: str, attempts: int = 3
+    ) -> None:
         self.period_s = period_s
         self.fn = fn
+        self.attempts = attempts
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -145,12 +149,16 @@ class _Every:
         self._thread.start()
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.wait(self.period_s):
             try:
                 self.fn()
-            except Exception as exc:  # handed to the caller by check or stop
-                self.error = exc
-                return
+                failures = 0
+            except Exception as exc:  # handed to the caller by check
+                failures += 1
+                if failures >= self.attempts:
+                    self.error = exc
+                    return
 
     def check(self) -> None:
         if self.error is not None:
@@ -160,7 +168,6 @@ class _Every:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.check()
 
 
 class _JsonLines:
@@ -182,7 +189,8 @@ class _Delivered:
     records: int = 0
     events: int = 0
     ids: set[str] = field(default_factory=set)
-    # session -> wall time the pump read the latest `track.exited` of one of its people
+    # session -> wall time the pump first read the latest `track.exited` of one of its
+    # people (a record read again after a restart keeps its first time)
     exits: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, user_records: list[dict[str, Any]]) -> None:
@@ -196,10 +204,11 @@ class _Delivered:
                 event = {"undecodable": raw.decode(errors="replace")[:200]}
             self.events += 1
             if isinstance(event, dict) and "event_id" in event:
+                first_read = str(event["event_id"]) not in self.ids
                 self.ids.add(str(event["event_id"]))
                 data = event.get("data")
                 session_id = data.get("session_id") if isinstance(data, dict) else None
-                if event.get("type") == "track.exited" and session_id:
+                if event.get("type") == "track.exited" and session_id and first_read:
                     self.exits[str(session_id)] = time.time()
             self.out.write(event if isinstance(event, dict) else {"value": event})
         self.out.handle.flush()

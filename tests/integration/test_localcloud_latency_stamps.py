@@ -42,15 +42,18 @@ def test_the_pump_reading_a_sessions_exit_is_when_the_cloud_had_it(tmp_path: Pat
     # Then only the session's exit is stamped, at the read
     assert set(delivered.exits) == {"ses-1"}
     assert before <= delivered.exits["ses-1"] <= time.time()
-    # and a later exit of another member of the session moves the stamp on
+    # and the same record read again (a pump restarted from its checkpoint) keeps it
     stamped = delivered.exits["ses-1"]
     time.sleep(0.01)
+    delivered([record(exited("e3", "ses-1"), 3)])
+    assert delivered.exits["ses-1"] == stamped
+    # while a later exit of another member of the session moves it on
     delivered([record(exited("e4", "ses-1"), 4)])
     assert delivered.exits["ses-1"] > stamped
     delivered.out.close()
 
 
-def test_the_timer_runs_until_stopped_and_hands_on_an_error() -> None:
+def test_the_timer_runs_until_stopped_retries_and_hands_on_a_lasting_error() -> None:
     calls: list[float] = []
     done = threading.Event()
 
@@ -67,15 +70,32 @@ def test_the_timer_runs_until_stopped_and_hands_on_an_error() -> None:
     time.sleep(0.05)
     assert len(calls) == seen  # stopped for good
 
+    failures = iter([RuntimeError("once")])
+
+    def flaky() -> None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        calls.append(time.monotonic())
+
+    calls.clear()
+    recovering = _Every(0.01, flaky, "test-flaky", attempts=3)
+    recovering.start()
+    deadline = time.monotonic() + 5
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    recovering.stop()
+    recovering.check()  # one failure in a row is tried again, not raised
+    assert len(calls) >= 2
+
     def broken() -> None:
         raise RuntimeError("the bus is gone")
 
-    failing = _Every(0.01, broken, "test-failing")
+    failing = _Every(0.01, broken, "test-failing", attempts=3)
     failing.start()
+    deadline = time.monotonic() + 5
+    while failing.error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    failing.stop()  # tearing down does not raise
     with pytest.raises(RuntimeError, match="the bus is gone"):
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            failing.check()
-            time.sleep(0.01)
-    with pytest.raises(RuntimeError, match="the bus is gone"):
-        failing.stop()
+        failing.check()

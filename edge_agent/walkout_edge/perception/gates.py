@@ -80,6 +80,7 @@ class _Waiting:
 
     track_id: str
     since: float
+    born_t: float
     passed_t: float
 
 
@@ -125,7 +126,11 @@ class GateBinder:
             self.pulses_seen = True
             pulse = _Pulse(event.ts, self._session_for_pulse(event.ts, event.gate_id))
             self._prune_waiting(event.ts)
-            fits = [w for w in self._waiting if abs(w.passed_t - event.ts) <= self.claim_gap_s]
+            fits = [
+                w
+                for w in self._waiting
+                if self._may_take(w, event.ts) and abs(w.passed_t - event.ts) <= self.claim_gap_s
+            ]
             if fits:
                 # A track seen at the entry before its pulse (clocks differ a little), or a
                 # late one that waited for a pulse to fit it.
@@ -170,7 +175,7 @@ class GateBinder:
             pulse = self._claim_pulse(born_t, born_t if passed_t is None else passed_t)
             if pulse is None:
                 passed = born_t if passed_t is None else passed_t
-                self._waiting.append(_Waiting(track_id, now, passed))
+                self._waiting.append(_Waiting(track_id, now, born_t, passed))
                 return
             session = pulse.session
         elif at_entry:
@@ -221,9 +226,14 @@ class GateBinder:
         if not self.pulses_seen:
             return None
         self._expire(now)
-        # A waiting track is somebody the gate let in (or a ghost of somebody): the pulse it
-        # will take at the latest on expiry is not one more person to expect.
-        return max(0, len(self._pulses) - len(self._waiting))
+        # A waiting track that may still take one of these pulses (at the latest when it
+        # expires) is most likely the person it was for, seen late; so that pulse is not
+        # one more person to expect. If the track is a ghost, the person behind it gets no
+        # track of their own at the gate, as with a ghost that took the pulse at once.
+        claimants = sum(
+            1 for w in self._waiting if any(self._may_claim_late(w, p.ts) for p in self._pulses)
+        )
+        return max(0, len(self._pulses) - claimants)
 
     def earliest_unannounced_t(self) -> float | None:
         """Time of the earliest decision still held back (a session not yet announced)."""
@@ -272,6 +282,17 @@ class GateBinder:
         ]
         return sorted(out, key=lambda d: d.t)
 
+    def _may_take(self, waiting: _Waiting, pulse_ts: float) -> bool:
+        """Only pulses up to `pulse_lead_s` after a track was first seen are its own."""
+        return pulse_ts <= waiting.born_t + self.pulse_lead_s
+
+    def _may_claim_late(self, waiting: _Waiting, pulse_ts: float) -> bool:
+        """Whether a waiting track may take this pulse when it expires unclaimed."""
+        return (
+            self._may_take(waiting, pulse_ts)
+            and abs(waiting.since - pulse_ts) <= self.pulse_window_s
+        )
+
     def _prune_waiting(self, now: float) -> None:
         # A waiting track may still take a pulse that came up to `pulse_window_s` before it
         # was confirmed, at that pulse's expiry: so it is kept twice that long.
@@ -280,7 +301,7 @@ class GateBinder:
     def _expire(self, now: float) -> None:
         while self._pulses and now - self._pulses[0].ts > self.pulse_window_s:
             pulse = self._pulses.popleft()
-            near = [w for w in self._waiting if abs(w.since - pulse.ts) <= self.pulse_window_s]
+            near = [w for w in self._waiting if self._may_claim_late(w, pulse.ts)]
             if near:
                 # Nobody fitted the pulse in its window: the nearest waiting track takes it.
                 # It may be the person, seen late; left unbound, the session might have

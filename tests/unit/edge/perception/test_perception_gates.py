@@ -156,9 +156,12 @@ def test_a_pulse_long_after_the_first_sighting_is_not_taken_however_it_was_recko
     b.on_gate(enter(3.0))
     # When the track is reckoned to have passed the turnstile near that pulse
     b.on_track_born("early", 1.0, True, 1.2, passed_t=2.9)
-    # Then it does not take it: it waits, and counts as the one the pulse was for
+    # Then it does not take it, now or when the pulse expires unclaimed: somebody else is
+    # still expected
     assert b.session_of == {}
-    assert b.unclaimed_pulses(1.2) == 0
+    assert b.unclaimed_pulses(1.2) == 1
+    b.poll(7.1)
+    assert b.session_of == {}
 
 
 def queue(b: GateBinder) -> None:
@@ -169,19 +172,40 @@ def queue(b: GateBinder) -> None:
     b.on_gate(enter(1.4))
 
 
-def test_a_track_whose_passing_fits_no_pulse_leaves_the_next_pulse_to_its_own_person() -> None:
-    # Given A's track on time, then a ghost of A (A seen twice for a moment) confirmed at
-    # 1.5 and reckoned to have passed at 0.5, 0.9 s before B's pulse, the only one left
+def test_a_late_track_that_fits_no_pulse_does_not_take_the_next_persons() -> None:
+    # Given three people in a queue on their own scans, pulses at 0.8 (A), 1.4 (B), 2.0 (C)
     b = binder(claim_gap_s=0.6)
-    queue(b)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(scan(0.6, "acct-b"))
+    b.on_gate(scan(1.2, "acct-c"))
+    for ts in (0.8, 1.4, 2.0):
+        b.on_gate(enter(ts))
+    b.on_track_born("a", 0.8, True, 1.0, passed_t=0.8)
+    # When B, seen apart from A only late, is reckoned to have passed at 2.7 (0.7 s after
+    # C's pulse, the nearest)
+    b.on_track_born("b", 2.6, True, 2.9, passed_t=2.7)
+    # Then B waits, and one more person is still expected
+    assert "b" not in b.session_of
+    assert b.unclaimed_pulses(2.9) == 1
+    # and when C's track comes, it takes C's pulse; B's pulse goes to B when it expires
+    b.on_track_born("c", 2.2, True, 3.0, passed_t=2.05)
+    b.poll(10.0)
+    assert b.session_of == {"a": "ses-1", "b": "ses-2", "c": "ses-3"}
+
+
+def test_a_waiting_track_stops_counting_once_no_pulse_can_be_its_own() -> None:
+    # Given A through on time, and a ghost of A seen at 1.5 that fits no pulse
+    b = binder(claim_gap_s=0.6, pulse_window_s=4.0)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
     b.on_track_born("a", 0.8, True, 1.0, passed_t=0.8)
     b.on_track_born("ghost", 1.5, True, 1.5, passed_t=0.5)
     assert b.session_of == {"a": "ses-1"}
-    # When B's own track is confirmed, having passed at 1.45
-    b.on_track_born("b", 1.6, True, 1.8, passed_t=1.45)
-    b.poll(10.0)
-    # Then B takes B's pulse and session, and the ghost stays unbound
-    assert b.session_of == {"a": "ses-1", "b": "ses-2"}
+    # When the next person comes through at 5.8, long after
+    b.on_gate(scan(5.0, "acct-b"))
+    b.on_gate(enter(5.8))
+    # Then the ghost does not stand for them: their own track may still be born
+    assert b.unclaimed_pulses(5.9) == 1
 
 
 def test_a_pulse_nobody_fits_goes_at_the_end_of_its_window_to_the_nearest_waiting_track() -> None:
