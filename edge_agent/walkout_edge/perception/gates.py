@@ -126,11 +126,7 @@ class GateBinder:
             self.pulses_seen = True
             pulse = _Pulse(event.ts, self._session_for_pulse(event.ts, event.gate_id))
             self._prune_waiting(event.ts)
-            fits = [
-                w
-                for w in self._waiting
-                if self._may_take(w, event.ts) and abs(w.passed_t - event.ts) <= self.claim_gap_s
-            ]
+            fits = [w for w in self._waiting if self._fits(w.born_t, w.passed_t, event.ts)]
             if fits:
                 # A track seen at the entry before its pulse (clocks differ a little), or a
                 # late one that waited for a pulse to fit it.
@@ -172,9 +168,9 @@ class GateBinder:
         session: _Session | None = None
         if at_entry and self.pulses_seen:
             self._expire(now)
-            pulse = self._claim_pulse(born_t, born_t if passed_t is None else passed_t)
+            passed = born_t if passed_t is None else passed_t
+            pulse = self._claim_pulse(born_t, passed)
             if pulse is None:
-                passed = born_t if passed_t is None else passed_t
                 self._waiting.append(_Waiting(track_id, now, born_t, passed))
                 return
             session = pulse.session
@@ -196,13 +192,8 @@ class GateBinder:
         # The pulse nearest in time to when the track passed the turnstile, not simply the
         # oldest: when the cameras see a person late (merged with the one ahead of them
         # at the gate), the person behind may be confirmed first and must not take the
-        # earlier pulse, and with it possibly the earlier group's session. Only pulses
-        # up to `pulse_lead_s` after it was first seen are its own to take.
-        usable = [
-            p
-            for p in self._pulses
-            if p.ts <= born_t + self.pulse_lead_s and abs(p.ts - passed_t) <= self.claim_gap_s
-        ]
+        # earlier pulse, and with it possibly the earlier group's session.
+        usable = [p for p in self._pulses if self._fits(born_t, passed_t, p.ts)]
         if not usable:
             return None
         pulse = min(usable, key=lambda p: abs(p.ts - passed_t))
@@ -282,14 +273,20 @@ class GateBinder:
         ]
         return sorted(out, key=lambda d: d.t)
 
-    def _may_take(self, waiting: _Waiting, pulse_ts: float) -> bool:
-        """Only pulses up to `pulse_lead_s` after a track was first seen are its own."""
-        return pulse_ts <= waiting.born_t + self.pulse_lead_s
+    def _fits(self, born_t: float, passed_t: float, pulse_ts: float) -> bool:
+        """Whether a track takes this pulse as soon as both are known: only pulses up to
+        `pulse_lead_s` after it was first seen are its own, and only within `claim_gap_s`
+        of when it passed the turnstile."""
+        return (
+            pulse_ts <= born_t + self.pulse_lead_s and abs(pulse_ts - passed_t) <= self.claim_gap_s
+        )
 
     def _may_claim_late(self, waiting: _Waiting, pulse_ts: float) -> bool:
-        """Whether a waiting track may take this pulse when it expires unclaimed."""
+        """Whether a waiting track may take this pulse when it expires unclaimed: one of its
+        own (`pulse_lead_s`), however far from when it passed, if confirmed within
+        `pulse_window_s` of it."""
         return (
-            self._may_take(waiting, pulse_ts)
+            pulse_ts <= waiting.born_t + self.pulse_lead_s
             and abs(waiting.since - pulse_ts) <= self.pulse_window_s
         )
 
