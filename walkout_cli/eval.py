@@ -371,45 +371,37 @@ def bound_at_birth(
         rows = first[tid]
         if not rows or (len(rows) < BIRTH_ROWS and ts <= rows[0][0] + BIRTH_WINDOW_S):
             rows.append((ts, x, y))
-    people = [
-        (
-            float(p["trajectory"]["t0_ts"]),
-            float(p["trajectory"]["dt_s"]),
-            np.asarray(p["trajectory"]["xy"], dtype=float).reshape(-1, 2),
-            p["session_id"],
-        )
-        for p in truth["people"]
-    ]
+    start = float(truth.get("start_ts", 0.0))
+    dt = float(truth.get("trajectory_dt_s", 0.1))
+    frames = truth_frames(truth)
+    person_session = {p["person_id"]: p["session_id"] for p in truth["people"]}
     out = {"tracks": len(bound), "right": 0, "wrong": 0, "unjudged": 0}
     for tid, session_id in bound.items():
-        true_session = _nearest_session(first.get(tid, []), people)
-        if true_session is None:
+        seen = [frames.get(round((ts - start) / dt), []) for ts, _, _ in first.get(tid, [])]
+        person = _nearest_person(first.get(tid, []), seen)
+        if person is None:
             out["unjudged"] += 1
-        elif edge_session.get(session_id) == true_session:
+        elif edge_session.get(session_id) == person_session[person]:
             out["right"] += 1
         else:
             out["wrong"] += 1
     return out
 
 
-def _nearest_session(
-    rows: list[tuple[float, float, float]],
-    people: list[tuple[float, float, np.ndarray, str]],
+def _nearest_person(
+    rows: list[tuple[float, float, float]], seen: list[list[tuple[str, float, float]]]
 ) -> str | None:
-    """The session of the person nearest, on average, to a track's `rows` (within the gate,
-    and in the store at every one of them)."""
+    """The person nearest, on average, to a track's `rows`, among those in the store at
+    every one of them (`seen`: the true positions at each row's tick), within the gate."""
     if not rows:
         return None
-    times = np.array([r[0] for r in rows])
-    where = np.array([(r[1], r[2]) for r in rows])
+    where = [{pid: (x, y) for pid, x, y in tick} for tick in seen]
     best: tuple[float, str] | None = None
-    for t0, dt, xy, session_id in people:
-        ks = np.rint((times - t0) / dt).astype(int)
-        if ks[0] < 0 or ks[-1] >= len(xy):
-            continue
-        d = float(np.mean(np.hypot(*(xy[ks] - where).T)))
+    for pid in sorted(set(where[0]).intersection(*where[1:])):
+        d = sum(math.dist(at[pid], (r[1], r[2])) for at, r in zip(where, rows, strict=True))
+        d /= len(rows)
         if d <= GATE_M and (best is None or d < best[0]):
-            best = (d, session_id)
+            best = (d, pid)
     return None if best is None else best[1]
 
 
