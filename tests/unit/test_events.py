@@ -42,7 +42,12 @@ DATA: dict[str, dict[str, Any]] = {
         "track_ids": ["trk-1", "trk-2"],
     },
     "session.joined": {"session_id": "sess-1", "track_id": "trk-3"},
-    "track.exited": {"track_id": "trk-1", "session_id": None, "gate_id": "gate-out"},
+    "track.exited": {
+        "track_id": "trk-1",
+        "session_id": None,
+        "gate_id": "gate-out",
+        "same_person_probability": 0.93,
+    },
     "shelf.changed": {
         "shelf_id": "shelf-a1",
         "lane_id": "lane-a1-3",
@@ -167,6 +172,20 @@ def test_a_track_exit_without_session_carries_an_explicit_null() -> None:
     assert isinstance(event, TrackExited)
     assert event.data.session_id is None
     assert b'"session_id":null' in event_to_json(event)
+
+
+def test_an_exit_says_how_likely_the_person_leaving_is_who_entered_a_probability() -> None:
+    event = parse_event(record("track.exited"))
+    assert isinstance(event, TrackExited)
+    assert event.data.same_person_probability == 0.93
+    # An edge that does not judge who left says nothing of it
+    older = {k: v for k, v in DATA["track.exited"].items() if k != "same_person_probability"}
+    event = parse_event(record("track.exited", data=older))
+    assert isinstance(event, TrackExited)
+    assert event.data.same_person_probability is None
+    # and a value that is no probability is refused, naming the field
+    wrong = {**older, "same_person_probability": 1.5}
+    assert "data.same_person_probability" in rejected(record("track.exited", data=wrong))
 
 
 # --- invalid records -------------------------------------------------------------------------
@@ -530,7 +549,8 @@ DATA_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "session.joined": st.fixed_dictionaries({"session_id": identifiers, "track_id": identifiers}),
     "track.exited": st.fixed_dictionaries(
-        {"track_id": identifiers, "session_id": st.none() | identifiers, "gate_id": identifiers}
+        {"track_id": identifiers, "session_id": st.none() | identifiers, "gate_id": identifiers},
+        optional={"same_person_probability": st.none() | probabilities},
     ),
     "shelf.changed": st.builds(
         lambda base, interval: {**base, "t_start": interval[0], "t_end": interval[1]},

@@ -387,13 +387,16 @@ class PerceptionPipeline:
 
     def _exit(self, track: Track, gate_id: str, ts: float) -> None:
         self._exited.add(track.track_id)
-        self.vision.tracker.mark_exited(track.track_id)
+        tracker = self.vision.tracker
+        same = tracker.same_person_probability(track)
+        tracker.mark_exited(track.track_id)
         self._emit(
             "track.exited",
             {
                 "track_id": track.track_id,
                 "session_id": self.binder.session_of.get(track.track_id),
                 "gate_id": gate_id,
+                "same_person_probability": None if same is None else round(same, 3),
             },
             ts,
         )

@@ -82,6 +82,13 @@ class TrackerParams:
     reacquire_gap_cap_s: float = 2.0
     reacquire_partner_m: float = 1.2
     reacquire_min_p: float = 0.1
+    # Is the person a track follows at the exit the one it was born on? Logistic in the
+    # similarity of the birth look to the mean of the last looks: logit p = a + b * (sim -
+    # 0.5). Fitted on the exits of three edge replays (busy 202, crowded 131, stadium-rush
+    # 123: 1,516 exits, each judged by the true person nearest the track's first and last
+    # eight positions); calibrated within 0.1 in every band there (docs/edge-perception.md).
+    same_person_a: float = -3.47
+    same_person_b: float = 13.4
     # An exited track is forgotten once its last point is this old: shelf events look back
     # seconds, not minutes, and a store open all day must not keep every visitor's path.
     forget_exited_s: float = 120.0
@@ -641,6 +648,16 @@ class Tracker:
             if score > best_score:
                 best, best_score = tr, score
         return best
+
+    def same_person_probability(self, track: Track) -> float | None:
+        """How likely `track` still follows the person it was born on, from its looks (None
+        when it has no birth look, or no look lately, to compare)."""
+        recent = Appearance.mean(list(track.recent_looks))
+        if not track.identity.valid or not recent.valid:
+            return None
+        p = self.params
+        z = p.same_person_a + p.same_person_b * (similarity(track.identity, recent) - 0.5)
+        return 1.0 / (1.0 + math.exp(-z))
 
     def mark_exited(self, track_id: str) -> None:
         tr = self.tracks.get(track_id)

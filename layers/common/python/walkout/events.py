@@ -193,11 +193,17 @@ class SessionJoinedData(WireModel):
 
 
 class TrackExitedData(WireModel):
-    """A person left; `session_id` is null for a track never bound to a session."""
+    """A person left; `session_id` is null for a track never bound to a session.
+
+    `same_person_probability`: how likely the person leaving is the one the track was born
+    on (who passed the entry gate under its session), from how they look at the exit
+    against how they looked then; null when the edge could not compare. A low value means
+    the track most likely followed somebody else by the end of the visit."""
 
     track_id: Identifier
     session_id: Identifier | None
     gate_id: Identifier
+    same_person_probability: Probability | None = None
 
 
 class Candidate(WireModel):

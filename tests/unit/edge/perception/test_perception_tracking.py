@@ -226,3 +226,41 @@ def test_a_track_taking_an_unlike_detection_after_a_while_unseen_is_reported() -
     assert set(report.track_ids) == {nearest(tr, 2.1, 2.0), nearest(tr, 3.0, 2.0)}  # type: ignore[attr-defined]
     # Back after a moment, looking like itself: nothing to report
     assert _unseen_then_back(3, RED)[1] == []
+
+
+def test_at_the_exit_a_track_says_how_likely_it_still_follows_who_it_was_born_on() -> None:
+    # Given red and blue walking side by side from the entry, far enough apart never to be
+    # confused, each seen with their own colours
+    tr = tracker()
+    for k in range(30):
+        tr.step(
+            k * DT,
+            [DetectionIn(1.0 + 0.1 * k, 2.0, 0.9, RED), DetectionIn(1.0 + 0.1 * k, 4.0, 0.9, BLUE)],
+        )
+    red, blue = nearest(tr, 4.0, 2.0), nearest(tr, 4.0, 4.0)
+    # Then each is very likely still on its own person
+    for track_id in (red, blue):
+        same = tr.same_person_probability(tr.tracks[track_id])
+        assert same is not None and same > 0.9
+    # When the blue track's detections come back in red for a while (it drifted onto
+    # somebody else without an encounter the tracker could see)
+    for k in range(30, 40):
+        tr.step(
+            k * DT,
+            [DetectionIn(1.0 + 0.1 * k, 2.0, 0.9, RED), DetectionIn(1.0 + 0.1 * k, 4.0, 0.9, RED)],
+        )
+    # Then that track is most likely on somebody else now; the red one is still sure
+    drifted = tr.same_person_probability(tr.tracks[blue])
+    assert drifted is not None and drifted < 0.1
+    kept = tr.same_person_probability(tr.tracks[red])
+    assert kept is not None and kept > 0.9
+
+
+def test_a_track_with_no_look_to_compare_says_nothing_of_who_it_follows() -> None:
+    # Given a shopper the cameras never took a look of
+    tr = tracker()
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(1.0 + 0.1 * k, 2.0, 0.9, Appearance())])
+    (track,) = tr.tracks.values()
+    # Then nothing is said of whether it is still them
+    assert tr.same_person_probability(track) is None
