@@ -145,12 +145,22 @@ def receipt_errors_line(errors: Mapping[str, Any]) -> str:
             f"only items added {fmt(kind['extra_only'])}, both {fmt(kind['both'])})"
         )
 
+    audit = errors.get("audit")
+    flagged = (
+        f" Of the receipts issued without review, {fmt(audit['auto_flagged'])} were flagged"
+        f" for audit because a track most likely left on somebody else"
+        f" ({fmt(audit['auto_flagged_wrong'])} of them wrong), {fmt(audit['auto_unflagged'])}"
+        f" were not ({fmt(audit['auto_unflagged_wrong'])} wrong)."
+        if audit
+        else ""
+    )
     return (
         "Receipt errors: "
         + part(errors["auto"], "wrong without review")
         + "; "
         + part(errors["reviewed"], "wrong after review")
         + f"; {fmt(errors['no_receipt'])} visits without a receipt."
+        + flagged
     )
 
 

@@ -320,11 +320,18 @@ def receipt_errors(
     receipts: Mapping[str, ReceiptRow], true: Mapping[str, Mapping[str, int]]
 ) -> dict[str, Any]:
     """The wrong final receipts by kind, apart for those issued without review and after
-    one, and the visits of the truth that got no receipt."""
+    one; the visits of the truth that got no receipt; and, of the receipts issued without
+    review, how many were flagged for audit and how many of each kind were wrong."""
     kinds = {"auto": Counter[str](), "reviewed": Counter[str]()}
+    audit = Counter[str]()
     for sid, r in receipts.items():
-        if kind := _error_kind(r.items, true.get(sid, {})):
+        kind = _error_kind(r.items, true.get(sid, {}))
+        if kind:
             kinds["reviewed" if r.reviewed else "auto"][kind] += 1
+        if not r.reviewed:
+            flagged = "flagged" if "audit" in r.flags else "unflagged"
+            audit[f"auto_{flagged}"] += 1
+            audit[f"auto_{flagged}_wrong"] += kind is not None
     out: dict[str, Any] = {
         name: {
             "wrong": sum(found.values()),
@@ -335,6 +342,10 @@ def receipt_errors(
         for name, found in kinds.items()
     }
     out["no_receipt"] = len(set(true) - set(receipts))
+    out["audit"] = {
+        key: audit[key]
+        for key in ("auto_flagged", "auto_flagged_wrong", "auto_unflagged", "auto_unflagged_wrong")
+    }
     return out
 
 

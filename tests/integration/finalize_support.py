@@ -217,9 +217,12 @@ class FinalizeCloud:
         *,
         exit_s: float = 300.0,
         status: SessionStatus = SessionStatus.READY,
+        same_person: float | None = None,
     ) -> Seeded:
         """Open every session the picks name (under names unique in this deployment),
-        commit the picks in order as ingest would, and close the sessions."""
+        commit the picks in order as ingest would, and close the sessions. `same_person`:
+        what the edge said, at each session's exit, of its track following the shopper who
+        entered (None: nothing said)."""
         self.seeded_sessions += 1
         tag = self.seeded_sessions
         table = self.sessions()
@@ -239,6 +242,7 @@ class FinalizeCloud:
                 opened_by=f"open-{session_id}",
                 exit_at=exit_at if status is not SessionStatus.OPEN else None,
                 ready_at=exit_at if status is SessionStatus.READY else None,
+                same_person={} if same_person is None else {f"t-{session_id}": same_person},
             )
             cart = CartRecord(
                 store_id=STORE,

@@ -157,10 +157,13 @@ class Edge:
     def joined(self, session: str, track: str, at_s: float) -> Event:
         return self.event("session.joined", {"session_id": session, "track_id": track}, at_s)
 
-    def exited(self, session: str | None, track: str, at_s: float) -> Event:
-        return self.event(
-            "track.exited", {"track_id": track, "session_id": session, "gate_id": "out"}, at_s
-        )
+    def exited(
+        self, session: str | None, track: str, at_s: float, same_person: float | None = None
+    ) -> Event:
+        data: dict[str, Any] = {"track_id": track, "session_id": session, "gate_id": "out"}
+        if same_person is not None:
+            data["same_person_probability"] = same_person
+        return self.event("track.exited", data, at_s)
 
     def shelf(
         self,

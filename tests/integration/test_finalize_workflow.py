@@ -120,6 +120,35 @@ def test_a_confident_session_gets_its_receipt_and_a_receipt_issued_event(
     assert event["detail"]["review_status"] == "auto"
 
 
+def test_a_confident_session_whose_shopper_likely_left_as_somebody_else_is_flagged(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given two sessions with the same three confident picks: at the exit, the edge judged
+    # one's track still on the shopper who entered, the other's most likely on somebody else
+    kept = cloud.seed(AUTO, same_person=0.93)["s-auto"]
+    lost = cloud.seed(AUTO, same_person=0.12)["s-auto"]
+
+    # When ingest hands them over
+    for session in (kept, lost):
+        assert cloud.wait(cloud.start(session))["status"] == "SUCCEEDED"
+
+    # Then both get the live cart without review (review cannot settle who left)
+    for session in (kept, lost):
+        receipt = cloud.receipts().latest(STORE, session)
+        assert receipt is not None
+        assert receipt.review_status is ReviewStatus.AUTO
+        assert charged(receipt) == {"cola": 2, "soap": 1}
+    # and only the second is flagged for audit, saying why
+    assert session_flags(cloud, FlagKind.AUDIT, kept) == []
+    [flag] = session_flags(cloud, FlagKind.AUDIT, lost)
+    assert "most likely followed somebody else" in flag.reason
+    assert "0.12" in flag.reason
+    [event] = cloud.receipt_events(lost)
+    assert event["detail"]["needs_audit"] is True
+    [event] = cloud.receipt_events(kept)
+    assert event["detail"]["needs_audit"] is False
+
+
 def test_the_auto_path_takes_four_transitions(cloud: FinalizeCloud) -> None:
     session = cloud.seed(AUTO)["s-auto"]
 

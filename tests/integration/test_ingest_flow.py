@@ -67,13 +67,14 @@ def test_a_session_is_handed_over_once_every_track_left_and_watermarks_passed(
     aws: MotoIngest,
 ) -> None:
     # Given a group of two that shopped and left, with the edge's heartbeat at exit + 1 s
+    # (the edge could tell for one of them that the person leaving was who had entered)
     edge = Edge()
     aws.send(
         [
             edge.entered("s1", ["t1"], at_s=0),
             edge.joined("s1", "t2", at_s=1),
             edge.shelf("L3", -411.0, [("t2", "s1", 0.9, 0.4)], at_s=10),
-            edge.exited("s1", "t1", at_s=20),
+            edge.exited("s1", "t1", at_s=20, same_person=0.91),
             edge.exited("s1", "t2", at_s=30),
             edge.heartbeat(31),
         ]
@@ -81,6 +82,8 @@ def test_a_session_is_handed_over_once_every_track_left_and_watermarks_passed(
     # Then it is closing, not ready: the grace period (2 s) has not passed
     session, _ = aws.read("s1")
     assert session is not None and session.status is SessionStatus.CLOSING
+    # and what the edge said of who left is kept for the receipt
+    assert session.same_person == {"t1": 0.91}
     assert aws.executions() == []
     # When a heartbeat passes exit + grace (and is redelivered)
     aws.send([edge.heartbeat(32.5)])

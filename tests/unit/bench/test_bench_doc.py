@@ -38,6 +38,12 @@ def _result(name: str, rate: float) -> dict[str, Any]:
             "auto": {"wrong": 3, "missing_only": 2, "extra_only": 0, "both": 1},
             "reviewed": {"wrong": 1, "missing_only": 0, "extra_only": 1, "both": 0},
             "no_receipt": 2,
+            "audit": {
+                "auto_flagged": 4,
+                "auto_flagged_wrong": 2,
+                "auto_unflagged": 30,
+                "auto_unflagged_wrong": 1,
+            },
         },
         "cost_breakdown": {"cost_usd_per_1000_visits": 3.2, "aws_usd_per_1000_visits": 1.1},
         "scenario": {"name": name, "seed": 11, "counts": {"sessions_true": 45}},
@@ -58,7 +64,9 @@ def test_the_markdown_has_one_table_per_scenario_with_every_figure() -> None:
     assert (
         "Receipt errors: 3 wrong without review (only items missing 2, only items added 0,"
         " both 1); 1 wrong after review (only items missing 0, only items added 1, both 0);"
-        " 2 visits without a receipt." in text
+        " 2 visits without a receipt. Of the receipts issued without review, 4 were flagged"
+        " for audit because a track most likely left on somebody else (2 of them wrong), 30"
+        " were not (1 wrong)." in text
     )
     # Only stadium-rush has a wall-time target; neither run timed out.
     assert text.count("| wall time of the run") == 1

@@ -299,3 +299,19 @@ def test_a_receipt_short_of_an_item_or_with_one_swapped_is_its_own_kind() -> Non
     assert errors["auto"] == {"wrong": 2, "missing_only": 1, "extra_only": 0, "both": 1}
     assert errors["reviewed"] == {"wrong": 1, "missing_only": 1, "extra_only": 0, "both": 0}
     assert errors["no_receipt"] == 0
+
+
+def test_receipts_issued_without_review_are_counted_flagged_for_audit_or_not() -> None:
+    true = {"s1": {"sku-1": 1}, "s2": {"sku-1": 1}, "s3": {"sku-1": 1}, "s4": {"sku-1": 1}}
+    receipts = {
+        "s1": ReceiptRow("st", "s1", 1, {}, False, ("audit",), None),  # flagged, wrong
+        "s2": ReceiptRow("st", "s2", 1, {"sku-1": 1}, False, ("audit",), None),  # flagged, right
+        "s3": ReceiptRow("st", "s3", 1, {"sku-1": 2}, False, (), None),  # not flagged, wrong
+        "s4": ReceiptRow("st", "s4", 1, {}, True, ("audit",), None),  # reviewed: not counted
+    }
+    assert receipt_errors(receipts, true)["audit"] == {
+        "auto_flagged": 2,
+        "auto_flagged_wrong": 1,
+        "auto_unflagged": 1,
+        "auto_unflagged_wrong": 1,
+    }

@@ -409,9 +409,13 @@ class IngestBatch:
                 f"data.session_id: session {data.session_id} was already handed over"
             )
         exits = {**session.exits, data.track_id: event.ts}
+        same_person = dict(session.same_person)
+        if data.same_person_probability is not None:
+            same_person[data.track_id] = data.same_person_probability
         after = session.model_copy(
             update={
                 "exits": exits,
+                "same_person": same_person,
                 "status": status_after_exits(session.tracks, exits),
                 "exit_at": last_exit(session.tracks, exits),
             }
