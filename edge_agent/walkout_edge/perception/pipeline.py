@@ -388,13 +388,24 @@ class PerceptionPipeline:
     def _exit(self, track: Track, gate_id: str, ts: float) -> None:
         self._exited.add(track.track_id)
         tracker = self.vision.tracker
-        same = tracker.same_person_probability(track)
+        session_of = self.binder.session_of
+        session_id = session_of.get(track.track_id)
+        # The others of its session the tracker still remembers (in the store, or left
+        # within `forget_exited_s`): leaving as one of them is leaving as the session.
+        group = [
+            other
+            for other in tracker.tracks.values()
+            if session_id is not None
+            and other is not track
+            and session_of.get(other.track_id) == session_id
+        ]
+        same = tracker.same_person_probability(track, group)
         tracker.mark_exited(track.track_id)
         self._emit(
             "track.exited",
             {
                 "track_id": track.track_id,
-                "session_id": self.binder.session_of.get(track.track_id),
+                "session_id": session_id,
                 "gate_id": gate_id,
                 "same_person_probability": None if same is None else round(same, 3),
             },

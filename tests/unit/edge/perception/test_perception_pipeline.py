@@ -313,3 +313,36 @@ def test_the_hand_colours_are_taken_when_the_cameras_pass_a_change_not_at_its_re
     assert len([e for e in sink.events if e.type == "shelf.changed"]) == 1
     assert taken == [T0 + 10.0]
     assert used == [hands]
+
+
+def test_leaving_as_another_of_ones_own_group_is_still_leaving_as_the_session() -> None:
+    # Given a family of two (born in red and in blue) and a stranger born in green, and by
+    # the exit the blue-born family track and the stranger's track both follow somebody in
+    # red
+    from walkout_edge.perception.appearance import BINS, Appearance  # noqa: PLC0415
+
+    def look(b: int) -> Appearance:
+        hist = np.full(BINS, 0.002)
+        hist[b] += 1.0
+        return Appearance(hist / hist.sum())
+
+    red, blue, green = look(3), look(40), look(20)
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    tracker = pipe.vision.tracker
+    tracks = {}
+    for track_id, born_as in (("trk-a", red), ("trk-b", blue), ("trk-c", green)):
+        track = _standing(track_id, 1.5, 2.0, T0 + 10, red)
+        track.identity = born_as  # type: ignore[attr-defined]
+        tracker.tracks[track_id] = track  # type: ignore[attr-defined]
+        tracker._live[track_id] = track  # type: ignore[attr-defined]
+        tracks[track_id] = track
+    pipe.binder.session_of.update({"trk-a": "ses-family", "trk-b": "ses-family", "trk-c": "ses-x"})
+    # When the two red-looking tracks leave
+    pipe._exit(tracks["trk-b"], "exit-1", T0 + 10)  # type: ignore[arg-type]
+    pipe._exit(tracks["trk-c"], "exit-1", T0 + 10)  # type: ignore[arg-type]
+    # Then the family's track left as one of its own (the red-born member), the stranger's
+    # most likely as somebody else
+    same = {e.data.track_id: e.data.same_person_probability for e in sink.events}
+    assert same["trk-b"] is not None and same["trk-b"] > 0.9
+    assert same["trk-c"] is not None and same["trk-c"] < 0.1

@@ -264,3 +264,23 @@ def test_a_track_with_no_look_to_compare_says_nothing_of_who_it_follows() -> Non
     (track,) = tr.tracks.values()
     # Then nothing is said of whether it is still them
     assert tr.same_person_probability(track) is None
+
+
+def test_a_track_on_another_member_of_its_group_is_still_on_its_session() -> None:
+    # Given a track born blue whose detections are red by the exit
+    tr = tracker()
+    for k in range(30):
+        tr.step(k * DT, [DetectionIn(1.0 + 0.1 * k, 4.0, 0.9, BLUE)])
+    for k in range(30, 40):
+        tr.step(k * DT, [DetectionIn(1.0 + 0.1 * k, 4.0, 0.9, RED)])
+    (track,) = tr.tracks.values()
+    # and another track, born red, of the same group
+    other = tracker()
+    for k in range(10):
+        other.step(k * DT, [DetectionIn(1.0 + 0.1 * k, 2.0, 0.9, RED)])
+    (member,) = other.tracks.values()
+    # Then alone it is most likely somebody else; with its group, one of them
+    alone = tr.same_person_probability(track)
+    assert alone is not None and alone < 0.1
+    grouped = tr.same_person_probability(track, [member])
+    assert grouped is not None and grouped > 0.9
