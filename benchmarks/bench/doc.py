@@ -148,8 +148,8 @@ def receipt_errors_line(errors: Mapping[str, Any]) -> str:
     audit = errors.get("audit")
     flagged = (
         f" Of the receipts issued without review, {fmt(audit['auto_flagged'])} were flagged"
-        f" for audit because a track most likely left on somebody else"
-        f" ({fmt(audit['auto_flagged_wrong'])} of them wrong), {fmt(audit['auto_unflagged'])}"
+        f" for audit (a track most likely left as somebody from outside its session;"
+        f" {fmt(audit['auto_flagged_wrong'])} of them wrong), {fmt(audit['auto_unflagged'])}"
         f" were not ({fmt(audit['auto_unflagged_wrong'])} wrong)."
         if audit
         else ""

@@ -321,7 +321,8 @@ def receipt_errors(
 ) -> dict[str, Any]:
     """The wrong final receipts by kind, apart for those issued without review and after
     one; the visits of the truth that got no receipt; and, of the receipts issued without
-    review, how many were flagged for audit and how many of each kind were wrong."""
+    review, how many were flagged for audit and how many of the flagged and of the others
+    were wrong."""
     kinds = {"auto": Counter[str](), "reviewed": Counter[str]()}
     audit = Counter[str]()
     for sid, r in receipts.items():

@@ -141,7 +141,7 @@ def test_a_confident_session_whose_shopper_likely_left_as_somebody_else_is_flagg
     # and only the second is flagged for audit, saying why
     assert session_flags(cloud, FlagKind.AUDIT, kept) == []
     [flag] = session_flags(cloud, FlagKind.AUDIT, lost)
-    assert "most likely followed somebody else" in flag.reason
+    assert "most likely followed somebody from outside the session" in flag.reason
     assert "0.12" in flag.reason
     [event] = cloud.receipt_events(lost)
     assert event["detail"]["needs_audit"] is True

@@ -245,7 +245,7 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
 ) -> None:
     # Given a join and an exit that reached the cloud before the entry they belong to
     edge = Edge()
-    early = [edge.joined("s1", "t2", at_s=1), edge.exited("s1", "t2", at_s=6)]
+    early = [edge.joined("s1", "t2", at_s=1), edge.exited("s1", "t2", at_s=6, same_person=0.2)]
     response = aws.send(early)
     # Then they are neither failed nor quarantined, and no session exists yet
     assert failures(response) == []
@@ -261,6 +261,7 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
     assert session.tracks == ["t1", "t2"]
     assert session.joined == ["t2"]  # bound by a join: attribution trusts it less
     assert set(session.exits) == {"t2"}
+    assert session.same_person == {"t2": 0.2}  # what the edge said of who left, kept
     assert session.status is SessionStatus.OPEN
     # ... and counted: two held, two applied (the redelivered entry applies nothing again)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]

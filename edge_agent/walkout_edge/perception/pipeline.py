@@ -40,6 +40,7 @@ from walkout.definition import StoreDefinition
 from walkout.events import Event, format_timestamp, make_event
 from walkout.ids import new_ulid
 from walkout.store import Rect
+from walkout_edge.perception.appearance import Appearance
 from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
 from walkout_edge.perception.reach import ReachParams, ReachScorer
 from walkout_edge.perception.sources import CameraFrame, LoadCellReadings, Reading
@@ -65,6 +66,10 @@ LOST_EXIT_S = 2.0
 # How fast a person walks on from the turnstile (from standing, so slower than a walk): a
 # track confirmed d metres past the gate was at the turnstile about d / this seconds before.
 ENTRY_WALK_M_S = 1.0
+# The birth looks of a session's tracks that left are kept this long after its last exit,
+# for telling whether a member leaving later left as one of them (longer than any visit;
+# the tracker forgets an exited track after `forget_exited_s`).
+LEFT_LOOKS_KEEP_S = 3 * 3600.0
 
 log = logging.getLogger("walkout_edge.perception.pipeline")
 
@@ -199,6 +204,8 @@ class PerceptionPipeline:
         self._pending_shelf: list[_PendingShelf] = []
         self._pending_exits: list[GateEvent] = []
         self._exited: set[str] = set()
+        # session -> (time of its latest exit, birth looks of its tracks that left)
+        self._left_looks: dict[str, tuple[float, list[Appearance]]] = {}
         self.track_log = track_log
         self.now: float | None = None
         self.unknown_cells: set[str] = set()
@@ -388,18 +395,8 @@ class PerceptionPipeline:
     def _exit(self, track: Track, gate_id: str, ts: float) -> None:
         self._exited.add(track.track_id)
         tracker = self.vision.tracker
-        session_of = self.binder.session_of
-        session_id = session_of.get(track.track_id)
-        # The others of its session the tracker still remembers (in the store, or left
-        # within `forget_exited_s`): leaving as one of them is leaving as the session.
-        group = [
-            other
-            for other in tracker.tracks.values()
-            if session_id is not None
-            and other is not track
-            and session_of.get(other.track_id) == session_id
-        ]
-        same = tracker.same_person_probability(track, group)
+        session_id = self.binder.session_of.get(track.track_id)
+        same = tracker.same_person_probability(track, self._group_looks(track, session_id, ts))
         tracker.mark_exited(track.track_id)
         self._emit(
             "track.exited",
@@ -411,6 +408,28 @@ class PerceptionPipeline:
             },
             ts,
         )
+
+    def _group_looks(self, track: Track, session_id: str | None, ts: float) -> list[Appearance]:
+        """The birth looks of the other tracks of `track`'s session (leaving as one of them
+        is leaving as the session), and `track`'s own kept for its members still inside."""
+        if session_id is None:
+            return []
+        session_of = self.binder.session_of
+        inside = [
+            other.identity
+            for other in self.vision.tracker.tracks.values()
+            if other is not track
+            and other.track_id not in self._exited
+            and session_of.get(other.track_id) == session_id
+        ]
+        _, left = self._left_looks.get(session_id, (ts, []))
+        looks = inside + left
+        if track.identity.valid:
+            self._left_looks[session_id] = (ts, [*left, track.identity])
+        horizon = ts - LEFT_LOOKS_KEEP_S
+        for old in [s for s, (at, _) in self._left_looks.items() if at < horizon]:
+            del self._left_looks[old]
+        return looks
 
     def _release_shelf(self, final: bool) -> None:
         if not self._pending_shelf:

@@ -649,19 +649,17 @@ class Tracker:
                 best, best_score = tr, score
         return best
 
-    def same_person_probability(self, track: Track, group: Sequence[Track] = ()) -> float | None:
-        """How likely `track` still follows the person it was born on, or one of `group`
-        (the others who came in under its session: a swap inside a group changes no
-        receipt), from their looks; None when it has no birth look, or no look lately, to
-        compare."""
+    def same_person_probability(
+        self, track: Track, group: Sequence[Appearance] = ()
+    ) -> float | None:
+        """How likely `track` still follows the person it was born on, or one whose birth
+        look is in `group` (the others who came in under its session: a swap inside a
+        group changes no receipt), from its last looks; None when it has no birth look, or
+        no look of late, to compare."""
         recent = Appearance.mean(list(track.recent_looks))
         if not track.identity.valid or not recent.valid:
             return None
-        sim = max(
-            similarity(member.identity, recent)
-            for member in (track, *group)
-            if member.identity.valid
-        )
+        sim = max(similarity(look, recent) for look in (track.identity, *group) if look.valid)
         p = self.params
         z = p.same_person_a + p.same_person_b * (sim - 0.5)
         return 1.0 / (1.0 + math.exp(-z))

@@ -195,10 +195,11 @@ class SessionJoinedData(WireModel):
 class TrackExitedData(WireModel):
     """A person left; `session_id` is null for a track never bound to a session.
 
-    `same_person_probability`: how likely the person leaving is the one the track was born
-    on (who passed the entry gate under its session), from how they look at the exit
-    against how they looked then; null when the edge could not compare. A low value means
-    the track most likely followed somebody else by the end of the visit."""
+    `same_person_probability`: how likely the person leaving is one who came in under the
+    track's session (the one the track was born on, or another of its group), from how
+    they look at the exit against how those people looked at the gate; null when the edge
+    could not compare. A low value means the track most likely followed somebody from
+    outside the session by the end of the visit."""
 
     track_id: Identifier
     session_id: Identifier | None

@@ -282,5 +282,5 @@ def test_a_track_on_another_member_of_its_group_is_still_on_its_session() -> Non
     # Then alone it is most likely somebody else; with its group, one of them
     alone = tr.same_person_probability(track)
     assert alone is not None and alone < 0.1
-    grouped = tr.same_person_probability(track, [member])
+    grouped = tr.same_person_probability(track, [member.identity])
     assert grouped is not None and grouped > 0.9

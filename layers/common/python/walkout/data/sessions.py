@@ -84,7 +84,7 @@ class SessionRecord(Model):
     status: SessionStatus
     tracks: list[Identifier]
     exits: dict[str, UtcTimestamp] = {}
-    # track -> how likely the person who left on it is the one who entered on it (from
+    # track -> how likely the person who left on it came in under this session (from
     # `track.exited`; tracks the edge could not judge are absent).
     same_person: dict[str, float] = {}
     # Tracks added by `session.joined` (not the scan's own): attribution trusts their

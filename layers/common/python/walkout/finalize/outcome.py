@@ -54,14 +54,15 @@ def replay(
 
 NOBODY = Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)
 
-# Below this, the person who left on a track is likelier somebody else than the shopper who
-# entered on it (`track.exited`'s `same_person_probability`).
+# Below this, the person who left on a track is likelier somebody from outside the session
+# than one who came in under it (`track.exited`'s `same_person_probability`).
 SAME_PERSON_AUDIT_BELOW = 0.5
 
 
 def identity_doubts(same_person: Mapping[str, float]) -> tuple[str, ...]:
-    """The audit reason for a session whose tracks most likely followed somebody else by
-    the exit: its receipt may charge another shopper's picks or miss its own. Review cannot
+    """The audit reason for a session whose tracks most likely followed somebody from
+    outside the session by the exit: its receipt may charge another shopper's picks or
+    miss its own. Review cannot
     settle that (its questions are about shelf events), so the receipt is issued as it is
     and flagged."""
     doubtful = sorted(t for t, p in same_person.items() if p < SAME_PERSON_AUDIT_BELOW)
@@ -69,9 +70,10 @@ def identity_doubts(same_person: Mapping[str, float]) -> tuple[str, ...]:
         return ()
     worst = min(same_person[t] for t in doubtful)
     return (
-        f"{len(doubtful)} of the session's tracks most likely followed somebody else by the"
-        f" exit ({', '.join(doubtful)}; same-person probability {worst:.2f} at the lowest):"
-        " the receipt may hold another shopper's picks or miss the shopper's own",
+        f"{len(doubtful)} of the session's tracks most likely followed somebody from outside"
+        f" the session by the exit ({', '.join(doubtful)}; same-person probability"
+        f" {worst:.2f} at the lowest): the receipt may hold another shopper's picks or miss"
+        " the shopper's own",
     )
 
 

@@ -272,7 +272,9 @@ class ReceiptIssuer:
                     review_status=ReviewStatus.AUTO,
                     issued_at=now,
                 )
-            audit = settlement.audit + identity_doubts(session.same_person)
+            # Who left first: the reasons are stored joined and cut at a length, and a
+            # review's reason may list many events.
+            audit = identity_doubts(session.same_person) + settlement.audit
             stored, issued_now = self.receipts.issue(receipt, audit=audit)
         if issued_now:
             obs.count(MetricName.RECEIPTS_ISSUED)
