@@ -71,6 +71,28 @@ def test_without_review_the_receipt_charges_the_live_cart() -> None:
     assert (settled.items, settled.status, settled.audit) == (LIVE, ReviewStatus.AUTO, ())
 
 
+def test_a_track_that_left_as_somebody_else_flags_the_receipt_whatever_the_review() -> None:
+    doubt = {"t-1": 0.93, "t-2": 0.12}
+    # Without review: the live cart, flagged, naming the doubtful track only
+    settled = settle(
+        session_id=ME, live_items=LIVE, attributions=[], task=None, outcome=None, same_person=doubt
+    )
+    assert (settled.items, settled.status) == (LIVE, ReviewStatus.AUTO)
+    (reason,) = settled.audit
+    assert "(t-2; same-person probability 0.12" in reason
+    # After a review that timed out: the doubt comes first, the timeout's reason after it
+    settled = settle(
+        session_id=ME,
+        live_items=LIVE,
+        attributions=EVENTS,
+        task=review(CHIPS_OR_TEA),
+        outcome=ReviewTimedOut(error="States.Timeout"),
+        same_person=doubt,
+    )
+    assert len(settled.audit) == 2
+    assert settled.audit[0] == reason
+
+
 def test_answers_replace_the_product_and_move_an_item_to_another_shopper() -> None:
     task = review(CHIPS_OR_TEA, CANDY)
     outcome = answered(

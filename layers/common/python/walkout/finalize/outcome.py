@@ -104,11 +104,17 @@ def settle(
     attributions: Sequence[Attribution],
     task: ReviewTask | None,
     outcome: ReviewOutcome | None,
+    same_person: Mapping[str, float] | None = None,
 ) -> Settlement:
-    """The receipt's items for a session, given its review outcome (None: not reviewed)."""
+    """The receipt's items for a session, given its review outcome (None: not reviewed),
+    and why it needs an audit; `same_person`: the edge's word, per track, on whether the
+    person who left on it came in under the session."""
     live = {s: n for s, n in sorted(live_items.items()) if n > 0}
+    # Who left first: the reasons are stored joined and cut at a length, and a review's
+    # reason may list many events.
+    audit = list(identity_doubts(same_person or {}))
     if outcome is None or task is None:
-        return Settlement(items=live, status=ReviewStatus.AUTO)
+        return Settlement(items=live, status=ReviewStatus.AUTO, audit=tuple(audit))
 
     by_event = {a.event_id: a for a in attributions}
     missing = [q.event_id for q in task.questions if q.event_id not in by_event]
@@ -122,7 +128,6 @@ def settle(
         )
 
     overrides: dict[str, Hypothesis] = {}
-    audit: list[str] = []
     if isinstance(outcome, ReviewAnswer):
         status = ReviewStatus.REVIEWED
         unresolved = []

@@ -42,7 +42,7 @@ from walkout.finalize.messages import (
     ReceiptSummary,
     SessionKey,
 )
-from walkout.finalize.outcome import identity_doubts, settle
+from walkout.finalize.outcome import settle
 from walkout.finalize.questions import build_review_task
 from walkout.finalize.receipt import issue_receipt, receipt_issued_detail
 from walkout.finalize.scoring import Route, assess, route
@@ -247,6 +247,7 @@ class ReceiptIssuer:
                 attributions=attributions,
                 task=request.review,
                 outcome=request.review_outcome,
+                same_person=session.same_person,
             )
             now = self.clock()
             receipt = issue_receipt(
@@ -272,15 +273,12 @@ class ReceiptIssuer:
                     review_status=ReviewStatus.AUTO,
                     issued_at=now,
                 )
-            # Who left first: the reasons are stored joined and cut at a length, and a
-            # review's reason may list many events.
-            audit = identity_doubts(session.same_person) + settlement.audit
-            stored, issued_now = self.receipts.issue(receipt, audit=audit)
+            stored, issued_now = self.receipts.issue(receipt, audit=settlement.audit)
         if issued_now:
             obs.count(MetricName.RECEIPTS_ISSUED)
             if stored.review_status in self._status_metric:
                 obs.count(self._status_metric[stored.review_status])
-            if audit:
+            if settlement.audit:
                 obs.count(MetricName.RECEIPTS_FOR_AUDIT)
             if session.exit_at is not None:
                 obs.milliseconds(
@@ -305,10 +303,10 @@ class ReceiptIssuer:
                 version=stored.version,
                 review_status=stored.review_status,
                 total_minor=stored.totals.total_minor,
-                needs_audit=bool(audit),
+                needs_audit=bool(settlement.audit),
                 issued_now=issued_now,
             ),
-            receipt_issued=receipt_issued_detail(stored, audit=audit),
+            receipt_issued=receipt_issued_detail(stored, audit=settlement.audit),
         )
 
 
