@@ -396,7 +396,9 @@ class PerceptionPipeline:
         self._exited.add(track.track_id)
         tracker = self.vision.tracker
         session_id = self.binder.session_of.get(track.track_id)
-        same = tracker.same_person_probability(track, self._group_looks(track, session_id, ts))
+        same = tracker.same_person_probability(track, self._group_looks(track, session_id))
+        if session_id is not None:
+            self._remember_left(session_id, track, ts)
         tracker.mark_exited(track.track_id)
         self._emit(
             "track.exited",
@@ -409,27 +411,29 @@ class PerceptionPipeline:
             ts,
         )
 
-    def _group_looks(self, track: Track, session_id: str | None, ts: float) -> list[Appearance]:
-        """The birth looks of the other tracks of `track`'s session (leaving as one of them
-        is leaving as the session), and `track`'s own kept for its members still inside."""
+    def _group_looks(self, track: Track, session_id: str | None) -> list[Appearance]:
+        """The birth looks of the other tracks of `track`'s session, in the store or gone:
+        leaving as one of them is leaving as the session."""
         if session_id is None:
             return []
         session_of = self.binder.session_of
         inside = [
             other.identity
-            for other in self.vision.tracker.tracks.values()
-            if other is not track
-            and other.track_id not in self._exited
-            and session_of.get(other.track_id) == session_id
+            for other in self.vision.tracker.active()
+            if other is not track and session_of.get(other.track_id) == session_id
         ]
-        _, left = self._left_looks.get(session_id, (ts, []))
-        looks = inside + left
+        return inside + self._left_looks.get(session_id, (0.0, []))[1]
+
+    def _remember_left(self, session_id: str, track: Track, ts: float) -> None:
+        """Keep the birth look of a track that left for its session's members still inside
+        (the tracker forgets it after `forget_exited_s`); forget sessions whose last exit
+        is `LEFT_LOOKS_KEEP_S` old."""
         if track.identity.valid:
+            _, left = self._left_looks.get(session_id, (ts, []))
             self._left_looks[session_id] = (ts, [*left, track.identity])
         horizon = ts - LEFT_LOOKS_KEEP_S
         for old in [s for s, (at, _) in self._left_looks.items() if at < horizon]:
             del self._left_looks[old]
-        return looks
 
     def _release_shelf(self, final: bool) -> None:
         if not self._pending_shelf:
