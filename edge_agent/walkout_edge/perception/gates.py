@@ -277,18 +277,20 @@ class GateBinder:
         """Whether a track takes this pulse as soon as both are known: only pulses up to
         `pulse_lead_s` after it was first seen are its own, and only within `claim_gap_s`
         of when it passed the turnstile."""
-        return (
-            pulse_ts <= born_t + self.pulse_lead_s and abs(pulse_ts - passed_t) <= self.claim_gap_s
-        )
+        return self._own(born_t, pulse_ts) and abs(pulse_ts - passed_t) <= self.claim_gap_s
 
     def _may_claim_late(self, waiting: _Waiting, pulse_ts: float) -> bool:
         """Whether a waiting track may take this pulse when it expires unclaimed: one of its
         own (`pulse_lead_s`), however far from when it passed, if confirmed within
         `pulse_window_s` of it."""
         return (
-            pulse_ts <= waiting.born_t + self.pulse_lead_s
+            self._own(waiting.born_t, pulse_ts)
             and abs(waiting.since - pulse_ts) <= self.pulse_window_s
         )
+
+    def _own(self, born_t: float, pulse_ts: float) -> bool:
+        """Only pulses up to `pulse_lead_s` after a track was first seen can be its own."""
+        return pulse_ts <= born_t + self.pulse_lead_s
 
     def _prune_waiting(self, now: float) -> None:
         # A waiting track may still take a pulse that came up to `pulse_window_s` before it
