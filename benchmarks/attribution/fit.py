@@ -6,7 +6,9 @@
   `walkout.attribution.who`;
 - weight error (tolerance_sigmas, noise_scale, outlier_rate): maximum likelihood of the
   true item's weight residuals under the mixture of `walkout.attribution.what`;
-- priors (multi_pick_ratio, misplaced_return_prior): frequencies in the training truth.
+- priors (multi_pick_ratio, misplaced_return_prior): frequencies in the training truth;
+  then picked_here_ratio: the grid value with the least log loss of the per-event
+  probability over the training replays (with those priors), as the binding rates below.
 
 No temperature is fitted: with the parts above fitted, a grid over the temperature (0.8 to
 1.4) moved the training ECE by less than its noise, so the posterior is used as it is.
@@ -126,34 +128,63 @@ def fit_priors(derived: Sequence[Derived]) -> dict[str, float]:
 
 
 PARTS = ("who", "weight", "priors", "binding")
+PICKED_HERE_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 BINDING_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 JOINED_GRID = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8)
+
+
+def _replay_log_loss(
+    cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
+) -> float:
+    """Log loss of the per-event probability (right or not) over the cases' replays."""
+    from benchmarks.attribution.replay import replay  # noqa: PLC0415 - avoids a cycle
+
+    total = 0.0
+    for case, d in zip(cases, derived, strict=True):
+        run = replay(case.definition, d.events, params, truth=d.truth)
+        for record in run.attributions:
+            p = min(max(record.probability, 1e-6), 1 - 1e-6)
+            total -= math.log(p if run.right[record.event_id] else 1 - p)
+    return total
+
+
+def _grid_fit(
+    cases: Sequence[Case],
+    derived: Sequence[Derived],
+    params: AttributionParams,
+    grids: Sequence[tuple[str, Sequence[float]]],
+) -> dict[str, float]:
+    """Each named parameter in turn: the grid value with the least replay log loss (the
+    smallest on a tie), the ones fitted before it in place."""
+    fitted: dict[str, float] = {}
+    for name, grid in grids:
+        losses = {
+            value: _replay_log_loss(
+                cases, derived, params.model_copy(update={**fitted, name: value})
+            )
+            for value in grid
+        }
+        fitted[name] = min(losses, key=lambda v: (losses[v], v))
+    return fitted
+
+
+def fit_picked_here(
+    cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
+) -> dict[str, float]:
+    """picked_here_ratio on the training replays (`PICKED_HERE_GRID`)."""
+    return _grid_fit(cases, derived, params, [("picked_here_ratio", PICKED_HERE_GRID)])
 
 
 def fit_binding(
     cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
 ) -> dict[str, float]:
-    """binding_error_rate, then joined_binding_error_rate: the grid values with the least
-    log loss of the per-event probability (right or not) over the training cases' replays."""
-    from benchmarks.attribution.replay import replay  # noqa: PLC0415 - avoids a cycle
-
-    def log_loss(trial: AttributionParams) -> float:
-        total = 0.0
-        for case, d in zip(cases, derived, strict=True):
-            run = replay(case.definition, d.events, trial, truth=d.truth)
-            for record in run.attributions:
-                p = min(max(record.probability, 1e-6), 1 - 1e-6)
-                total -= math.log(p if run.right[record.event_id] else 1 - p)
-        return total
-
-    fitted: dict[str, float] = {}
-    for name, grid in (
-        ("binding_error_rate", BINDING_GRID),
-        ("joined_binding_error_rate", JOINED_GRID),
-    ):
-        losses = {rate: log_loss(params.model_copy(update={**fitted, name: rate})) for rate in grid}
-        fitted[name] = min(losses, key=lambda r: (losses[r], r))
-    return fitted
+    """binding_error_rate, then joined_binding_error_rate, on the training replays."""
+    return _grid_fit(
+        cases,
+        derived,
+        params,
+        [("binding_error_rate", BINDING_GRID), ("joined_binding_error_rate", JOINED_GRID)],
+    )
 
 
 def fit(
@@ -178,6 +209,10 @@ def fit(
     if "priors" in parts:
         fitted.update(fit_priors(derived))
     params = AttributionParams.model_validate({**base.model_dump(), **fitted})
+    if "priors" in parts:
+        ratio = fit_picked_here(cases, derived, params)
+        fitted.update(ratio)
+        params = params.model_copy(update=ratio)
     if binding and "binding" in parts:
         rates = fit_binding(cases, derived, params)
         fitted.update(rates)

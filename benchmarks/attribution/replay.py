@@ -19,6 +19,7 @@ from walkout.attribution import (
     attribute,
     cart_after,
     lane_after,
+    picked_from_after,
     receipt_confidence,
 )
 from walkout.attribution.identity import bound_later, shaping
@@ -45,6 +46,7 @@ class SessionState:
     exits: dict[str, datetime] = field(default_factory=dict)
     ready: bool = False
     items: dict[str, int] = field(default_factory=dict)
+    picked_from: dict[str, dict[str, int]] = field(default_factory=dict)
     factors: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -178,6 +180,7 @@ def replay(
             context = ShelfContext(
                 foreign=foreign,
                 carts={s: sessions[s].items for s in chargeable},
+                picked_from={s: sessions[s].picked_from for s in chargeable},
                 ambiguities=relevant,
                 open_sessions=chargeable,
                 joined={c.track_id for c in data.candidates if c.track_id in joined},
@@ -200,6 +203,9 @@ def replay(
                 state.factors[record.event_id] = share.factor
                 if share.chosen:
                     state.items = cart_after(state.items, record, share.session_id)
+                    state.picked_from = picked_from_after(
+                        state.picked_from, record, share.session_id
+                    )
             if record.lane_change is not None:
                 lanes[data.lane_id] = lane_after(foreign, record.lane_change)
     return out

@@ -63,6 +63,31 @@ def test_a_put_back_on_the_wrong_lane_leaves_the_cart_and_the_lane_remembers(
     assert lanes["L2"].foreign == {"tea": 1}
 
 
+def test_a_put_back_is_the_item_taken_from_that_lane_and_the_cart_keeps_where_it_came_from(
+    aws: MotoIngest,
+) -> None:
+    # Given s1 took a chips (150 g) from L2 and then a tea (152 g) from L5
+    edge = Edge()
+    aws.send(
+        [
+            edge.entered("s1", ["t1"], at_s=0),
+            edge.shelf("L2", -150.2, [("t1", "s1", 0.9, 0.4)], at_s=5),
+            edge.shelf("L5", -152.1, [("t1", "s1", 0.9, 0.4)], at_s=8),
+        ]
+    )
+    _, cart = aws.read("s1")
+    assert cart is not None and cart.picked_from == {"chips": {"L2": 1}, "tea": {"L5": 1}}
+    # When 151 g go back on the tea lane a moment later (either item would weigh that)
+    put_back = edge.shelf("L5", 151.0, [("t1", "s1", 0.9, 0.4)], at_s=11)
+    aws.send([put_back])
+    # Then the tea left the cart, surely enough that nobody needs to review it
+    _, cart = aws.read("s1")
+    assert cart is not None and cart.items == {"chips": 1}
+    assert cart.picked_from == {"chips": {"L2": 1}}
+    record = aws.sessions().get_attribution(STORE, put_back.event_id)
+    assert record is not None and record.decision.probability > 0.95
+
+
 def test_a_foreign_unit_remembered_on_a_lane_is_charged_when_picked(aws: MotoIngest) -> None:
     # Given s1 left a soap (410 g) on the candy lane (60 g)
     edge = Edge()

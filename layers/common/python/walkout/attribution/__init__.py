@@ -2,13 +2,13 @@
 
 Pure: data in, data out, no AWS. `attribute` turns one `shelf.changed` and the live state
 around it (lane memory, candidate carts, ambiguity intervals) into an `Attribution` record;
-`cart_after` / `lane_after` apply it; `receipt_confidence` and `events_to_review` turn the
-per-event factors into a session's confidence. The model's formulas are in the module
-docstrings of `who`, `what` and `engine`; its numbers in `params`.
+`cart_after` / `picked_from_after` / `lane_after` apply it; `receipt_confidence` and
+`events_to_review` turn the per-event factors into a session's confidence. The model's
+formulas are in the module docstrings of `who`, `what` and `engine`; its numbers in `params`.
 """
 
 from walkout.attribution.confidence import events_to_review, receipt_confidence
-from walkout.attribution.effects import cart_after, lane_after
+from walkout.attribution.effects import cart_after, lane_after, picked_from_after
 from walkout.attribution.engine import AttributionError, ShelfContext, attribute, posterior
 from walkout.attribution.floor import Floor
 from walkout.attribution.identity import Ambiguity, identities
@@ -38,6 +38,7 @@ __all__ = [
     "events_to_review",
     "identities",
     "lane_after",
+    "picked_from_after",
     "posterior",
     "receipt_confidence",
 ]

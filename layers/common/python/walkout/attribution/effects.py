@@ -28,6 +28,37 @@ def cart_after(
     return dict(sorted(out.items()))
 
 
+def picked_from_after(
+    picked_from: Mapping[str, Mapping[str, int]],
+    attribution: Attribution,
+    session_id: str,
+) -> dict[str, dict[str, int]]:
+    """Where the session's units came from (sku -> lane -> units) after the decision.
+
+    A pick adds its units to its lane. A return takes its units off the lane it goes back
+    to first (the item just taken there), then off the lanes holding the most of that sku
+    (ties by lane id); the units of a return the cart does not hold are not counted."""
+    out = {sku: dict(lanes) for sku, lanes in picked_from.items()}
+    decision = attribution.decision
+    if decision.changes_a_cart and decision.session_id == session_id:
+        assert decision.sku is not None
+        lanes = out.setdefault(decision.sku, {})
+        if attribution.action is Action.PICK:
+            lanes[attribution.lane_id] = lanes.get(attribution.lane_id, 0) + decision.qty
+        else:
+            left = decision.qty
+            here = attribution.lane_id
+            for lane in sorted(lanes, key=lambda lane: (lane != here, -lanes[lane], lane)):
+                taken = min(left, lanes[lane])
+                lanes[lane] -= taken
+                left -= taken
+    return {
+        sku: dict(sorted((lane, n) for lane, n in lanes.items() if n > 0))
+        for sku, lanes in sorted(out.items())
+        if any(n > 0 for n in lanes.values())
+    }
+
+
 def lane_after(foreign: Mapping[str, int], change: LaneChange | None) -> dict[str, int]:
     """A lane's remembered foreign units after a change."""
     out = {s: n for s, n in foreign.items() if n > 0}

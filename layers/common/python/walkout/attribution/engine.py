@@ -62,6 +62,9 @@ class ShelfContext:
 
     foreign: Mapping[str, int] = field(default_factory=dict)  # foreign units on the lane
     carts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # session -> counts
+    # session -> sku -> lane -> units of its cart taken from that lane (`picked_from_after`):
+    # a return of an item taken from the very lane it goes back to is the likelier one.
+    picked_from: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
     ambiguities: Sequence[Ambiguity] = ()
     # Sessions a candidate may be charged to; None trusts every candidate's session id.
     open_sessions: Collection[str] | None = None
@@ -189,6 +192,7 @@ def _solve(
             _return_hypotheses(
                 grams=grams,
                 noise_g=data.noise_g,
+                lane_id=data.lane_id,
                 home=home,
                 p_who=p_who,
                 context=context,
@@ -393,6 +397,7 @@ def _return_hypotheses(
     *,
     grams: float,
     noise_g: float,
+    lane_id: str,
     home: str | None,
     p_who: Mapping[str | None, float],
     context: ShelfContext,
@@ -401,22 +406,26 @@ def _return_hypotheses(
 ) -> list[_Weighted]:
     out: list[_Weighted] = []
     orphan_skus = {home} if home is not None else set()
+    picked_here = math.log(params.picked_here_ratio)
     for session, pw in sorted(p_who.items(), key=lambda kv: kv[0] or ""):
         if session is None or session == UNLISTED or pw <= 0:
             continue
         cart = context.carts.get(session, {})
+        origins = context.picked_from.get(session, {})
         for sku, held in sorted(cart.items()):
             if held <= 0 or sku not in floor.products:
                 continue
             orphan_skus.add(sku)
+            here = origins.get(sku, {}).get(lane_id, 0) > 0
             for q in range(1, min(held, params.max_qty) + 1):
                 log_w = (
                     math.log(pw)
                     + log_qty_prior(q, params)
                     + return_placement(sku, home, params)
+                    + (picked_here if here else 0.0)
                     + log_weight_likelihood(grams, floor.products[sku], q, noise_g, params)
                 )
-                out.append(_Weighted(session, sku, q, log_w, "cart"))
+                out.append(_Weighted(session, sku, q, log_w, "cart-here" if here else "cart"))
     unlisted = p_who.get(UNLISTED, 0.0)
     for sku in sorted(orphan_skus):
         for q in range(1, params.max_qty + 1):
@@ -509,6 +518,7 @@ def _what_reasons(
         "foreign": "a foreign unit remembered on the lane",
         "neighbour": "stock of a neighbouring lane",
         "cart": "an item the returner's cart holds",
+        "cart-here": "an item the returner's cart took from this lane",
         "orphan": "an item no candidate's cart holds",
     }.get(source, source)
     out.append(

@@ -115,6 +115,8 @@ class CartRecord(Model):
     store_id: Identifier
     session_id: Identifier
     items: dict[str, int] = {}
+    # sku -> lane -> units of `items` taken from that lane (what a put-back most likely is)
+    picked_from: dict[str, dict[str, int]] = {}
     cart: Cart
     # event id -> P(this session's receipt is right about that event)
     factors: dict[str, float] = {}

@@ -44,6 +44,7 @@ from walkout.attribution import (
     attribute,
     cart_after,
     lane_after,
+    picked_from_after,
 )
 from walkout.attribution.identity import bound_later, shaping
 from walkout.cart import Cart
@@ -535,6 +536,7 @@ class IngestBatch:
         context = ShelfContext(
             foreign=lane.foreign,
             carts={s: state.carts[s].items for s in chargeable},
+            picked_from={s: state.carts[s].picked_from for s in chargeable},
             ambiguities=relevant,
             open_sessions=chargeable,
             joined={
@@ -615,6 +617,7 @@ class IngestBatch:
         if share.chosen:
             items = cart_after(current.items, attribution, session_id)
             update["items"] = items
+            update["picked_from"] = picked_from_after(current.picked_from, attribution, session_id)
             update["cart"] = self._price(
                 state, items, session_id, version=current.cart.version + 1, at=event.ts
             )
