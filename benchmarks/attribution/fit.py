@@ -6,9 +6,8 @@
   `walkout.attribution.who`;
 - weight error (tolerance_sigmas, noise_scale, outlier_rate): maximum likelihood of the
   true item's weight residuals under the mixture of `walkout.attribution.what`;
-- priors (multi_pick_ratio, misplaced_return_prior): frequencies in the training truth;
-  then picked_here_ratio: the grid value with the least log loss of the per-event
-  probability over the training replays (with those priors), as the binding rates below.
+- priors (multi_pick_ratio, misplaced_return_prior, picked_here_ratio): frequencies in
+  the training truth.
 
 No temperature is fitted: with the parts above fitted, a grid over the temperature (0.8 to
 1.4) moved the training ECE by less than its noise, so the posterior is used as it is.
@@ -115,6 +114,41 @@ def fit_weight(
     }
 
 
+def picked_here_frequency(cases: Sequence[Case]) -> float:
+    """`picked_here_ratio` from the training truth: at each true return, the share of
+    returned items that the returner's session took (at least one unit) from the lane they
+    go back to, over the same share for the other items in that session's cart then. The
+    likelihood ratio of "taken from this lane" between the item put back and the rest."""
+    returned = [0, 0]  # taken here, all
+    others = [0, 0]
+    for case in cases:
+        moves = sorted(
+            (e for e in case.truth["events"] if e.get("kind") in ("pick", "return")),
+            key=lambda e: e["ts"],
+        )
+        carts: dict[str, dict[str, dict[str, int]]] = {}  # session -> sku -> lane -> units
+        for e in moves:
+            cart = carts.setdefault(e["session_id"], {})
+            lanes = cart.setdefault(e["sku"], {})
+            if e["kind"] == "pick":
+                lanes[e["lane_id"]] = lanes.get(e["lane_id"], 0) + e["qty"]
+                continue
+            for sku, origins in cart.items():
+                if sum(origins.values()) <= 0:
+                    continue
+                tally = returned if sku == e["sku"] else others
+                tally[0] += origins.get(e["lane_id"], 0) > 0
+                tally[1] += 1
+            left = e["qty"]  # as `picked_from_after`: from this lane first, then the most
+            for lane in sorted(lanes, key=lambda k: (k != e["lane_id"], -lanes[k], k)):
+                taken = min(left, lanes[lane])
+                lanes[lane] -= taken
+                left -= taken
+    if returned[1] == 0 or others[1] == 0:
+        return 1.0
+    return (returned[0] / returned[1]) / (max(others[0], 0.5) / others[1])
+
+
 def fit_priors(derived: Sequence[Derived]) -> dict[str, float]:
     picks = [t for d in derived for t in d.truth.values() if t.kind == "pick"]
     returns = [t for d in derived for t in d.truth.values() if t.kind == "return"]
@@ -128,63 +162,34 @@ def fit_priors(derived: Sequence[Derived]) -> dict[str, float]:
 
 
 PARTS = ("who", "weight", "priors", "binding")
-PICKED_HERE_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 BINDING_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 JOINED_GRID = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8)
-
-
-def _replay_log_loss(
-    cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
-) -> float:
-    """Log loss of the per-event probability (right or not) over the cases' replays."""
-    from benchmarks.attribution.replay import replay  # noqa: PLC0415 - avoids a cycle
-
-    total = 0.0
-    for case, d in zip(cases, derived, strict=True):
-        run = replay(case.definition, d.events, params, truth=d.truth)
-        for record in run.attributions:
-            p = min(max(record.probability, 1e-6), 1 - 1e-6)
-            total -= math.log(p if run.right[record.event_id] else 1 - p)
-    return total
-
-
-def _grid_fit(
-    cases: Sequence[Case],
-    derived: Sequence[Derived],
-    params: AttributionParams,
-    grids: Sequence[tuple[str, Sequence[float]]],
-) -> dict[str, float]:
-    """Each named parameter in turn: the grid value with the least replay log loss (the
-    smallest on a tie), the ones fitted before it in place."""
-    fitted: dict[str, float] = {}
-    for name, grid in grids:
-        losses = {
-            value: _replay_log_loss(
-                cases, derived, params.model_copy(update={**fitted, name: value})
-            )
-            for value in grid
-        }
-        fitted[name] = min(losses, key=lambda v: (losses[v], v))
-    return fitted
-
-
-def fit_picked_here(
-    cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
-) -> dict[str, float]:
-    """picked_here_ratio on the training replays (`PICKED_HERE_GRID`)."""
-    return _grid_fit(cases, derived, params, [("picked_here_ratio", PICKED_HERE_GRID)])
 
 
 def fit_binding(
     cases: Sequence[Case], derived: Sequence[Derived], params: AttributionParams
 ) -> dict[str, float]:
-    """binding_error_rate, then joined_binding_error_rate, on the training replays."""
-    return _grid_fit(
-        cases,
-        derived,
-        params,
-        [("binding_error_rate", BINDING_GRID), ("joined_binding_error_rate", JOINED_GRID)],
-    )
+    """binding_error_rate, then joined_binding_error_rate: the grid values with the least
+    log loss of the per-event probability (right or not) over the training cases' replays."""
+    from benchmarks.attribution.replay import replay  # noqa: PLC0415 - avoids a cycle
+
+    def log_loss(trial: AttributionParams) -> float:
+        total = 0.0
+        for case, d in zip(cases, derived, strict=True):
+            run = replay(case.definition, d.events, trial, truth=d.truth)
+            for record in run.attributions:
+                p = min(max(record.probability, 1e-6), 1 - 1e-6)
+                total -= math.log(p if run.right[record.event_id] else 1 - p)
+        return total
+
+    fitted: dict[str, float] = {}
+    for name, grid in (
+        ("binding_error_rate", BINDING_GRID),
+        ("joined_binding_error_rate", JOINED_GRID),
+    ):
+        losses = {rate: log_loss(params.model_copy(update={**fitted, name: rate})) for rate in grid}
+        fitted[name] = min(losses, key=lambda r: (losses[r], r))
+    return fitted
 
 
 def fit(
@@ -208,11 +213,8 @@ def fit(
         fitted.update(fit_weight(cases, derived, base))
     if "priors" in parts:
         fitted.update(fit_priors(derived))
+        fitted["picked_here_ratio"] = max(1.0, picked_here_frequency(cases))
     params = AttributionParams.model_validate({**base.model_dump(), **fitted})
-    if "priors" in parts:
-        ratio = fit_picked_here(cases, derived, params)
-        fitted.update(ratio)
-        params = params.model_copy(update=ratio)
     if binding and "binding" in parts:
         rates = fit_binding(cases, derived, params)
         fitted.update(rates)

@@ -55,6 +55,7 @@ def snapshot(aws: MotoIngest, store_id: str = STORE) -> dict[str, Any]:
         out[session_id] = (
             session.status,
             cart.items,
+            cart.picked_from,
             cart.cart.version,
             cart.cart.totals,
             sorted(cart.factors.values()),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from attribution_support import T0, ShelfEventFactory
+from attribution_support import T0, ShelfEventFactory, small_definition
 
+from benchmarks.attribution.cases import Case
+from benchmarks.attribution.fit import picked_here_frequency
 from walkout.attribution import (
     DEFAULT_PARAMS,
     Action,
@@ -59,6 +61,20 @@ def test_without_knowing_where_the_items_came_from_the_lane_alone_cannot_tell(
     assert record.decision.probability == pytest.approx(expected, abs=0.02)
 
 
+def test_a_put_back_of_more_units_than_the_lane_gave_gets_no_weight_from_it(
+    floor: Floor, shelf_event: ShelfEventFactory
+) -> None:
+    # Given s1 took one chips from L2 and one from L5 (a unit left there), and a tea from L5
+    carts = {"s1": {"chips": 2, "tea": 2}}
+    origins = {"s1": {"chips": {"L2": 1, "L5": 1}, "tea": {"L5": 2}}}
+    event = shelf_event("L5", 302.0, [("t1", "s1", 0.9, 0.4)])
+    # When two units go back on L5 (two chips and two teas weigh nearly the same)
+    record = attribute(event, floor, ShelfContext(carts=carts, picked_from=origins))
+    # Then the two teas, both taken there, are far likelier than two chips, one from there
+    assert (record.decision.sku, record.decision.qty) == ("tea", 2)
+    assert record.decision.probability > 0.95
+
+
 def test_the_weight_still_decides_what_went_back(
     floor: Floor, shelf_event: ShelfEventFactory
 ) -> None:
@@ -104,7 +120,39 @@ def test_where_the_units_came_from_follows_picks_and_put_backs() -> None:
     # elsewhere, from the lane that gave the most
     after = picked_from_after(origins, _record(Action.RETURN, "L6", "chips", 2), "s1")
     assert after == {"chips": {"L5": 1}}
+    # between lanes that gave as many, the first by lane id
+    even = {"chips": {"L5": 1, "L2": 1}}
+    assert picked_from_after(even, _record(Action.RETURN, "L6", "chips", 1), "s1") == {
+        "chips": {"L5": 1}
+    }
     # all of it: the sku is gone; more than the cart held: nothing below zero
     assert picked_from_after(origins, _record(Action.RETURN, "L1", "chips", 5), "s1") == {}
     # another session's decision changes nothing here
     assert picked_from_after(origins, _record(Action.PICK, "L1", "cola", 1, "s2"), "s1") == origins
+
+
+def test_the_ratio_is_fitted_as_how_much_likelier_the_item_put_back_was_taken_there() -> None:
+    def move(kind: str, session: str, sku: str, lane: str, ts: float) -> dict[str, object]:
+        return {
+            "kind": kind,
+            "session_id": session,
+            "sku": sku,
+            "lane_id": lane,
+            "qty": 1,
+            "ts": ts,
+        }
+
+    events = [
+        # s1 puts back the tea it took from L5, and keeps the chips from L2
+        move("pick", "s1", "tea", "L5", 1),
+        move("pick", "s1", "chips", "L2", 2),
+        move("return", "s1", "tea", "L5", 3),
+        # s2 leaves chips from L2 on L5, and keeps a cola taken from L5's neighbour L1
+        move("pick", "s2", "cola", "L1", 1),
+        move("pick", "s2", "chips", "L2", 2),
+        move("return", "s2", "chips", "L5", 3),
+    ]
+    case = Case("busy", 1, small_definition(), {"events": events}, 1.0)
+    # Returned items taken there: 1 of 2; the others in the carts then: 0 of 2 (counted as
+    # half a one, so the ratio stays finite)
+    assert picked_here_frequency([case]) == pytest.approx((1 / 2) / (0.5 / 2))

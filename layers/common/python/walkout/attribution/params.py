@@ -73,12 +73,12 @@ class AttributionParams(Model):
     # Returns: an item held in the returner's cart; returned to its home lane or elsewhere.
     misplaced_return_prior: Positive = 0.7569  # fitted (misplaced : home returns)
     # A put-back is mostly the item just taken from that very lane ("changed my mind"): a
-    # return of an item the session's cart took from this lane weighs this much more than
-    # one of an item it took elsewhere. Fitted: the grid value with the least log loss of
-    # the per-event probability over the training replays (`fit.PICKED_HERE_GRID`). It is
-    # the grid's top: all 218 home returns of the training truth went back to the lane
-    # their session took them from, and 2 of 165 misplaced ones did; a cap, not certainty.
-    picked_here_ratio: Positive = 50.0
+    # return of an item the session's cart took from this lane (at least the units put
+    # back) weighs this much more than one of an item it took elsewhere. Fitted: the
+    # training truth's share of returned items their session had taken from the lane they
+    # went back to (220 of 383) over that share among the other items in its cart then
+    # (10 of 655; `fit.picked_here_frequency`).
+    picked_here_ratio: Positive = 37.62
     orphan_return_prior: Positive = 0.002  # an item nobody's cart holds
 
     # --- reporting

@@ -110,7 +110,8 @@ class SessionRecord(Model):
 
 
 class CartRecord(Model):
-    """A session's CART item: item counts, the priced cart, and per-event receipt factors."""
+    """A session's CART item: item counts and where they were taken, the priced cart, and
+    per-event receipt factors."""
 
     store_id: Identifier
     session_id: Identifier
