@@ -6,8 +6,9 @@
   `walkout.attribution.who`;
 - weight error (tolerance_sigmas, noise_scale, outlier_rate): maximum likelihood of the
   true item's weight residuals under the mixture of `walkout.attribution.what`;
-- priors (multi_pick_ratio, misplaced_return_prior, picked_here_ratio): frequencies in
-  the training truth.
+- priors (multi_pick_ratio, misplaced_return_prior): frequencies in the training truth;
+  picked_here_ratio: maximum likelihood of which item of the cart was put back, given
+  misplaced_return_prior (`fit_picked_here`).
 
 No temperature is fitted: with the parts above fitted, a grid over the temperature (0.8 to
 1.4) moved the training ECE by less than its noise, so the posterior is used as it is.
@@ -20,7 +21,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 
 from benchmarks.attribution.cases import Case
 from benchmarks.attribution.derive import Derived
@@ -114,14 +115,16 @@ def fit_weight(
     }
 
 
-def picked_here_frequency(cases: Sequence[Case]) -> float:
-    """`picked_here_ratio` from the training truth: at each true return, the share of
-    returned items that the returner's session took (at least one unit) from the lane they
-    go back to, over the same share for the other items in that session's cart then. The
-    likelihood ratio of "taken from this lane" between the item put back and the rest."""
-    returned = [0, 0]  # taken here, all
-    others = [0, 0]
+PICKED_HERE_MAX = 1000.0
+
+
+def put_back_choices(cases: Sequence[Case]) -> list[tuple[int, list[tuple[bool, bool]]]]:
+    """Each true return as a choice among the items its session's cart held then: (index of
+    the item put back, [(the item's home is this lane, its cart took at least the units put
+    back from this lane)] per item). A return of an item the cart never held is left out."""
+    choices: list[tuple[int, list[tuple[bool, bool]]]] = []
     for case in cases:
+        home = {e.lane_id: e.sku for e in case.definition.planogram.entries}
         moves = sorted(
             (e for e in case.truth["events"] if e.get("kind") in ("pick", "return")),
             key=lambda e: e["ts"],
@@ -133,20 +136,44 @@ def picked_here_frequency(cases: Sequence[Case]) -> float:
             if e["kind"] == "pick":
                 lanes[e["lane_id"]] = lanes.get(e["lane_id"], 0) + e["qty"]
                 continue
-            for sku, origins in cart.items():
-                if sum(origins.values()) <= 0:
-                    continue
-                tally = returned if sku == e["sku"] else others
-                tally[0] += origins.get(e["lane_id"], 0) > 0
-                tally[1] += 1
+            held = sorted(sku for sku, origins in cart.items() if sum(origins.values()) > 0)
+            if e["sku"] in held:
+                lane = e["lane_id"]
+                options = [
+                    (sku == home.get(lane), cart[sku].get(lane, 0) >= e["qty"]) for sku in held
+                ]
+                choices.append((held.index(e["sku"]), options))
             left = e["qty"]  # as `picked_from_after`: from this lane first, then the most
             for lane in sorted(lanes, key=lambda k: (k != e["lane_id"], -lanes[k], k)):
                 taken = min(left, lanes[lane])
                 lanes[lane] -= taken
                 left -= taken
-    if returned[1] == 0 or others[1] == 0:
+    return choices
+
+
+def fit_picked_here(cases: Sequence[Case], misplaced_return_prior: float) -> float:
+    """`picked_here_ratio` by maximum likelihood of which item of the cart was put back, in
+    the model's own terms: each held item weighs `place` (1 on its home lane, else
+    `misplaced_return_prior`) times the ratio if its cart took it from this lane. Weights
+    and who are left out (the item's identity only). Bounded by `PICKED_HERE_MAX` when
+    nothing in the data argues against the rule."""
+    choices = put_back_choices(cases)
+    if not choices:
         return 1.0
-    return (returned[0] / returned[1]) / (max(others[0], 0.5) / others[1])
+    log_m = math.log(misplaced_return_prior)
+
+    def nll(log_r: float) -> float:
+        total = 0.0
+        for chosen, options in choices:
+            logs = [
+                (0.0 if at_home else log_m) + (log_r if here else 0.0) for at_home, here in options
+            ]
+            top = max(logs)
+            total -= logs[chosen] - top - math.log(sum(math.exp(v - top) for v in logs))
+        return total
+
+    result = minimize_scalar(nll, bounds=(0.0, math.log(PICKED_HERE_MAX)), method="bounded")
+    return float(math.exp(result.x))
 
 
 def fit_priors(derived: Sequence[Derived]) -> dict[str, float]:
@@ -213,7 +240,7 @@ def fit(
         fitted.update(fit_weight(cases, derived, base))
     if "priors" in parts:
         fitted.update(fit_priors(derived))
-        fitted["picked_here_ratio"] = max(1.0, picked_here_frequency(cases))
+        fitted["picked_here_ratio"] = fit_picked_here(cases, fitted["misplaced_return_prior"])
     params = AttributionParams.model_validate({**base.model_dump(), **fitted})
     if binding and "binding" in parts:
         rates = fit_binding(cases, derived, params)

@@ -8,7 +8,7 @@ import pytest
 from attribution_support import T0, ShelfEventFactory, small_definition
 
 from benchmarks.attribution.cases import Case
-from benchmarks.attribution.fit import picked_here_frequency
+from benchmarks.attribution.fit import fit_picked_here, put_back_choices
 from walkout.attribution import (
     DEFAULT_PARAMS,
     Action,
@@ -131,28 +131,64 @@ def test_where_the_units_came_from_follows_picks_and_put_backs() -> None:
     assert picked_from_after(origins, _record(Action.PICK, "L1", "cola", 1, "s2"), "s1") == origins
 
 
-def test_the_ratio_is_fitted_as_how_much_likelier_the_item_put_back_was_taken_there() -> None:
-    def move(kind: str, session: str, sku: str, lane: str, ts: float) -> dict[str, object]:
-        return {
-            "kind": kind,
-            "session_id": session,
-            "sku": sku,
-            "lane_id": lane,
-            "qty": 1,
-            "ts": ts,
-        }
+def _move(
+    kind: str, session: str, sku: str, lane: str, ts: float, qty: int = 1
+) -> dict[str, object]:
+    return {"kind": kind, "session_id": session, "sku": sku, "lane_id": lane, "qty": qty, "ts": ts}
 
+
+def test_each_put_back_is_a_choice_among_the_items_its_cart_held() -> None:
     events = [
-        # s1 puts back the tea it took from L5, and keeps the chips from L2
-        move("pick", "s1", "tea", "L5", 1),
-        move("pick", "s1", "chips", "L2", 2),
-        move("return", "s1", "tea", "L5", 3),
-        # s2 leaves chips from L2 on L5, and keeps a cola taken from L5's neighbour L1
-        move("pick", "s2", "cola", "L1", 1),
-        move("pick", "s2", "chips", "L2", 2),
-        move("return", "s2", "chips", "L5", 3),
+        # s1 took a chips from L2 and one from L5 (left there by someone), then puts one
+        # back on L5 and one on L2: each went back where a unit of it was taken
+        _move("pick", "s1", "chips", "L2", 1),
+        _move("pick", "s1", "chips", "L5", 2),
+        _move("pick", "s1", "tea", "L5", 3),
+        _move("return", "s1", "chips", "L5", 4),
+        _move("return", "s1", "chips", "L2", 5),
+        # s2 puts back two teas on L5, only one of which it took there
+        _move("pick", "s2", "tea", "L5", 1),
+        _move("pick", "s2", "tea", "L4", 2),
+        _move("return", "s2", "tea", "L5", 3, qty=2),
+        # s3 returns something it never took: no choice to learn from
+        _move("return", "s3", "cola", "L1", 1),
     ]
     case = Case("busy", 1, small_definition(), {"events": events}, 1.0)
-    # Returned items taken there: 1 of 2; the others in the carts then: 0 of 2 (counted as
-    # half a one, so the ratio stays finite)
-    assert picked_here_frequency([case]) == pytest.approx((1 / 2) / (0.5 / 2))
+    # (the item's home is the lane, its cart took the units put back from the lane), by sku
+    # in time order
+    assert put_back_choices([case]) == [
+        (0, [(True, False)]),  # s2's two teas on L5: one of them came from L4
+        (0, [(False, True), (True, True)]),  # chips on L5 (tea's lane): chips, tea
+        (0, [(True, True), (False, False)]),  # chips on L2: the L2 unit is still there
+    ]
+
+
+def test_the_ratio_is_the_likeliest_in_the_models_own_terms() -> None:
+    # Three put-backs of the lane's own item taken there, one of an item from elsewhere,
+    # each from a cart holding both: L(r) = (r / (r + m))^3 * m / (r + m), largest at 3 m
+    events: list[dict[str, object]] = []
+    for n in range(4):
+        session = f"s{n}"
+        events += [
+            _move("pick", session, "tea", "L5", 10 * n + 1),
+            _move("pick", session, "chips", "L2", 10 * n + 2),
+            _move("return", session, "tea" if n < 3 else "chips", "L5", 10 * n + 3),
+        ]
+    case = Case("busy", 1, small_definition(), {"events": events}, 1.0)
+    assert fit_picked_here([case], 0.5) == pytest.approx(1.5, rel=1e-3)
+
+
+def test_an_actor_the_edge_did_not_list_gets_no_weight_from_a_cart_they_may_not_have(
+    floor: Floor, shelf_event: ShelfEventFactory
+) -> None:
+    # Given the only candidate reaching weakly (so an unlisted actor keeps a share)
+    event = shelf_event("L5", 152.0, [("t1", "s1", 0.4, 0.6)])
+    context = ShelfContext(carts={"s1": {"tea": 1}}, picked_from={"s1": {"tea": {"L5": 1}}})
+
+    def odds(ratio: float) -> float:
+        params = DEFAULT_PARAMS.model_copy(update={"picked_here_ratio": ratio})
+        record = attribute(event, floor, context, params)
+        return record.p_unlisted / record.decision.probability
+
+    # Then the ratio moves s1's put-back against the unlisted one by exactly its size
+    assert odds(1.0) / odds(10.0) == pytest.approx(10.0, rel=1e-6)

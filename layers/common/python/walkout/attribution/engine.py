@@ -442,8 +442,8 @@ def _return_hypotheses(
             if unlisted > 0:
                 # An actor the edge did not list, putting back something from their cart.
                 # Their cart is unknown, so `picked_here_ratio` does not apply: giving it to
-                # the lane's own sku made the training replays' log loss worse (486.9 ->
-                # 491.9 at 50), as these hypotheses already assume a cart holding the item.
+                # the lane's own sku made the training replays' summed log loss worse (486.9
+                # -> 491.9 at 50), as these hypotheses already assume a cart holding it.
                 out.append(_Weighted(UNLISTED, sku, q, math.log(unlisted) + common, "cart"))
             out.append(
                 _Weighted(None, sku, q, math.log(params.orphan_return_prior) + common, "orphan")

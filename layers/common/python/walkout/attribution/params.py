@@ -74,11 +74,11 @@ class AttributionParams(Model):
     misplaced_return_prior: Positive = 0.7569  # fitted (misplaced : home returns)
     # A put-back is mostly the item just taken from that very lane ("changed my mind"): a
     # return of an item the session's cart took from this lane (at least the units put
-    # back) weighs this much more than one of an item it took elsewhere. Fitted: the
-    # training truth's share of returned items their session had taken from the lane they
-    # went back to (220 of 383) over that share among the other items in its cart then
-    # (10 of 655; `fit.picked_here_frequency`).
-    picked_here_ratio: Positive = 37.62
+    # back) weighs this much more than one of an item it took elsewhere. Fitted: maximum
+    # likelihood of which item of the cart was put back, over the training truth's 383
+    # returns, with `misplaced_return_prior` as it is (`fit.fit_picked_here`). It says
+    # which item; between two candidates' sessions it weighs as much, unfitted.
+    picked_here_ratio: Positive = 26.96
     orphan_return_prior: Positive = 0.002  # an item nobody's cart holds
 
     # --- reporting
