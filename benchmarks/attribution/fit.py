@@ -26,6 +26,7 @@ from scipy.optimize import minimize, minimize_scalar
 from benchmarks.attribution.cases import Case
 from benchmarks.attribution.derive import Derived
 from walkout.attribution import AttributionParams
+from walkout.attribution.effects import origins_after
 from walkout.attribution.who import clipped
 from walkout.events import ShelfChanged
 
@@ -132,22 +133,18 @@ def put_back_choices(cases: Sequence[Case]) -> list[tuple[int, list[tuple[bool, 
         carts: dict[str, dict[str, dict[str, int]]] = {}  # session -> sku -> lane -> units
         for e in moves:
             cart = carts.setdefault(e["session_id"], {})
-            lanes = cart.setdefault(e["sku"], {})
+            lanes = cart.get(e["sku"], {})
             if e["kind"] == "pick":
-                lanes[e["lane_id"]] = lanes.get(e["lane_id"], 0) + e["qty"]
+                cart[e["sku"]] = origins_after(lanes, e["lane_id"], e["qty"])
                 continue
-            held = sorted(sku for sku, origins in cart.items() if sum(origins.values()) > 0)
+            held = sorted(sku for sku, origins in cart.items() if origins)
             if e["sku"] in held:
                 lane = e["lane_id"]
                 options = [
                     (sku == home.get(lane), cart[sku].get(lane, 0) >= e["qty"]) for sku in held
                 ]
                 choices.append((held.index(e["sku"]), options))
-            left = e["qty"]  # as `picked_from_after`: from this lane first, then the most
-            for lane in sorted(lanes, key=lambda k: (k != e["lane_id"], -lanes[k], k)):
-                taken = min(left, lanes[lane])
-                lanes[lane] -= taken
-                left -= taken
+            cart[e["sku"]] = origins_after(lanes, e["lane_id"], -e["qty"])
     return choices
 
 

@@ -33,30 +33,35 @@ def picked_from_after(
     attribution: Attribution,
     session_id: str,
 ) -> dict[str, dict[str, int]]:
-    """Where the session's units came from (sku -> lane -> units) after the decision.
-
-    A pick adds its units to its lane. A return takes its units off the lane it goes back
-    to first (the item just taken there), then off the lanes holding the most of that sku
-    (ties by lane id); the units of a return the cart does not hold are not counted."""
+    """Where the session's units came from (sku -> lane -> units) after the decision
+    (`origins_after` on the decided sku; unchanged unless this session was chosen)."""
     out = {sku: dict(lanes) for sku, lanes in picked_from.items()}
     decision = attribution.decision
     if decision.changes_a_cart and decision.session_id == session_id:
         assert decision.sku is not None
-        lanes = out.setdefault(decision.sku, {})
-        if attribution.action is Action.PICK:
-            lanes[attribution.lane_id] = lanes.get(attribution.lane_id, 0) + decision.qty
-        else:
-            left = decision.qty
-            here = attribution.lane_id
-            for lane in sorted(lanes, key=lambda lane: (lane != here, -lanes[lane], lane)):
-                taken = min(left, lanes[lane])
-                lanes[lane] -= taken
-                left -= taken
-    return {
-        sku: dict(sorted((lane, n) for lane, n in lanes.items() if n > 0))
-        for sku, lanes in sorted(out.items())
-        if any(n > 0 for n in lanes.values())
-    }
+        sign = 1 if attribution.action is Action.PICK else -1
+        out[decision.sku] = origins_after(
+            out.get(decision.sku, {}), attribution.lane_id, sign * decision.qty
+        )
+    return {sku: lanes for sku, lanes in sorted(out.items()) if lanes}
+
+
+def origins_after(lanes: Mapping[str, int], lane_id: str, units: int) -> dict[str, int]:
+    """One sku's units by the lane they were taken from, after `units` were taken from
+    `lane_id` (> 0) or put back on it (< 0). A put-back comes off that lane first (the item
+    just taken there), then off the lanes that gave the most (ties by lane id); units the
+    cart does not hold are not counted."""
+    out = {lane: n for lane, n in lanes.items() if n > 0}
+    if units > 0:
+        out[lane_id] = out.get(lane_id, 0) + units
+    left = -units
+    for lane in sorted(out, key=lambda k: (k != lane_id, -out[k], k)):
+        if left <= 0:
+            break
+        taken = min(left, out[lane])
+        out[lane] -= taken
+        left -= taken
+    return dict(sorted((lane, n) for lane, n in out.items() if n > 0))
 
 
 def lane_after(foreign: Mapping[str, int], change: LaneChange | None) -> dict[str, int]:
