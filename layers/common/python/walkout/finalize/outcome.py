@@ -62,9 +62,8 @@ SAME_PERSON_AUDIT_BELOW = 0.5
 def identity_doubts(same_person: Mapping[str, float]) -> tuple[str, ...]:
     """The audit reason for a session whose tracks most likely followed somebody from
     outside the session by the exit: its receipt may charge another shopper's picks or
-    miss its own. Review cannot
-    settle that (its questions are about shelf events), so the receipt is issued as it is
-    and flagged."""
+    miss its own. Review cannot settle that (its questions are about shelf events), so the
+    receipt is issued as it is and flagged."""
     doubtful = sorted(t for t, p in same_person.items() if p < SAME_PERSON_AUDIT_BELOW)
     if not doubtful:
         return ()
