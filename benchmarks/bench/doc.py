@@ -88,11 +88,20 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
             f"{fmt((perception.get('ambiguity') or {}).get('events'))} track ambiguities "
             "reported.",
         ]
-    causes = (result.get("review_causes") or {}).get("by_event") or {}
+    review = result.get("review_causes") or {}
+    causes = review.get("by_event") or {}
     if causes:
         lines += [
             "",
             "Review causes (events): " + ", ".join(f"{k} {v}" for k, v in causes.items()) + ".",
+        ]
+    if review.get("settled_by_other_reviews"):
+        lines += [
+            "",
+            f"{fmt(review.get('tasks'))} review tasks; "
+            f"{fmt(review['settled_by_other_reviews'])} more receipts were settled in part by"
+            " answers given in other sessions' reviews (the same shelf events), without a task"
+            " of their own: they count as reviewed receipts, not in the review rate.",
         ]
     errors = result.get("receipt_errors")
     if errors:

@@ -295,11 +295,18 @@ def review_causes(run: RunArtifacts) -> dict[str, Any]:
     by_session: Counter[str] = Counter()
     for s in run.sessions:
         by_session.update(set(s.review_causes))
+    asked = {t.session_id for t in run.reviews} | {s.session_id for s in run.sessions if s.reviewed}
     return {
         "by_event": dict(by_event.most_common()),
         "by_session": dict(by_session.most_common()),
         "tasks": len(run.reviews),
         "answers_wrong": sum(t.answers_wrong for t in run.reviews),
+        # Receipts a person settled part of through another session's review (the same
+        # shelf event), with no task of their own: not in the review rate, nor among the
+        # receipts issued without review.
+        "settled_by_other_reviews": len(
+            {r.session_id for r in run.receipts if r.reviewed and r.session_id not in asked}
+        ),
     }
 
 

@@ -190,6 +190,38 @@ def test_review_causes_by_event_and_session(tmp_path: Path) -> None:
 
     assert causes["by_event"] == {"low_confidence": 1, "unlisted_actor": 1}
     assert causes["by_session"] == {"low_confidence": 1}
+    assert causes["settled_by_other_reviews"] == 0
+
+
+def test_a_receipt_settled_by_another_sessions_review_is_reviewed_but_not_in_the_rate(
+    tmp_path: Path,
+) -> None:
+    # s2's receipt used the answer s3's review gave about a shared event: no task of its own
+    write_run(
+        tmp_path,
+        sessions=[session("s1"), session("s2"), session("s3", reviewed=True, causes=("who",))],
+        receipts=[
+            receipt("s1", {"sku-1": 1, "sku-2": 2}),
+            receipt("s2", {"sku-3": 1}, reviewed=True),
+            receipt("s3", {"sku-4": 3}, reviewed=True),
+        ],
+        reviews=[
+            {
+                "task_id": "t1",
+                "session_id": "s3",
+                "backend": "console",
+                "events": [{"event_id": "a", "cause": "who"}],
+                "answers_wrong": 0,
+            }
+        ],
+    )
+
+    result = score_run(TRUTH, load_run(tmp_path))
+
+    assert result["review_causes"]["settled_by_other_reviews"] == 1
+    assert result["review_rate_per_1000"] == pytest.approx(1000 / 3, abs=0.01)
+    # s1 is the only receipt issued without review
+    assert result["counts"]["receipts_auto"] == 1
 
 
 def test_a_malformed_artifact_names_file_and_line(tmp_path: Path) -> None:
