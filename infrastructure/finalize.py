@@ -32,7 +32,6 @@ from constructs import Construct
 from infrastructure.functions import (
     FUNCTIONS_DIR,
     RETENTION,
-    TABLE_KEY_READ,
     TABLE_KEY_WRITE,
     WalkoutFunction,
 )
@@ -60,6 +59,13 @@ SUBSTITUTIONS = (
 # Attribution records are read in batches (`SessionsTable.get_attributions`).
 ASSESS_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 ISSUE_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+# Finalize writes into the sessions table only under the events' partitions: Assess marks
+# the events its review asks about (`ASKED`, in one transaction: each Put is authorised as
+# PutItem); IssueReceipt keeps the review's answers for the other sessions the events touch
+# (`SETTLED`) and drops its marks.
+ASSESS_ASKED = ("dynamodb:PutItem",)
+ISSUE_SETTLED = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+EVENT_KEYS = ("EVENT#*",)
 ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem")
 ATTENTION_RECEIPTS = ("dynamodb:PutItem",)
 STORES = ("dynamodb:GetItem",)
@@ -129,15 +135,24 @@ class Finalization(Construct):
             ),
         )
         self.assess.allow_table("SessionsTable", sessions, ASSESS_SESSIONS)
+        self.assess.allow(
+            "MarkAskedEvents",
+            ASSESS_ASKED,
+            [sessions.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}},
+        )
         self.assess.allow_table("StoresTable", stores, STORES)
-        self.assess.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_READ)
+        self.assess.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
         self.assess.allow(
             "ListEvidence",
             ["s3:ListBucket"],
             [evidence_bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": ["stores/*"]}},
         )
-        self.assess.suppress_wildcards()
+        self.assess.suppress_wildcards(
+            "DynamoDB encrypts each write with a data key of its own (GenerateDataKey*)",
+            ["Action::kms:GenerateDataKey*"],
+        )
 
         self.issue = WalkoutFunction(
             self,
@@ -156,6 +171,12 @@ class Finalization(Construct):
             ),
         )
         self.issue.allow_table("SessionsTable", sessions, ISSUE_SESSIONS)
+        self.issue.allow(
+            "KeepReviewAnswers",
+            ISSUE_SETTLED,
+            [sessions.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}},
+        )
         self.issue.allow_table("StoresTable", stores, STORES)
         self.issue.allow_table("ReceiptsTable", receipts, ISSUE_RECEIPTS)
         self.issue.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)

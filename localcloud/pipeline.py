@@ -18,6 +18,7 @@ import base64
 import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -234,7 +235,13 @@ class LocalPipeline:
         self.progress = progress
         self.definition = _check_recording(self.recording)
         self.store_id = self.definition.store.store_id
-        self.config = deployment_config(options.review_backend, options.config_overrides)
+        # The simulated reviewers answer after `reviewer_delay_s` of wall time (a person
+        # takes minutes), so a session waiting for another session's review looks again
+        # after about that long instead of the deployed minute.
+        await_s = max(1, math.ceil(options.reviewer_delay_s))
+        self.config = deployment_config(
+            options.review_backend, {"review_await_s": await_s, **options.config_overrides}
+        )
         self.truth = Truth.load(self.recording)
         self.run_dir = self.workdir / "run"
         self.edge_dir = self.workdir / "edge"

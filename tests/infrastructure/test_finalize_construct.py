@@ -312,7 +312,34 @@ def test_the_assess_step_lists_evidence_under_stores_only(gt: Probe) -> None:
     listing = next(s for s in statements if s.get("Sid") == "ListEvidence")
 
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["stores/*"]}}
-    assert not any("dynamodb:PutItem" in json.dumps(s) for s in statements)
+
+
+def test_finalize_writes_into_the_sessions_table_only_under_event_partitions(gt: Probe) -> None:
+    # Assess marks the events its review asks; IssueReceipt keeps answers and drops marks
+    for role, sid, actions in (
+        ("FinalizeAssessRole", "MarkAskedEvents", ["dynamodb:PutItem"]),
+        ("FinalizeIssueRole", "KeepReviewAnswers", ["dynamodb:DeleteItem", "dynamodb:PutItem"]),
+    ):
+        statements = gt.policy_statements(role)
+        writes = [
+            s
+            for s in statements
+            if any(a in json.dumps(s) for a in ("PutItem", "DeleteItem", "UpdateItem"))
+            and "Sessions" in json.dumps(s["Resource"])
+        ]
+        [statement] = writes
+        assert statement["Sid"] == sid
+        assert (
+            sorted(
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+            == actions
+        )
+        assert statement["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EVENT#*"]}
+        }
 
 
 # --- Ground Truth -----------------------------------------------------------------------------

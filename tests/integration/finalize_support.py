@@ -145,11 +145,13 @@ class FinalizeCloud:
         backend: ReviewBackend = ReviewBackend.CONSOLE,
         review_timeout_s: int = 30,
         review_heartbeat_s: int = 20,
+        review_await_s: int = 1,
     ) -> FinalizeCloud:
         """Settings for the next executions (a fresh "container" for every function)."""
         os.environ["WALKOUT_REVIEW_BACKEND"] = backend.value
         os.environ["WALKOUT_REVIEW_TIMEOUT_S"] = str(review_timeout_s)
         os.environ["WALKOUT_REVIEW_HEARTBEAT_S"] = str(review_heartbeat_s)
+        os.environ["WALKOUT_REVIEW_AWAIT_S"] = str(review_await_s)
         get_settings.cache_clear()
         with self.dispatcher.lock:
             self.dispatcher.modules.clear()

@@ -14,6 +14,7 @@ from finalize_support import Pick, attribution_of
 from ingest_support import REGION, create_tables
 from moto import mock_aws
 
+from walkout.attribution.record import Hypothesis
 from walkout.cart import ReviewStatus
 from walkout.catalog import Catalog, MultiBuy, Product, TaxClass
 from walkout.config import DeploymentConfig, ReviewBackend
@@ -24,7 +25,7 @@ from walkout.data.review_tasks import (
     ReviewTasksTable,
     ReviewTaskStatus,
 )
-from walkout.data.sessions import SessionsTable
+from walkout.data.sessions import SessionsTable, SettledEvent
 from walkout.finalize.receipt import issue_receipt
 from walkout.review.console import ConsoleReview, NotYourTaskError, UnknownTaskError
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
@@ -447,6 +448,46 @@ def test_attributions_are_read_in_batches_by_event_id_and_missing_ones_left_out(
     assert "ev-missing" not in found
     # and another store's records are not among them
     assert table.get_attributions("store-2", written) == {}
+
+
+# --- reviewers' answers, kept for every session an event touches ------------------------------
+
+
+def settled(event_id: str, session: str | None, task_id: str = "rt-1") -> SettledEvent:
+    return SettledEvent(
+        event_id=event_id,
+        decision=Hypothesis(
+            session_id=session,
+            sku="cola" if session else None,
+            qty=1 if session else 0,
+            probability=1.0,
+        ),
+        task_id=task_id,
+        asked_for="s-1",
+        shown=["s-1", "s-2", "s-3"],
+        answered_at=NOW,
+    )
+
+
+def test_the_first_answer_about_an_event_stays_and_a_different_later_one_is_reported(
+    ddb: Any,
+) -> None:
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+    first = [settled("ev-1", "s-2"), settled("ev-2", None)]
+
+    assert table.record_settled("store-1", first) == {}
+    # The same answers again (a retried step) are no disagreement
+    assert table.record_settled("store-1", first) == {}
+    # Another review answering ev-1 otherwise: reported, and the first answer stays
+    other = settled("ev-1", "s-3", task_id="rt-2")
+    assert table.record_settled("store-1", [other, settled("ev-3", "s-3")]) == {"ev-1": first[0]}
+
+    found = table.settled_events("store-1", ["ev-1", "ev-2", "ev-3", "ev-4"])
+    assert found == {"ev-1": first[0], "ev-2": first[1], "ev-3": settled("ev-3", "s-3")}
+    # another store's events are its own
+    assert table.settled_events("store-2", ["ev-1"]) == {}
+    # and the answers live beside the attribution records, which they leave alone
+    assert table.get_attributions("store-1", ["ev-1"]) == {}
 
 
 def test_a_reviewer_taking_the_oldest_task_reads_one_page_of_the_queue(ddb: Any) -> None:

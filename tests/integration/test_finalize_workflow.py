@@ -24,6 +24,7 @@ from walkout.config import ReviewBackend
 from walkout.data.receipts import Flag, FlagKind
 from walkout.data.review_tasks import ReviewTaskStatus
 from walkout.finalize.errors import TransientError
+from walkout.finalize.questions import task_id_for
 from walkout.finalize.receipt import RECEIPT_ISSUED, RECEIPT_SOURCE
 from walkout.review.contract import EventAnswer, ReviewTask
 from walkout.review.groundtruth import ANSWERS_FIELD, LABEL_ATTRIBUTE, task_of
@@ -285,6 +286,126 @@ def test_a_console_answer_finishes_the_session_with_the_corrected_receipt(
         "IssueReceipt",
         "PublishReceiptIssued",
     ]
+
+
+def test_an_answer_settles_the_same_event_for_the_other_session_without_asking_again(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given two sessions that both could have taken the candy: s-rev was charged (0.55),
+    # s-other was the runner-up (0.42), so neither receipt is sure enough
+    seeded = cloud.seed(REVIEWED)
+    me, other = seeded["s-rev"], seeded["s-other"]
+    candy_event = seeded.events[CANDY]
+    first = cloud.start(me)
+    task = cloud.queued_task(me)
+    # When s-rev's review says the other shopper took it (and tea, not chips)
+    console = cloud.console()
+    view = console.next_task("retailer-1", "reviewer-7")
+    assert view is not None and view.task_id == task.task_id
+    console.answer_task(
+        task.task_id,
+        [
+            EventAnswer(
+                event_id=seeded.events[CHIPS],
+                shopper=label(task, seeded.events[CHIPS], me),
+                sku="tea",
+                qty=1,
+            ),
+            EventAnswer(
+                event_id=candy_event, shopper=label(task, candy_event, other), sku="candy", qty=1
+            ),
+        ],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    # and then s-other is finalized
+    second = cloud.start(other)
+    done = cloud.wait(second)
+
+    # Then s-other is not reviewed again: the answer is applied to its receipt (the candy
+    # it was not charged for), which says a person settled it
+    assert done["status"] == "SUCCEEDED"
+    assert cloud.entered_states(second) == [
+        "Assess",
+        "Route",
+        "IssueReceipt",
+        "PublishReceiptIssued",
+    ]
+    receipt = cloud.receipts().latest(STORE, other)
+    assert receipt is not None
+    assert charged(receipt) == {"candy": 1}
+    assert receipt.review_status is ReviewStatus.REVIEWED
+    kept = cloud.sessions().settled_events(STORE, [candy_event])[candy_event]
+    assert (kept.decision.session_id, kept.task_id, kept.asked_for) == (other, task.task_id, me)
+    assert session_flags(cloud, FlagKind.AUDIT, other) == []
+
+
+def test_a_session_waits_for_the_open_review_of_the_same_event_instead_of_asking_again(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given s-rev's review, open and asking who took the candy
+    seeded = cloud.seed(REVIEWED)
+    me, other = seeded["s-rev"], seeded["s-other"]
+    candy_event = seeded.events[CANDY]
+    first = cloud.start(me)
+    task = cloud.queued_task(me)
+    # When s-other, also unsure about the candy, is finalized meanwhile
+    second = cloud.start(other)
+    cloud.wait_for_state(second, "AwaitOtherReviews")
+    # Then it asks nobody: it waits for s-rev's review
+    assert cloud.review_tasks().get(task_id_for(STORE, other)) is None
+    # And once s-rev's reviewer says the other shopper took it
+    console = cloud.console()
+    view = console.next_task("retailer-1", "reviewer-7")
+    assert view is not None and view.task_id == task.task_id
+    console.answer_task(
+        task.task_id,
+        [
+            EventAnswer(
+                event_id=seeded.events[CHIPS],
+                shopper=label(task, seeded.events[CHIPS], me),
+                sku="tea",
+                qty=1,
+            ),
+            EventAnswer(
+                event_id=candy_event, shopper=label(task, candy_event, other), sku="candy", qty=1
+            ),
+        ],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    done = cloud.wait(second)
+    # s-other's receipt takes that answer, without a review of its own
+    assert done["status"] == "SUCCEEDED"
+    states = cloud.entered_states(second)
+    assert "ReviewInConsole" not in states
+    assert states[-2:] == ["IssueReceipt", "PublishReceiptIssued"]
+    receipt = cloud.receipts().latest(STORE, other)
+    assert receipt is not None and charged(receipt) == {"candy": 1}
+    assert receipt.review_status is ReviewStatus.REVIEWED
+
+
+def test_a_review_given_up_lets_the_waiting_session_ask_for_itself(
+    deployment: FinalizeCloud,
+) -> None:
+    # A review nobody takes falls back after the 2 s heartbeat, long before its 30 s timeout
+    # (until which its questions would otherwise stay marked as asked)
+    cloud = deployment.configure(review_timeout_s=30, review_heartbeat_s=2)
+    # Given s-rev's review asking about the candy, and s-other waiting for it
+    seeded = cloud.seed(REVIEWED)
+    me, other = seeded["s-rev"], seeded["s-other"]
+    first = cloud.start(me)
+    cloud.queued_task(me)
+    second = cloud.start(other)
+    cloud.wait_for_state(second, "AwaitOtherReviews")
+    # When nobody answers s-rev's review (it falls back to the confident items)
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    # Then s-other asks about the candy itself, at once
+    own = cloud.queued_task(other, timeout_s=8.0)
+    assert [q.event_id for q in own.questions] == [seeded.events[CANDY]]
+    assert cloud.wait(second)["status"] == "SUCCEEDED"
 
 
 # --- review through Ground Truth --------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from finalize_builders import T0, attribution, catalog
 
-from walkout.attribution.record import Action, Attribution
+from walkout.attribution.record import Action, Attribution, Hypothesis
 from walkout.cart import ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
@@ -199,4 +199,89 @@ def test_a_reviewed_event_without_its_record_is_refused() -> None:
             attributions=[COLA],
             task=task,
             outcome=ReviewTimedOut(error="States.Timeout"),
+        )
+
+
+# --- answers another session's review gave ------------------------------------------------------
+
+
+def test_an_earlier_answer_moves_an_item_without_a_review_of_this_session() -> None:
+    # CANDY charged ME (0.55); the other shopper's review said the other shopper took it
+    settled = settle(
+        session_id=ME,
+        live_items=LIVE,
+        attributions=EVENTS,
+        task=None,
+        outcome=None,
+        settled={"E002": Hypothesis(session_id=OTHER, sku="candy", qty=1, probability=1.0)},
+    )
+
+    assert settled.items == {"chips": 1, "cola": 1}
+    assert settled.status is ReviewStatus.REVIEWED
+    assert settled.corrected_events == ("E002",)
+    assert settled.answers == {}
+
+
+def test_an_earlier_answer_adds_what_the_system_gave_someone_else() -> None:
+    theirs = attribution(2, who=[(OTHER, 0.55), (ME, 0.42)], what=[("candy", 1, 0.98)], p=0.55)
+    events = [COLA, theirs]
+
+    settled = settle(
+        session_id=ME,
+        live_items=replay(events, ME),
+        attributions=events,
+        task=None,
+        outcome=None,
+        settled={"E002": Hypothesis(session_id=ME, sku="candy", qty=1, probability=1.0)},
+    )
+
+    assert settled.items == {"cola": 2, "candy": 1}
+
+
+def test_earlier_answers_and_the_sessions_own_review_both_apply_and_its_answers_are_kept() -> None:
+    task = review(CHIPS_OR_TEA)
+    outcome = answered(
+        task, EventAnswer(event_id="E001", shopper=letter(task, "E001", ME), sku="tea", qty=1)
+    )
+
+    settled = settle(
+        session_id=ME,
+        live_items=LIVE,
+        attributions=EVENTS,
+        task=task,
+        outcome=outcome,
+        settled={"E002": Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)},
+    )
+
+    assert settled.items == {"cola": 1, "tea": 1}
+    assert settled.status is ReviewStatus.REVIEWED
+    assert settled.answers == {"E001": Hypothesis(session_id=ME, sku="tea", qty=1, probability=1.0)}
+
+
+def test_a_timeout_leaves_off_only_the_unanswered_picks_and_counts_them() -> None:
+    task = review(CHIPS_OR_TEA)
+
+    settled = settle(
+        session_id=ME,
+        live_items=LIVE,
+        attributions=EVENTS,
+        task=task,
+        outcome=ReviewTimedOut(error="States.Timeout"),
+        settled={"E002": Hypothesis(session_id=ME, sku="candy", qty=1, probability=1.0)},
+    )
+
+    assert settled.items == {"cola": 1, "candy": 1}
+    assert settled.status is ReviewStatus.TIMEOUT_PARTIAL
+    assert "1 uncertain pick(s) left off" in settled.audit[0]
+
+
+def test_an_earlier_answer_about_an_event_without_its_record_is_refused() -> None:
+    with pytest.raises(AttributionMissingError):
+        settle(
+            session_id=ME,
+            live_items={"cola": 2},
+            attributions=[COLA],
+            task=None,
+            outcome=None,
+            settled={"E002": Hypothesis(session_id=ME, sku="candy", qty=1, probability=1.0)},
         )

@@ -101,6 +101,9 @@ class DeploymentConfig(Model):
     # taken in (Ground Truth's pre-annotation) or taken by a reviewer (console), so a lost
     # task falls back long before `review_timeout_s`.
     review_heartbeat_s: Annotated[int, Field(ge=60, le=28_800)] = 3600
+    # A session whose uncertain events are already in another session's open review waits
+    # for that answer instead of asking the same question again; it looks again this often.
+    review_await_s: Annotated[int, Field(ge=1, le=3600)] = 60
     # What one reviewed session costs (for cost reports); an assumption, not a price list.
     review_cost_per_task_usd: Annotated[float, Field(ge=0, le=100)] = 0.1
     groundtruth: GroundTruthSettings = GroundTruthSettings()

@@ -6,6 +6,8 @@ Items (docs/data-model.md has the full table):
     SESSION#<store>#<session>        META                   the session (GSI by-store-status)
     SESSION#<store>#<session>        CART                   its live cart and receipt factors
     EVENT#<store>#<event_id>         ATTRIBUTION            one shelf change's attribution
+    EVENT#<store>#<event_id>         SETTLED                what reviewers answered about it
+    EVENT#<store>#<event_id>         ASKED                  the open review that asks about it
     STORE#<store>#LANES              <lane_id>              foreign units a lane holds
     STORE#<store>#AMBIGUITY          <t_start>#<event_id>   a track.ambiguity interval
 
@@ -25,6 +27,7 @@ from pydantic import Field
 
 from walkout._base import Identifier, Model
 from walkout.attribution import Ambiguity, Attribution, receipt_confidence
+from walkout.attribution.record import Hypothesis
 from walkout.cart import Cart
 from walkout.data.dynamo import (
     Clock,
@@ -44,6 +47,10 @@ from walkout.ingest.lifecycle import SessionStatus
 META = "META"
 CART = "CART"
 ATTRIBUTION = "ATTRIBUTION"
+SETTLED = "SETTLED"
+ASKED = "ASKED"
+# DynamoDB's limit on the items of one transaction.
+TRANSACTION_MAX_ITEMS = 100
 STATUS_INDEX = "by-store-status"
 # How far back ambiguity intervals are read for a shelf change: longer than any visit.
 AMBIGUITY_HORIZON = timedelta(hours=3)
@@ -133,6 +140,25 @@ class LaneMemory(Model):
     lane_id: Identifier
     foreign: dict[str, int] = {}
     rev: int = 0
+
+
+class SettledEvent(Model):
+    """What reviewers answered about one shelf event, for every session it touches: the
+    answer is a fact about the event (who moved what), not about the session whose review
+    asked it. `decision` charges the session named (`session_id` None: nobody)."""
+
+    event_id: Identifier
+    decision: Hypothesis
+    task_id: Identifier
+    asked_for: Identifier = Field(description="the session whose review asked it")
+    shown: list[Identifier] = Field(description="the sessions the reviewers chose among")
+    answered_at: UtcTimestamp
+
+    def settles_for(self, session_id: str) -> bool:
+        """Whether the answer decides the event for `session_id`: an answer naming a
+        session does (whoever it names, the others did not move the item); "none of them"
+        only for the sessions the reviewers were shown (a question lists a few)."""
+        return self.decision.session_id is not None or session_id in self.shown
 
 
 @dataclass(frozen=True)
@@ -385,6 +411,113 @@ class SessionsTable:
             Attribution.model_validate(i["record"]) for i in batch_get(self.ddb, self.table, keys)
         )
         return {a.event_id: a for a in found}
+
+    # settled events ------------------------------------------------------------------------
+
+    def record_settled(
+        self, store_id: str, settled: Sequence[SettledEvent]
+    ) -> dict[str, SettledEvent]:
+        """Store reviewers' answers; the first answer about an event stays. Returns the events
+        that had been answered before with another effect (event id -> that answer)."""
+        now = self.clock()
+        earlier: dict[str, SettledEvent] = {}
+        for answer in settled:
+            pk = event_pk(store_id, answer.event_id)
+            try:
+                self.ddb.put_item(
+                    TableName=self.table,
+                    Item=to_item(
+                        {
+                            "pk": pk,
+                            "sk": SETTLED,
+                            "record": answer.model_dump(mode="json"),
+                            **ttl_attribute(now, self.ttl_days),
+                        }
+                    ),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                self.write_items += 1
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
+                page = self.ddb.get_item(
+                    TableName=self.table, Key=key(pk, SETTLED), ConsistentRead=True
+                )
+                stored = SettledEvent.model_validate(from_item(page["Item"])["record"])
+                if not stored.decision.same_effect(answer.decision):
+                    earlier[answer.event_id] = stored
+        return earlier
+
+    def claim_questions(
+        self, store_id: str, event_ids: Sequence[str], *, task_id: str, until: datetime
+    ) -> bool:
+        """Mark `event_ids` as asked by review `task_id` until `until`, all or none: False
+        when another review, still open, asks one of them (the caller waits for its answer
+        instead of asking again). Claiming again under the same task id is harmless."""
+        if not event_ids:
+            return True
+        if len(event_ids) > TRANSACTION_MAX_ITEMS:
+            # More than one transaction holds: ask them without claims (a duplicate question
+            # costs a reviewer's minute, it never makes a receipt wrong).
+            return True
+        now = self.clock()
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(
+                        {
+                            "pk": event_pk(store_id, event_id),
+                            "sk": ASKED,
+                            "task_id": task_id,
+                            "until": until.timestamp(),
+                            **ttl_attribute(now, self.ttl_days),
+                        }
+                    ),
+                    "ConditionExpression": (
+                        "attribute_not_exists(pk) OR task_id = :task OR #until < :now"
+                    ),
+                    "ExpressionAttributeNames": {"#until": "until"},
+                    "ExpressionAttributeValues": {
+                        ":task": value(task_id),
+                        ":now": value(now.timestamp()),
+                    },
+                }
+            }
+            for event_id in sorted(set(event_ids))
+        ]
+        try:
+            self.ddb.transact_write_items(TransactItems=items)
+        except self.ddb.exceptions.TransactionCanceledException as exc:
+            if "ConditionalCheckFailed" in cancellation_codes(exc):
+                return False
+            raise
+        self.write_items += len(items)
+        return True
+
+    def release_questions(self, store_id: str, event_ids: Iterable[str], *, task_id: str) -> None:
+        """Drop review `task_id`'s claims on `event_ids` (answered, or given up): sessions
+        waiting for them go on, with the answers kept or asking themselves."""
+        for event_id in sorted(set(event_ids)):
+            try:
+                self.ddb.delete_item(
+                    TableName=self.table,
+                    Key=key(event_pk(store_id, event_id), ASKED),
+                    ConditionExpression="task_id = :task",
+                    ExpressionAttributeValues={":task": value(task_id)},
+                )
+                self.write_items += 1
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
+
+    def settled_events(self, store_id: str, event_ids: Iterable[str]) -> dict[str, SettledEvent]:
+        """Reviewers' answers about those of `event_ids` that were answered, by event id."""
+        keys = [key(event_pk(store_id, e), SETTLED) for e in sorted(set(event_ids))]
+        found = (
+            SettledEvent.model_validate(i["record"]) for i in batch_get(self.ddb, self.table, keys)
+        )
+        return {s.event_id: s for s in found}
 
     def lanes(self, store_id: str) -> dict[str, LaneMemory]:
         out = {}

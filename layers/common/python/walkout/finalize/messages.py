@@ -34,13 +34,21 @@ class AssessOutput(StepModel):
     confidence: float
     events: int
     reviewed_events: int
+    # Events of the session that earlier reviews (of other sessions) answered, and whose
+    # answers the assessment counted as certain: IssueReceipt applies them.
+    settled_events: list[Identifier] = []
     review: ReviewTask | None = None
+    # Route `await-answers`: seconds until the session is assessed again.
+    wait_s: int | None = None
 
 
 class IssueInput(StepModel):
     store_id: Identifier
     session_id: Identifier
+    settled_events: list[Identifier] = []
     review: ReviewTask | None = None
+    # Route `await-answers`: seconds until the session is assessed again.
+    wait_s: int | None = None
     review_outcome: ReviewOutcome | None = None
 
 

@@ -4,6 +4,9 @@
 - Reviewed: the session's attributions are replayed in time order with each reviewed
   event's decision replaced by the reviewers' answer. An event the reviewers could not
   settle is treated like a timed-out review for that event.
+- Settled by earlier reviews: events of this session that other sessions' reviews already
+  answered (the answer says who moved what, for every cart) are replayed with that answer
+  too, whether or not this session had a review of its own; the receipt is `reviewed`.
 - Review timed out: the customer-favourable fallback. Only the confident items are
   charged: a reviewed event that would add an item to this session's cart adds nothing;
   a reviewed return that took an item off the cart still counts (it favours the shopper).
@@ -16,13 +19,19 @@ corrections cannot be applied safely (`CartMismatchError`, the session goes to a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from walkout.attribution.effects import cart_after
 from walkout.attribution.record import Action, Attribution, Hypothesis
 from walkout.cart import ReviewStatus
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
-from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewOutcome, ReviewTask
+from walkout.review.contract import (
+    EventAnswer,
+    ReviewAnswer,
+    ReviewOutcome,
+    ReviewTask,
+    ReviewTimedOut,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,9 @@ class Settlement:
     status: ReviewStatus
     audit: tuple[str, ...] = ()
     corrected_events: tuple[str, ...] = ()
+    # The session's own review's answers (event id -> the decision), to keep for the other
+    # sessions the same events touch.
+    answers: Mapping[str, Hypothesis] = field(default_factory=dict)
 
 
 def replay(
@@ -104,19 +116,24 @@ def settle(
     task: ReviewTask | None,
     outcome: ReviewOutcome | None,
     same_person: Mapping[str, float] | None = None,
+    settled: Mapping[str, Hypothesis] | None = None,
 ) -> Settlement:
     """The receipt's items for a session, given its review outcome (None: not reviewed),
     and why it needs an audit; `same_person`: the edge's word, per track, on whether the
-    person who left on it came in under the session."""
+    person who left on it came in under the session; `settled`: event id -> the decision
+    reviewers gave it in another session's review."""
     live = {s: n for s, n in sorted(live_items.items()) if n > 0}
     # Who left first: the reasons are stored joined and cut at a length, and a review's
     # reason may list many events.
     audit = list(identity_doubts(same_person or {}))
-    if outcome is None or task is None:
+    settled = dict(settled or {})
+    reviewed = outcome is not None and task is not None
+    if not reviewed and not settled:
         return Settlement(items=live, status=ReviewStatus.AUTO, audit=tuple(audit))
 
     by_event = {a.event_id: a for a in attributions}
-    missing = [q.event_id for q in task.questions if q.event_id not in by_event]
+    asked = [q.event_id for q in task.questions] if task is not None and reviewed else []
+    missing = [e for e in [*asked, *settled] if e not in by_event]
     if missing:
         raise AttributionMissingError(f"reviewed events without attribution: {missing}")
     replayed = replay(attributions, session_id)
@@ -126,9 +143,10 @@ def settle(
             f" the live cart holds {live}"
         )
 
-    overrides: dict[str, Hypothesis] = {}
-    if isinstance(outcome, ReviewAnswer):
-        status = ReviewStatus.REVIEWED
+    overrides: dict[str, Hypothesis] = dict(settled)
+    answers: dict[str, Hypothesis] = {}
+    status = ReviewStatus.REVIEWED
+    if task is not None and isinstance(outcome, ReviewAnswer):
         unresolved = []
         for q in task.questions:
             answer = outcome.answer(q.event_id)
@@ -138,21 +156,23 @@ def settle(
                 if fallback is not None:
                     overrides[q.event_id] = fallback
                 continue
-            overrides[q.event_id] = _answered(answer, task)
+            overrides[q.event_id] = answers[q.event_id] = _answered(answer, task)
         if unresolved:
             audit.append(
                 f"reviewers did not settle {len(unresolved)} event(s); their picks were not"
                 f" charged: {', '.join(unresolved)}"
             )
-    else:
+    elif task is not None and isinstance(outcome, ReviewTimedOut):
         status = ReviewStatus.TIMEOUT_PARTIAL
+        left_off = 0
         for q in task.questions:
             fallback = _uncharged(by_event[q.event_id], session_id)
             if fallback is not None:
                 overrides[q.event_id] = fallback
+                left_off += 1
         audit.append(
             f"review ended without an answer ({outcome.error}); only confident items were"
-            f" charged, {len(overrides)} uncertain pick(s) left off"
+            f" charged, {left_off} uncertain pick(s) left off"
         )
     items = replay(attributions, session_id, overrides)
     return Settlement(
@@ -160,4 +180,5 @@ def settle(
         status=status,
         audit=tuple(audit),
         corrected_events=tuple(sorted(overrides)),
+        answers=answers,
     )

@@ -23,6 +23,8 @@ class Route(StrEnum):
     ISSUE = "issue"
     REVIEW_CONSOLE = "review-console"
     REVIEW_GROUNDTRUTH = "review-groundtruth"
+    # Another session's open review asks about some of the events: wait for its answer.
+    AWAIT_ANSWERS = "await-answers"
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,20 @@ retries it with backoff); a `FinalizeError` means a person must look (no retry).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
 
 from walkout import observability as obs
-from walkout.attribution.record import Attribution
+from walkout.attribution.record import Attribution, Hypothesis
 from walkout.cart import Cart, Receipt, ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.data.dynamo import Clock, cancellation_codes, client, utc_clock
 from walkout.data.evidence import EvidenceImages
 from walkout.data.receipts import FlagKind, ReceiptsTable
-from walkout.data.sessions import ConcurrentUpdateError, SessionsTable
+from walkout.data.sessions import ConcurrentUpdateError, SessionsTable, SettledEvent
 from walkout.data.stores import StoreDefinitions
 from walkout.definition import StoreDefinition
 from walkout.finalize.errors import (
@@ -43,11 +44,12 @@ from walkout.finalize.messages import (
     SessionKey,
 )
 from walkout.finalize.outcome import settle
-from walkout.finalize.questions import build_review_task
+from walkout.finalize.questions import build_review_task, task_id_for
 from walkout.finalize.receipt import issue_receipt, receipt_issued_detail
 from walkout.finalize.scoring import Route, assess, route
 from walkout.finalize.settings import AssessSettings, AttentionSettings, IssueSettings
 from walkout.ingest.lifecycle import SessionStatus
+from walkout.review.contract import ReviewTask
 
 TRANSIENT_CODES: Final = frozenset(
     {
@@ -69,6 +71,8 @@ class MetricName:
     SESSIONS_ASSESSED: Final = "SessionsAssessed"
     SESSIONS_SENT_TO_REVIEW: Final = "SessionsSentToReview"
     EVENTS_SENT_TO_REVIEW: Final = "EventsSentToReview"
+    EVENTS_SETTLED_BEFORE: Final = "EventsSettledByEarlierReviews"
+    SESSIONS_AWAITING_ANSWERS: Final = "SessionsAwaitingOtherReviews"
     RECEIPTS_ISSUED: Final = "ReceiptsIssued"
     RECEIPTS_REVIEWED: Final = "ReceiptsReviewed"
     RECEIPTS_TIMEOUT_PARTIAL: Final = "ReceiptsTimeoutPartial"
@@ -119,6 +123,7 @@ class Assessor:
     backend: ReviewBackend
     timeout_s: int
     heartbeat_s: int
+    await_s: int = 60
     clock: Clock = utc_clock
 
     @classmethod
@@ -134,6 +139,7 @@ class Assessor:
             backend=settings.review_backend,
             timeout_s=settings.review_timeout_s,
             heartbeat_s=settings.review_heartbeat_s,
+            await_s=settings.review_await_s,
         )
 
     def assess(self, key: SessionKey) -> AssessOutput:
@@ -144,10 +150,33 @@ class Assessor:
             if session.status is SessionStatus.OPEN:
                 raise SessionNotReadyError(f"session {key.session_id} is still open")
             assessment = assess(cart.factors, self.threshold)
+            settled: list[str] = []
+            if assessment.needs_review:
+                # Before asking people, take what they already answered about these events
+                # in other sessions' reviews (a shelf event often touches several carts).
+                uncertain = [e for e, f in cart.factors.items() if f < 1.0]
+                answered = self.sessions.settled_events(key.store_id, uncertain)
+                settled = sorted(e for e, a in answered.items() if a.settles_for(key.session_id))
+                if settled:
+                    known = dict.fromkeys(settled, 1.0)
+                    assessment = assess({**cart.factors, **known}, self.threshold)
+                    obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(settled))
             next_step = route(assessment, self.backend)
             obs.count(MetricName.SESSIONS_ASSESSED)
             review = None
-            if next_step is not Route.ISSUE:
+            wait_s = None
+            if next_step is not Route.ISSUE and not self.sessions.claim_questions(
+                key.store_id,
+                assessment.to_review,
+                task_id=task_id_for(key.store_id, key.session_id),
+                until=self.clock() + timedelta(seconds=self.timeout_s),
+            ):
+                # Another open review asks about some of these events: its answer may make
+                # this review needless, or smaller. Look again after a while (its claims end
+                # when it is answered or given up, at the latest after the review timeout).
+                next_step, wait_s = Route.AWAIT_ANSWERS, self.await_s
+                obs.count(MetricName.SESSIONS_AWAITING_ANSWERS)
+            elif next_step is not Route.ISSUE:
                 definition = _store(self.stores, key.store_id)
                 attributions = _attributions(
                     self.sessions, key.store_id, list(assessment.to_review)
@@ -180,6 +209,7 @@ class Assessor:
                 "confidence": round(assessment.confidence, 6),
                 "events": len(assessment.events),
                 "reviewed_events": len(assessment.to_review),
+                "settled_events": len(settled),
             },
         )
         return AssessOutput(
@@ -189,8 +219,15 @@ class Assessor:
             confidence=assessment.confidence,
             events=len(assessment.events),
             reviewed_events=len(assessment.to_review),
+            settled_events=settled,
             review=review,
+            wait_s=wait_s,
         )
+
+
+def _shown(task: ReviewTask, event_id: str) -> list[str]:
+    question = task.question(event_id)
+    return [s.session_id for s in question.shoppers] if question is not None else []
 
 
 def _same_prices(receipt: Receipt, cart: Cart) -> bool:
@@ -236,9 +273,10 @@ class ReceiptIssuer:
                     f"session {request.store_id}/{request.session_id} is unknown"
                 )
             definition = _store(self.stores, request.store_id)
+            settled = self._settled(request)
             attributions = (
                 _attributions(self.sessions, request.store_id, sorted(cart.factors))
-                if request.review_outcome is not None
+                if request.review_outcome is not None or settled
                 else []
             )
             settlement = settle(
@@ -248,7 +286,19 @@ class ReceiptIssuer:
                 task=request.review,
                 outcome=request.review_outcome,
                 same_person=session.same_person,
+                settled=settled,
             )
+            audit = settlement.audit
+            if request.review is not None and request.review_outcome is not None:
+                if settlement.answers:
+                    audit += self._keep_answers(request.review, settlement.answers)
+                # Sessions waiting for this review go on: with its answers, or asking the
+                # events it could not settle themselves.
+                self.sessions.release_questions(
+                    request.store_id,
+                    [q.event_id for q in request.review.questions],
+                    task_id=request.review.task_id,
+                )
             now = self.clock()
             receipt = issue_receipt(
                 store_id=request.store_id,
@@ -273,12 +323,12 @@ class ReceiptIssuer:
                     review_status=ReviewStatus.AUTO,
                     issued_at=now,
                 )
-            stored, issued_now = self.receipts.issue(receipt, audit=settlement.audit)
+            stored, issued_now = self.receipts.issue(receipt, audit=audit)
         if issued_now:
             obs.count(MetricName.RECEIPTS_ISSUED)
             if stored.review_status in self._status_metric:
                 obs.count(self._status_metric[stored.review_status])
-            if settlement.audit:
+            if audit:
                 obs.count(MetricName.RECEIPTS_FOR_AUDIT)
             if session.exit_at is not None:
                 obs.milliseconds(
@@ -303,10 +353,46 @@ class ReceiptIssuer:
                 version=stored.version,
                 review_status=stored.review_status,
                 total_minor=stored.totals.total_minor,
-                needs_audit=bool(settlement.audit),
+                needs_audit=bool(audit),
                 issued_now=issued_now,
             ),
-            receipt_issued=receipt_issued_detail(stored, audit=settlement.audit),
+            receipt_issued=receipt_issued_detail(stored, audit=audit),
+        )
+
+    def _settled(self, request: IssueInput) -> dict[str, Hypothesis]:
+        """The answers of other sessions' reviews that the assessment counted on."""
+        if not request.settled_events:
+            return {}
+        found = self.sessions.settled_events(request.store_id, request.settled_events)
+        missing = sorted(set(request.settled_events) - set(found))
+        if missing:
+            # Answers are never deleted before their TTL (days): a lost one is a bug.
+            raise FinalizeError(f"answers the assessment used are gone: {missing}")
+        return {e: found[e].decision for e in request.settled_events}
+
+    def _keep_answers(self, task: ReviewTask, answers: Mapping[str, Hypothesis]) -> tuple[str, ...]:
+        """Keep the review's answers for the other sessions its events touch; the audit
+        reason when another review had answered one of them otherwise."""
+        now = self.clock()
+        earlier = self.sessions.record_settled(
+            task.store_id,
+            [
+                SettledEvent(
+                    event_id=event_id,
+                    decision=decision,
+                    task_id=task.task_id,
+                    asked_for=task.session_id,
+                    shown=_shown(task, event_id),
+                    answered_at=now,
+                )
+                for event_id, decision in sorted(answers.items())
+            ],
+        )
+        if not earlier:
+            return ()
+        return (
+            f"another review answered {len(earlier)} of this review's event(s) otherwise"
+            f" ({', '.join(sorted(earlier))}); this receipt follows its own review",
         )
 
 

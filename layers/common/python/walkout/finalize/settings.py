@@ -28,6 +28,7 @@ ENV_EVIDENCE_BUCKET: Final = "WALKOUT_EVIDENCE_BUCKET"
 ENV_REVIEW_BACKEND: Final = "WALKOUT_REVIEW_BACKEND"
 ENV_REVIEW_TIMEOUT_S: Final = "WALKOUT_REVIEW_TIMEOUT_S"
 ENV_REVIEW_HEARTBEAT_S: Final = "WALKOUT_REVIEW_HEARTBEAT_S"
+ENV_REVIEW_AWAIT_S: Final = "WALKOUT_REVIEW_AWAIT_S"
 
 ASSESS_SERVICE: Final = "finalize-assess"
 ISSUE_SERVICE: Final = "finalize-issue"
@@ -51,6 +52,7 @@ class AssessSettings(FunctionSettings):
     # Seconds: at least 1 here (tests use short reviews); the deployment config asks more.
     review_timeout_s: Annotated[int, Field(alias=ENV_REVIEW_TIMEOUT_S, ge=1, le=28_800)]
     review_heartbeat_s: Annotated[int, Field(alias=ENV_REVIEW_HEARTBEAT_S, ge=1, le=28_800)]
+    review_await_s: Annotated[int, Field(alias=ENV_REVIEW_AWAIT_S, ge=1, le=3600)] = 60
     transient_ttl_days: Annotated[int, Field(alias=ENV_TRANSIENT_TTL_DAYS, ge=1)]
     store_cache_s: Annotated[float, Field(alias=ENV_STORE_CACHE_S, ge=0)] = 60.0
 
@@ -67,6 +69,7 @@ class AssessSettings(FunctionSettings):
             ENV_REVIEW_BACKEND: config.review_backend.value,
             ENV_REVIEW_TIMEOUT_S: str(config.review_timeout_s),
             ENV_REVIEW_HEARTBEAT_S: str(config.review_heartbeat_s),
+            ENV_REVIEW_AWAIT_S: str(config.review_await_s),
             ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
         }
 
