@@ -37,6 +37,7 @@ from infrastructure.functions import (
 )
 from infrastructure.review import ReviewAdapters
 from walkout.config import DeploymentConfig
+from walkout.data.sessions import STATUS_INDEX
 from walkout.finalize.settings import (
     ASSESS_SERVICE,
     ATTENTION_SERVICE,
@@ -135,6 +136,12 @@ class Finalization(Construct):
             ),
         )
         self.assess.allow_table("SessionsTable", sessions, ASSESS_SESSIONS)
+        # The answers that name a session are listed on this index (NAMED#<store>#<session>).
+        self.assess.allow(
+            "ReadAnswersNamingSession",
+            ["dynamodb:Query"],
+            [f"{sessions.table_arn}/index/{STATUS_INDEX}"],
+        )
         self.assess.allow(
             "MarkAskedEvents",
             ASSESS_ASKED,

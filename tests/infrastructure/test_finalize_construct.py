@@ -455,3 +455,11 @@ def test_the_asl_file_passes_asl_validator() -> None:
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_assess_step_reads_the_answers_naming_a_session_on_one_index_only(gt: Probe) -> None:
+    statements = gt.policy_statements("FinalizeAssessRole")
+    [statement] = [s for s in statements if s.get("Sid") == "ReadAnswersNamingSession"]
+
+    assert statement["Action"] == "dynamodb:Query"
+    assert json.dumps(statement["Resource"]).endswith('/index/by-store-status"]]}')

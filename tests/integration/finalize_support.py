@@ -69,6 +69,9 @@ class Pick:
     what: Sequence[tuple[str, int, float]]
     p: float
     action: Action = Action.PICK
+    # (session, P) weighed as alternatives but not close enough for ingest to write their
+    # carts: reviewers may be shown them, their carts do not carry the event.
+    unwritten: Sequence[tuple[str, float]] = ()
 
 
 def attribution_of(pick: Pick, event_id: str, at: datetime, store_id: str = STORE) -> Attribution:
@@ -78,7 +81,10 @@ def attribution_of(pick: Pick, event_id: str, at: datetime, store_id: str = STOR
     alternatives = [
         Hypothesis(session_id=chosen_session, sku=s, qty=q, probability=p)
         for s, q, p in pick.what[1:]
-    ] + [Hypothesis(session_id=s, sku=sku, qty=qty, probability=p) for s, p in pick.who[1:]]
+    ] + [
+        Hypothesis(session_id=s, sku=sku, qty=qty, probability=p)
+        for s, p in (*pick.who[1:], *pick.unwritten)
+    ]
     shares = [
         SessionShare(
             session_id=s,
@@ -228,7 +234,9 @@ class FinalizeCloud:
         self.seeded_sessions += 1
         tag = self.seeded_sessions
         table = self.sessions()
-        names = {s: f"{s}-{tag}" for s in sorted({s for p in picks for s, _ in p.who})}
+        names = {
+            s: f"{s}-{tag}" for s in sorted({s for p in picks for s, _ in (*p.who, *p.unwritten)})
+        }
         carts: dict[str, CartRecord] = {}
         exit_at = T0 + timedelta(seconds=exit_s)
         for i, session_id in enumerate(names.values()):
@@ -258,7 +266,12 @@ class FinalizeCloud:
             at = T0 + timedelta(seconds=10 + 10 * n)
             event_id = f"01JEVT{next(self.event_numbers):020d}"
             renamed = Pick(
-                pick.lane, [(names[s], p) for s, p in pick.who], pick.what, pick.p, pick.action
+                pick.lane,
+                [(names[s], p) for s, p in pick.who],
+                pick.what,
+                pick.p,
+                pick.action,
+                [(names[s], p) for s, p in pick.unwritten],
             )
             attribution = attribution_of(renamed, event_id, at)
             writes = []

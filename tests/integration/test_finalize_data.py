@@ -25,7 +25,7 @@ from walkout.data.review_tasks import (
     ReviewTasksTable,
     ReviewTaskStatus,
 )
-from walkout.data.sessions import SessionsTable, SettledEvent
+from walkout.data.sessions import RecordedAnswers, SessionsTable, SettledEvent
 from walkout.finalize.receipt import issue_receipt
 from walkout.review.console import ConsoleReview, NotYourTaskError, UnknownTaskError
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
@@ -475,12 +475,13 @@ def test_the_first_answer_about_an_event_stays_and_a_different_later_one_is_repo
     table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
     first = [settled("ev-1", "s-2"), settled("ev-2", None)]
 
-    assert table.record_settled("store-1", first) == {}
-    # The same answers again (a retried step) are no disagreement
-    assert table.record_settled("store-1", first) == {}
+    assert table.record_settled("store-1", first) == RecordedAnswers(("ev-1", "ev-2"), {})
+    # The same answers again (a retried step) are no disagreement, and nothing new
+    assert table.record_settled("store-1", first) == RecordedAnswers((), {})
     # Another review answering ev-1 otherwise: reported, and the first answer stays
     other = settled("ev-1", "s-3", task_id="rt-2")
-    assert table.record_settled("store-1", [other, settled("ev-3", "s-3")]) == {"ev-1": first[0]}
+    recorded = table.record_settled("store-1", [other, settled("ev-3", "s-3")])
+    assert recorded == RecordedAnswers(("ev-3",), {"ev-1": first[0]})
 
     found = table.settled_events("store-1", ["ev-1", "ev-2", "ev-3", "ev-4"])
     assert found == {"ev-1": first[0], "ev-2": first[1], "ev-3": settled("ev-3", "s-3")}
@@ -488,6 +489,11 @@ def test_the_first_answer_about_an_event_stays_and_a_different_later_one_is_repo
     assert table.settled_events("store-2", ["ev-1"]) == {}
     # and the answers live beside the attribution records, which they leave alone
     assert table.get_attributions("store-1", ["ev-1"]) == {}
+    # Answers naming a session are listed under it; "none of them" names nobody
+    assert table.answers_naming("store-1", "s-2") == {"ev-1": first[0]}
+    assert table.answers_naming("store-1", "s-3") == {"ev-3": settled("ev-3", "s-3")}
+    assert table.answers_naming("store-1", "s-1") == {}
+    assert table.answers_naming("store-2", "s-2") == {}
 
 
 def test_a_reviewer_taking_the_oldest_task_reads_one_page_of_the_queue(ddb: Any) -> None:

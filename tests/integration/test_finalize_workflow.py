@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from finalize_support import FinalizeCloud, Pick, finalize_cloud
+from finalize_support import FinalizeCloud, Pick, Seeded, finalize_cloud
 from ingest_support import REGION, STORE
 
 from walkout.cart import Receipt, ReviewStatus
@@ -406,6 +406,99 @@ def test_a_review_given_up_lets_the_waiting_session_ask_for_itself(
     own = cloud.queued_task(other, timeout_s=8.0)
     assert [q.event_id for q in own.questions] == [seeded.events[CANDY]]
     assert cloud.wait(second)["status"] == "SUCCEEDED"
+
+
+# s-x was charged the candy (0.6); s-y, a distant runner-up (0.03), is sure enough anyway
+CANDY_X_OR_Y = Pick("L6", who=[("s-x", 0.6), ("s-y", 0.03)], what=[("candy", 1, 0.98)], p=0.59)
+COLA_Y = Pick("L1", who=[("s-y", 0.999)], what=[("cola", 1, 0.999)], p=0.999)
+
+
+def answer_candy(cloud: FinalizeCloud, seeded: Seeded, reviewed: str, took: str) -> None:
+    """s-x's review is in the queue: a reviewer answers that `took` took the candy."""
+    task = cloud.queued_task(seeded[reviewed])
+    console = cloud.console()
+    view = console.next_task("retailer-1", "reviewer-7")
+    assert view is not None and view.task_id == task.task_id
+    [question] = task.questions
+    console.answer_task(
+        task.task_id,
+        [
+            EventAnswer(
+                event_id=question.event_id,
+                shopper=label(task, question.event_id, seeded[took]),
+                sku="candy",
+                qty=1,
+            )
+        ],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+
+
+def test_an_answer_corrects_a_session_that_was_sure_enough_without_it(
+    cloud: FinalizeCloud,
+) -> None:
+    seeded = cloud.seed([COLA_Y, CANDY_X_OR_Y])
+    first = cloud.start(seeded["s-x"])
+    # When s-x's reviewer says s-y took the candy
+    answer_candy(cloud, seeded, "s-x", took="s-y")
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    assert cloud.receipts().latest(STORE, seeded["s-x"]).lines == []  # type: ignore[union-attr]
+    # Then s-y, sure enough to be issued without review, is charged the candy too
+    second = cloud.start(seeded["s-y"])
+    assert cloud.wait(second)["status"] == "SUCCEEDED"
+    assert cloud.entered_states(second) == [
+        "Assess",
+        "Route",
+        "IssueReceipt",
+        "PublishReceiptIssued",
+    ]
+    receipt = cloud.receipts().latest(STORE, seeded["s-y"])
+    assert receipt is not None
+    assert charged(receipt) == {"cola": 1, "candy": 1}
+    assert receipt.review_status is ReviewStatus.REVIEWED
+
+
+def test_an_answer_naming_a_session_whose_cart_never_carried_the_event_reaches_it(
+    cloud: FinalizeCloud,
+) -> None:
+    # s-z was weighed (0.01) but too unlikely for ingest to write its cart
+    candy = Pick(
+        "L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59, unwritten=[("s-z", 0.01)]
+    )
+    soap = Pick("L3", who=[("s-z", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
+    seeded = cloud.seed([soap, candy])
+    assert seeded.events[1] not in cloud.sessions().get_cart(STORE, seeded["s-z"]).factors  # type: ignore[union-attr]
+    first = cloud.start(seeded["s-x"])
+    answer_candy(cloud, seeded, "s-x", took="s-z")
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+
+    second = cloud.start(seeded["s-z"])
+
+    assert cloud.wait(second)["status"] == "SUCCEEDED"
+    receipt = cloud.receipts().latest(STORE, seeded["s-z"])
+    assert receipt is not None
+    assert charged(receipt) == {"soap": 1, "candy": 1}
+    assert receipt.review_status is ReviewStatus.REVIEWED
+
+
+def test_an_answer_that_contradicts_a_receipt_already_issued_flags_it_for_audit(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given s-y's receipt, issued without the candy before anybody answered
+    seeded = cloud.seed([COLA_Y, CANDY_X_OR_Y])
+    assert cloud.wait(cloud.start(seeded["s-y"]))["status"] == "SUCCEEDED"
+    # When s-x's reviewer says s-y took the candy
+    first = cloud.start(seeded["s-x"])
+    answer_candy(cloud, seeded, "s-x", took="s-y")
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    # Then s-y's receipt stays as issued, and is flagged for a person to look at
+    receipt = cloud.receipts().latest(STORE, seeded["s-y"])
+    assert receipt is not None and charged(receipt) == {"cola": 1}
+    [flag] = session_flags(cloud, FlagKind.AUDIT, seeded["s-y"])
+    assert "found this shopper took 1 x candy" in flag.reason
+    assert "not charged on the receipt" in flag.reason
+    assert session_flags(cloud, FlagKind.AUDIT, seeded["s-x"]) == []
 
 
 # --- review through Ground Truth --------------------------------------------------------------

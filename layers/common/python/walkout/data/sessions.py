@@ -76,6 +76,11 @@ def store_gsi_pk(store_id: str) -> str:
     return f"STORE#{store_id}"
 
 
+def named_gsi_pk(store_id: str, session_id: str) -> str:
+    """The index key listing the answers that name a session."""
+    return f"NAMED#{store_id}#{session_id}"
+
+
 class ConcurrentUpdateError(RuntimeError):
     """An item changed under us (its `rev` moved): retry the record with fresh state."""
 
@@ -159,6 +164,15 @@ class SettledEvent(Model):
         session does (whoever it names, the others did not move the item); "none of them"
         only for the sessions the reviewers were shown (a question lists a few)."""
         return self.decision.session_id is not None or session_id in self.shown
+
+
+@dataclass(frozen=True)
+class RecordedAnswers:
+    """`new`: the events whose answer was stored now; `conflicts`: the events answered
+    before with another effect (event id -> that first answer, which stays)."""
+
+    new: tuple[str, ...]
+    conflicts: dict[str, SettledEvent]
 
 
 @dataclass(frozen=True)
@@ -414,15 +428,16 @@ class SessionsTable:
 
     # settled events ------------------------------------------------------------------------
 
-    def record_settled(
-        self, store_id: str, settled: Sequence[SettledEvent]
-    ) -> dict[str, SettledEvent]:
-        """Store reviewers' answers; the first answer about an event stays. Returns the events
-        that had been answered before with another effect (event id -> that answer)."""
+    def record_settled(self, store_id: str, settled: Sequence[SettledEvent]) -> RecordedAnswers:
+        """Store reviewers' answers; the first answer about an event stays. An answer naming
+        a session is also listed under that session (the `by-store-status` index,
+        `gsi1pk = NAMED#<store>#<session>`), which need not carry the event in its cart."""
         now = self.clock()
+        new: list[str] = []
         earlier: dict[str, SettledEvent] = {}
         for answer in settled:
             pk = event_pk(store_id, answer.event_id)
+            named = answer.decision.session_id
             try:
                 self.ddb.put_item(
                     TableName=self.table,
@@ -431,12 +446,18 @@ class SessionsTable:
                             "pk": pk,
                             "sk": SETTLED,
                             "record": answer.model_dump(mode="json"),
+                            **(
+                                {"gsi1pk": named_gsi_pk(store_id, named), "gsi1sk": answer.event_id}
+                                if named is not None
+                                else {}
+                            ),
                             **ttl_attribute(now, self.ttl_days),
                         }
                     ),
                     ConditionExpression="attribute_not_exists(pk)",
                 )
                 self.write_items += 1
+                new.append(answer.event_id)
             except Exception as exc:
                 if not is_conditional_failure(exc):
                     raise
@@ -446,7 +467,22 @@ class SessionsTable:
                 stored = SettledEvent.model_validate(from_item(page["Item"])["record"])
                 if not stored.decision.same_effect(answer.decision):
                     earlier[answer.event_id] = stored
-        return earlier
+        return RecordedAnswers(new=tuple(new), conflicts=earlier)
+
+    def answers_naming(self, store_id: str, session_id: str) -> dict[str, SettledEvent]:
+        """Reviewers' answers that name `session_id` as the one who moved the item, by event
+        id (read from the index: an answer stored a moment ago may be missing)."""
+        found = (
+            SettledEvent.model_validate(i["record"])
+            for i in query_all(
+                self.ddb,
+                TableName=self.table,
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": value(named_gsi_pk(store_id, session_id))},
+            )
+        )
+        return {s.event_id: s for s in found}
 
     def claim_questions(
         self, store_id: str, event_ids: Sequence[str], *, task_id: str, until: datetime

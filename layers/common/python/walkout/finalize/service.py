@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Final
 
 from walkout import observability as obs
+from walkout.attribution import receipt_confidence
 from walkout.attribution.record import Attribution, Hypothesis
 from walkout.cart import Cart, Receipt, ReviewStatus
 from walkout.config import ReviewBackend
@@ -149,18 +150,9 @@ class Assessor:
                 raise SessionNotFoundError(f"session {key.store_id}/{key.session_id} is unknown")
             if session.status is SessionStatus.OPEN:
                 raise SessionNotReadyError(f"session {key.session_id} is still open")
-            assessment = assess(cart.factors, self.threshold)
-            settled: list[str] = []
-            if assessment.needs_review:
-                # Before asking people, take what they already answered about these events
-                # in other sessions' reviews (a shelf event often touches several carts).
-                uncertain = [e for e, f in cart.factors.items() if f < 1.0]
-                answered = self.sessions.settled_events(key.store_id, uncertain)
-                settled = sorted(e for e, a in answered.items() if a.settles_for(key.session_id))
-                if settled:
-                    known = dict.fromkeys(settled, 1.0)
-                    assessment = assess({**cart.factors, **known}, self.threshold)
-                    obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(settled))
+            settled = self._settled(key, cart.factors)
+            known = dict.fromkeys((e for e in settled if e in cart.factors), 1.0)
+            assessment = assess({**cart.factors, **known}, self.threshold)
             next_step = route(assessment, self.backend)
             obs.count(MetricName.SESSIONS_ASSESSED)
             review = None
@@ -224,6 +216,50 @@ class Assessor:
             wait_s=wait_s,
         )
 
+    def _settled(self, key: SessionKey, factors: Mapping[str, float]) -> list[str]:
+        """The session's events that other sessions' reviews answered, whose answers its
+        receipt takes (IssueReceipt applies them): a shelf event often touches several
+        carts, and an answer says who moved what for all of them.
+
+        - Answers about its uncertain events, where they decide for this session ("none of
+          them" only if the reviewers were shown this session).
+        - Answers naming this session for events its cart does not carry (it was not among
+          the close runners-up ingest wrote to): only an answer adds those.
+        - A session sure enough without them takes only the answers that change its
+          receipt; one below the threshold takes them all, before asking anybody.
+        """
+        store_id, session_id = key.store_id, key.session_id
+        uncertain = [e for e, f in factors.items() if f < 1.0]
+        answers = {
+            e: a
+            for e, a in self.sessions.settled_events(store_id, uncertain).items()
+            if a.settles_for(session_id)
+        }
+        answers.update(
+            (e, a)
+            for e, a in self.sessions.answers_naming(store_id, session_id).items()
+            if e not in factors
+        )
+        if answers and receipt_confidence(factors) >= self.threshold:
+            records = self.sessions.get_attributions(store_id, answers)
+            answers = {
+                e: a
+                for e, a in answers.items()
+                if e in records
+                and _effect_on(records[e].decision, session_id)
+                != _effect_on(a.decision, session_id)
+            }
+        if answers:
+            obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(answers))
+        return sorted(answers)
+
+
+def _effect_on(decision: Hypothesis, session_id: str) -> tuple[str | None, int] | None:
+    """What a decision does to one session's cart (None: nothing)."""
+    if decision.session_id != session_id or not decision.changes_a_cart:
+        return None
+    return decision.sku, decision.qty
+
 
 def _shown(task: ReviewTask, event_id: str) -> list[str]:
     question = task.question(event_id)
@@ -275,7 +311,7 @@ class ReceiptIssuer:
             definition = _store(self.stores, request.store_id)
             settled = self._settled(request)
             attributions = (
-                _attributions(self.sessions, request.store_id, sorted(cart.factors))
+                _attributions(self.sessions, request.store_id, sorted({*cart.factors, *settled}))
                 if request.review_outcome is not None or settled
                 else []
             )
@@ -291,7 +327,11 @@ class ReceiptIssuer:
             audit = settlement.audit
             if request.review is not None and request.review_outcome is not None:
                 if settlement.answers:
-                    audit += self._keep_answers(request.review, settlement.answers)
+                    audit += self._keep_answers(
+                        request.review,
+                        settlement.answers,
+                        {a.event_id: a for a in attributions},
+                    )
                 # Sessions waiting for this review go on: with its answers, or asking the
                 # events it could not settle themselves.
                 self.sessions.release_questions(
@@ -370,11 +410,17 @@ class ReceiptIssuer:
             raise FinalizeError(f"answers the assessment used are gone: {missing}")
         return {e: found[e].decision for e in request.settled_events}
 
-    def _keep_answers(self, task: ReviewTask, answers: Mapping[str, Hypothesis]) -> tuple[str, ...]:
-        """Keep the review's answers for the other sessions its events touch; the audit
-        reason when another review had answered one of them otherwise."""
+    def _keep_answers(
+        self,
+        task: ReviewTask,
+        answers: Mapping[str, Hypothesis],
+        attributions: Mapping[str, Attribution],
+    ) -> tuple[str, ...]:
+        """Keep the review's answers for the other sessions its events touch, and flag for
+        audit the receipts of those already issued that an answer contradicts. Returns this
+        receipt's audit reason when another review had answered one of them otherwise."""
         now = self.clock()
-        earlier = self.sessions.record_settled(
+        recorded = self.sessions.record_settled(
             task.store_id,
             [
                 SettledEvent(
@@ -388,12 +434,42 @@ class ReceiptIssuer:
                 for event_id, decision in sorted(answers.items())
             ],
         )
-        if not earlier:
+        for event_id in recorded.new:
+            self._flag_contradicted(task, event_id, answers[event_id], attributions[event_id])
+        if not recorded.conflicts:
             return ()
         return (
-            f"another review answered {len(earlier)} of this review's event(s) otherwise"
-            f" ({', '.join(sorted(earlier))}); this receipt follows its own review",
+            f"another review answered {len(recorded.conflicts)} of this review's event(s)"
+            f" otherwise ({', '.join(sorted(recorded.conflicts))}); this receipt follows its"
+            " own review",
         )
+
+    def _flag_contradicted(
+        self, task: ReviewTask, event_id: str, answer: Hypothesis, attribution: Attribution
+    ) -> None:
+        """An answer may concern sessions other than the reviewed one: the one it names, and
+        the one the system had charged. A receipt already issued for one of them did not
+        know the answer; where it differs, a person must look (the receipt is not rewritten:
+        a correction is a new version, decided by the retailer)."""
+        decision = attribution.decision
+        others = {answer.session_id, decision.session_id} - {task.session_id, None}
+        for other in sorted(s for s in others if s is not None):
+            before, after = _effect_on(decision, other), _effect_on(answer, other)
+            if before == after or self.receipts.version(task.store_id, other, 1) is None:
+                continue
+            sku, qty = after or before or (None, 0)
+            found = "took" if after else "did not take"
+            on_receipt = "not charged" if after else "charged"
+            flagged = self.receipts.flag(
+                task.store_id,
+                other,
+                FlagKind.AUDIT,
+                f"a later review of another visit found this shopper {found} {qty} x {sku}"
+                f" (event {event_id}), {on_receipt} on the receipt",
+                {"event_id": event_id, "task_id": task.task_id},
+            )
+            if flagged:
+                obs.count(MetricName.RECEIPTS_FOR_AUDIT)
 
 
 @dataclass
