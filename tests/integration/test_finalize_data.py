@@ -496,6 +496,26 @@ def test_the_first_answer_about_an_event_stays_and_a_different_later_one_is_repo
     assert table.answers_naming("store-2", "s-2") == {}
 
 
+def test_none_of_them_answers_add_up_until_one_names_somebody(ddb: Any) -> None:
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+
+    def nobody(shown: list[str]) -> SettledEvent:
+        return settled("ev-9", None).model_copy(update={"shown": shown})
+
+    assert table.record_settled("store-1", [nobody(["s-1", "s-2"])]).new == ("ev-9",)
+    assert table.record_settled("store-1", [nobody(["s-3", "s-2"])]) == RecordedAnswers((), {})
+    kept = table.settled_events("store-1", ["ev-9"])["ev-9"]
+    assert kept.shown == ["s-1", "s-2", "s-3"] and kept.decision.session_id is None
+    # A later review names s-4, whom nobody had ruled out: that answer replaces the rest
+    named = settled("ev-9", "s-4", task_id="rt-4")
+    assert table.record_settled("store-1", [named]) == RecordedAnswers(("ev-9",), {})
+    assert table.settled_events("store-1", ["ev-9"])["ev-9"] == named
+    assert table.answers_naming("store-1", "s-4") == {"ev-9": named}
+    # One naming somebody else contradicts it, and changes nothing
+    wrong = settled("ev-9", "s-2", task_id="rt-5")
+    assert table.record_settled("store-1", [wrong]).conflicts == {"ev-9": named}
+
+
 def test_a_reviewer_taking_the_oldest_task_reads_one_page_of_the_queue(ddb: Any) -> None:
     # Given a backlog of twenty waiting tasks
     clock, callbacks = Clock(), Callbacks()

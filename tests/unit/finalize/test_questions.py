@@ -60,6 +60,36 @@ def test_letters_carry_no_hint_of_the_systems_belief() -> None:
     assert candidate_sessions(mine, "s-1") == candidate_sessions(theirs, "s-1")
 
 
+def test_sessions_earlier_reviewers_ruled_out_make_room_for_others() -> None:
+    # Given an event ten sessions could be behind: a question shows eight of them
+    crowd = [(f"s-{n}", 0.3 - 0.02 * n) for n in range(1, 11)]
+    many = attribution(2, who=crowd, what=[("candy", 1, 0.98)], p=0.28, lane="L6")
+    first = candidate_sessions(many, "s-1")
+    assert set(first) == {f"s-{n}" for n in range(1, 9)}
+
+    # When those eight were answered "none of them", s-10's question shows the two left
+    assert set(candidate_sessions(many, "s-10", ruled_out=first)) == {"s-9", "s-10"}
+    # and a reviewed session is always shown, ruled out or not
+    assert "s-1" in candidate_sessions(many, "s-1", ruled_out=first)
+    # Through the task: per event
+    built = build_review_task(
+        store_id="store-1",
+        retailer_id="retailer-1",
+        session_id="s-10",
+        attributions=[many],
+        catalog=catalog(),
+        evidence={},
+        timezone="Europe/Berlin",
+        lane_skus={},
+        backend=ReviewBackend.CONSOLE,
+        created_at=T0,
+        timeout_s=3600,
+        heartbeat_s=600,
+        ruled_out={many.event_id: first},
+    )
+    assert {s.session_id for s in built.questions[0].shoppers} == {"s-9", "s-10"}
+
+
 def test_candidate_products_carry_names_and_pictures_and_the_lanes_own_sku() -> None:
     question = task(CHIPS_OR_TEA).questions[0]
 

@@ -51,6 +51,8 @@ SETTLED = "SETTLED"
 ASKED = "ASKED"
 # DynamoDB's limit on the items of one transaction.
 TRANSACTION_MAX_ITEMS = 100
+# Reads and conditional writes of an event's answers before giving up (concurrent reviews).
+SETTLED_WRITE_ATTEMPTS = 5
 STATUS_INDEX = "by-store-status"
 # How far back ambiguity intervals are read for a shelf change: longer than any visit.
 AMBIGUITY_HORIZON = timedelta(hours=3)
@@ -156,7 +158,10 @@ class SettledEvent(Model):
     decision: Hypothesis
     task_id: Identifier
     asked_for: Identifier = Field(description="the session whose review asked it")
-    shown: list[Identifier] = Field(description="the sessions the reviewers chose among")
+    shown: list[Identifier] = Field(
+        description='the sessions the reviewers chose among; for "none of them", every'
+        " session any such answer ruled out"
+    )
     answered_at: UtcTimestamp
 
     def settles_for(self, session_id: str) -> bool:
@@ -166,10 +171,39 @@ class SettledEvent(Model):
         return self.decision.session_id is not None or session_id in self.shown
 
 
+def merge_answers(
+    stored: SettledEvent | None, answer: SettledEvent
+) -> tuple[SettledEvent | None, bool]:
+    """What to keep about an event after `answer`, given what was kept (None: nothing to
+    write), and whether the two contradict each other (then the stored one stays).
+
+    - An answer naming a session stays; another naming somebody else contradicts it, and so
+      does "none of them" from reviewers who were shown that session.
+    - "None of them" answers add up the sessions they were shown (all ruled out), and one
+      naming a session not ruled out replaces them.
+    """
+    if stored is None:
+        return answer, False
+    kept, given = stored.decision.session_id, answer.decision.session_id
+    if kept is not None:
+        if given is None:
+            return None, kept in answer.shown
+        return None, not stored.decision.same_effect(answer.decision)
+    if given is not None:
+        if given in stored.shown:
+            return None, True
+        return answer, False
+    ruled_out = sorted({*stored.shown, *answer.shown})
+    if ruled_out == sorted(stored.shown):
+        return None, False
+    return stored.model_copy(update={"shown": ruled_out}), False
+
+
 @dataclass(frozen=True)
 class RecordedAnswers:
-    """`new`: the events whose answer was stored now; `conflicts`: the events answered
-    before with another effect (event id -> that first answer, which stays)."""
+    """`new`: the events that got an answer naming who moved the item (or their first
+    answer) now; `conflicts`: the events answered before otherwise (event id -> the
+    answer kept, which stays)."""
 
     new: tuple[str, ...]
     conflicts: dict[str, SettledEvent]
@@ -429,45 +463,65 @@ class SessionsTable:
     # settled events ------------------------------------------------------------------------
 
     def record_settled(self, store_id: str, settled: Sequence[SettledEvent]) -> RecordedAnswers:
-        """Store reviewers' answers; the first answer about an event stays. An answer naming
+        """Store reviewers' answers about events, merged with what was answered before
+        (`merge_answers`): an answer naming who moved the item stays; "none of them" answers
+        add up the sessions they rule out, until one names somebody else. An answer naming
         a session is also listed under that session (the `by-store-status` index,
         `gsi1pk = NAMED#<store>#<session>`), which need not carry the event in its cart."""
-        now = self.clock()
         new: list[str] = []
-        earlier: dict[str, SettledEvent] = {}
+        conflicts: dict[str, SettledEvent] = {}
         for answer in settled:
             pk = event_pk(store_id, answer.event_id)
-            named = answer.decision.session_id
-            try:
-                self.ddb.put_item(
-                    TableName=self.table,
-                    Item=to_item(
-                        {
-                            "pk": pk,
-                            "sk": SETTLED,
-                            "record": answer.model_dump(mode="json"),
-                            **(
-                                {"gsi1pk": named_gsi_pk(store_id, named), "gsi1sk": answer.event_id}
-                                if named is not None
-                                else {}
-                            ),
-                            **ttl_attribute(now, self.ttl_days),
-                        }
-                    ),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-                self.write_items += 1
-                new.append(answer.event_id)
-            except Exception as exc:
-                if not is_conditional_failure(exc):
-                    raise
+            for _ in range(SETTLED_WRITE_ATTEMPTS):
                 page = self.ddb.get_item(
                     TableName=self.table, Key=key(pk, SETTLED), ConsistentRead=True
                 )
-                stored = SettledEvent.model_validate(from_item(page["Item"])["record"])
-                if not stored.decision.same_effect(answer.decision):
-                    earlier[answer.event_id] = stored
-        return RecordedAnswers(new=tuple(new), conflicts=earlier)
+                item = from_item(page["Item"]) if "Item" in page else None
+                stored = SettledEvent.model_validate(item["record"]) if item else None
+                merged, conflict = merge_answers(stored, answer)
+                if conflict:
+                    assert stored is not None
+                    conflicts[answer.event_id] = stored
+                    break
+                if merged is None:
+                    break
+                rev = int(item.get("rev", 0)) if item else 0
+                if self._put_settled(store_id, merged, rev):
+                    if stored is None or stored.decision.session_id != merged.decision.session_id:
+                        new.append(answer.event_id)
+                    break
+            else:
+                raise ConcurrentUpdateError(f"event {answer.event_id}: answers kept changing")
+        return RecordedAnswers(new=tuple(new), conflicts=conflicts)
+
+    def _put_settled(self, store_id: str, answer: SettledEvent, rev: int) -> bool:
+        """Write the answer over revision `rev` (0: none yet); False if it changed meanwhile."""
+        named = answer.decision.session_id
+        item = {
+            "pk": event_pk(store_id, answer.event_id),
+            "sk": SETTLED,
+            "record": answer.model_dump(mode="json"),
+            "rev": rev + 1,
+            **ttl_attribute(self.clock(), self.ttl_days),
+        }
+        if named is not None:
+            item |= {"gsi1pk": named_gsi_pk(store_id, named), "gsi1sk": answer.event_id}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if rev == 0
+            else {
+                "ConditionExpression": "rev = :rev",
+                "ExpressionAttributeValues": {":rev": value(rev)},
+            }
+        )
+        try:
+            self.ddb.put_item(TableName=self.table, Item=to_item(item), **condition)
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        self.write_items += 1
+        return True
 
     def answers_naming(self, store_id: str, session_id: str) -> dict[str, SettledEvent]:
         """Reviewers' answers that name `session_id` as the one who moved the item, by event

@@ -10,7 +10,7 @@ event and the session, so the letters carry no hint of what the system believed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,14 +44,20 @@ def _order(event_id: str, key: str) -> str:
     return hashlib.sha256(f"{event_id}#{key}".encode()).hexdigest()
 
 
-def candidate_sessions(attribution: Attribution, session_id: str) -> list[str]:
-    """The sessions a reviewer chooses from, the reviewed one always among them."""
+def candidate_sessions(
+    attribution: Attribution, session_id: str, ruled_out: Collection[str] = ()
+) -> list[str]:
+    """The sessions a reviewer chooses from, the reviewed one always among them; those
+    earlier reviewers ruled out ("none of them") are left out, so the question shows others
+    in their place."""
     ranked: dict[str, float] = {}
     for share in attribution.sessions:
         ranked[share.session_id] = max(ranked.get(share.session_id, 0.0), share.probability)
     for h in (attribution.decision, *attribution.alternatives):
         if h.session_id is not None:
             ranked[h.session_id] = max(ranked.get(h.session_id, 0.0), h.probability)
+    for s in ruled_out:
+        ranked.pop(s, None)
     ranked.setdefault(session_id, 1.0)
     # Keep the most likely ones when there are too many, then drop the likelihood order.
     kept = sorted(ranked, key=lambda s: (s != session_id, -ranked[s], s))[:MAX_SHOPPERS]
@@ -112,8 +118,9 @@ def question_for(
     evidence: Sequence[str],
     timezone: str,
     lane_sku: str | None = None,
+    ruled_out: Collection[str] = (),
 ) -> EventQuestion:
-    sessions = candidate_sessions(attribution, session_id)
+    sessions = candidate_sessions(attribution, session_id, ruled_out)
     local = _local_time(attribution.t_end, timezone)
     most = max((h.qty for h in (attribution.decision, *attribution.alternatives)), default=1)
     return EventQuestion(
@@ -149,9 +156,11 @@ def build_review_task(
     created_at: datetime,
     timeout_s: int,
     heartbeat_s: int,
+    ruled_out: Mapping[str, Collection[str]] | None = None,
 ) -> ReviewTask:
     """The review task for the uncertain events `attributions`, asked in time order (the
-    order a reviewer follows the visit in)."""
+    order a reviewer follows the visit in); `ruled_out`: per event, the sessions earlier
+    reviewers said did not move the item."""
     return ReviewTask(
         task_id=task_id_for(store_id, session_id),
         store_id=store_id,
@@ -169,6 +178,7 @@ def build_review_task(
                 evidence=evidence.get(a.event_id, ()),
                 timezone=timezone,
                 lane_sku=lane_skus.get(a.lane_id),
+                ruled_out=(ruled_out or {}).get(a.event_id, ()),
             )
             for a in sorted(attributions, key=lambda a: (a.t_end, a.event_id))
         ],

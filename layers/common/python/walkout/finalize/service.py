@@ -150,7 +150,7 @@ class Assessor:
                 raise SessionNotFoundError(f"session {key.store_id}/{key.session_id} is unknown")
             if session.status is SessionStatus.OPEN:
                 raise SessionNotReadyError(f"session {key.session_id} is still open")
-            settled = self._settled(key, cart.factors)
+            settled, ruled_out = self._settled(key, cart.factors)
             known = dict.fromkeys((e for e in settled if e in cart.factors), 1.0)
             assessment = assess({**cart.factors, **known}, self.threshold)
             next_step = route(assessment, self.backend)
@@ -189,6 +189,7 @@ class Assessor:
                     created_at=self.clock(),
                     timeout_s=self.timeout_s,
                     heartbeat_s=self.heartbeat_s,
+                    ruled_out=ruled_out,
                 )
                 obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
                 obs.count(MetricName.EVENTS_SENT_TO_REVIEW, len(assessment.to_review))
@@ -216,7 +217,9 @@ class Assessor:
             wait_s=wait_s,
         )
 
-    def _settled(self, key: SessionKey, factors: Mapping[str, float]) -> list[str]:
+    def _settled(
+        self, key: SessionKey, factors: Mapping[str, float]
+    ) -> tuple[list[str], dict[str, list[str]]]:
         """The session's events that other sessions' reviews answered, whose answers its
         receipt takes (IssueReceipt applies them): a shelf event often touches several
         carts, and an answer says who moved what for all of them.
@@ -227,14 +230,15 @@ class Assessor:
           the close runners-up ingest wrote to): only an answer adds those.
         - A session sure enough without them takes only the answers that change its
           receipt; one below the threshold takes them all, before asking anybody.
+
+        Also, per uncertain event still open for this session, the sessions earlier
+        reviewers ruled out: its own question shows others in their place.
         """
         store_id, session_id = key.store_id, key.session_id
         uncertain = [e for e, f in factors.items() if f < 1.0]
-        answers = {
-            e: a
-            for e, a in self.sessions.settled_events(store_id, uncertain).items()
-            if a.settles_for(session_id)
-        }
+        kept = self.sessions.settled_events(store_id, uncertain)
+        answers = {e: a for e, a in kept.items() if a.settles_for(session_id)}
+        ruled_out = {e: a.shown for e, a in kept.items() if e not in answers}
         answers.update(
             (e, a)
             for e, a in self.sessions.answers_naming(store_id, session_id).items()
@@ -251,7 +255,7 @@ class Assessor:
             }
         if answers:
             obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(answers))
-        return sorted(answers)
+        return sorted(answers), ruled_out
 
 
 def _effect_on(decision: Hypothesis, session_id: str) -> tuple[str | None, int] | None:
