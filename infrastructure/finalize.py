@@ -46,6 +46,7 @@ from walkout.finalize.settings import (
     AttentionSettings,
     IssueSettings,
 )
+from walkout.tables import TTL_ATTRIBUTE
 
 ASL_PATH = Path(__file__).resolve().parent / "statemachines" / "finalize.asl.json"
 SUBSTITUTIONS = (
@@ -67,6 +68,7 @@ ISSUE_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 ASSESS_ASKED = ("dynamodb:PutItem",)
 ISSUE_SETTLED = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 EVENT_KEYS = ("EVENT#*",)
+ASKED_ATTRIBUTES = ("pk", "sk", "task_id", "until", TTL_ATTRIBUTE)
 ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem")
 ATTENTION_RECEIPTS = ("dynamodb:PutItem",)
 STORES = ("dynamodb:GetItem",)
@@ -146,7 +148,11 @@ class Finalization(Construct):
             "MarkAskedEvents",
             ASSESS_ASKED,
             [sessions.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}},
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)},
+                # Only a mark's attributes: Assess cannot write an attribution or an answer.
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(ASKED_ATTRIBUTES)},
+            },
         )
         self.assess.allow_table("StoresTable", stores, STORES)
         self.assess.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
@@ -201,9 +207,18 @@ class Finalization(Construct):
             code_dir=code,
             handler="handler.mark_attention",
             layers=layers,
-            environment=AttentionSettings.environment(config, receipts_table=receipts.table_name),
+            environment=AttentionSettings.environment(
+                config, receipts_table=receipts.table_name, sessions_table=sessions.table_name
+            ),
         )
         self.attention.allow_table("ReceiptsTable", receipts, ATTENTION_RECEIPTS)
+        # A failed session's review no longer asks: its marks on the events go.
+        self.attention.allow(
+            "DropAskedMarks",
+            ["dynamodb:DeleteItem"],
+            [sessions.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}},
+        )
         self.attention.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
         self.attention.suppress_wildcards(
             "DynamoDB encrypts each write with a data key of its own (GenerateDataKey*)",

@@ -108,7 +108,9 @@ def environment(
             stores_table=tables["stores"],
             receipts_table=tables["receipts"],
         ),
-        AttentionSettings.environment(config, receipts_table=tables["receipts"]),
+        AttentionSettings.environment(
+            config, receipts_table=tables["receipts"], sessions_table=tables["sessions"]
+        ),
         stage_only(config, GT_PRE_SERVICE),
         stage_only(config, GT_CONSOLIDATE_SERVICE),
         ReviewTasksSettings.environment(

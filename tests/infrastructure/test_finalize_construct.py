@@ -319,6 +319,7 @@ def test_finalize_writes_into_the_sessions_table_only_under_event_partitions(gt:
     for role, sid, actions in (
         ("FinalizeAssessRole", "MarkAskedEvents", ["dynamodb:PutItem"]),
         ("FinalizeIssueRole", "KeepReviewAnswers", ["dynamodb:DeleteItem", "dynamodb:PutItem"]),
+        ("FinalizeAttentionRole", "DropAskedMarks", ["dynamodb:DeleteItem"]),
     ):
         statements = gt.policy_statements(role)
         writes = [
@@ -337,9 +338,14 @@ def test_finalize_writes_into_the_sessions_table_only_under_event_partitions(gt:
             )
             == actions
         )
-        assert statement["Condition"] == {
-            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EVENT#*"]}
+        assert statement["Condition"]["ForAllValues:StringLike"] == {
+            "dynamodb:LeadingKeys": ["EVENT#*"]
         }
+    # Assess writes only a mark's attributes (never a `record`: no attribution, no answer)
+    statements = gt.policy_statements("FinalizeAssessRole")
+    [marks] = [s for s in statements if s.get("Sid") == "MarkAskedEvents"]
+    attributes = marks["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    assert "record" not in attributes and {"pk", "sk", "task_id", "until"} <= set(attributes)
 
 
 # --- Ground Truth -----------------------------------------------------------------------------

@@ -26,7 +26,9 @@ from walkout.data.review_tasks import (
     ReviewTaskStatus,
 )
 from walkout.data.sessions import RecordedAnswers, SessionsTable, SettledEvent
+from walkout.finalize.messages import AttentionInput
 from walkout.finalize.receipt import issue_receipt
+from walkout.finalize.service import AttentionMarker
 from walkout.review.console import ConsoleReview, NotYourTaskError, UnknownTaskError
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
 
@@ -476,8 +478,12 @@ def test_the_first_answer_about_an_event_stays_and_a_different_later_one_is_repo
     first = [settled("ev-1", "s-2"), settled("ev-2", None)]
 
     assert table.record_settled("store-1", first) == RecordedAnswers(("ev-1", "ev-2"), {})
-    # The same answers again (a retried step) are no disagreement, and nothing new
-    assert table.record_settled("store-1", first) == RecordedAnswers((), {})
+    # The same answers again (a retried step) are no disagreement; they are reported again,
+    # so that the step redoes what follows them
+    assert table.record_settled("store-1", first) == RecordedAnswers(("ev-1", "ev-2"), {})
+    # the same answer from another review is nothing new
+    again = [a.model_copy(update={"task_id": "rt-9"}) for a in first]
+    assert table.record_settled("store-1", again) == RecordedAnswers((), {})
     # Another review answering ev-1 otherwise: reported, and the first answer stays
     other = settled("ev-1", "s-3", task_id="rt-2")
     recorded = table.record_settled("store-1", [other, settled("ev-3", "s-3")])
@@ -514,6 +520,40 @@ def test_none_of_them_answers_add_up_until_one_names_somebody(ddb: Any) -> None:
     # One naming somebody else contradicts it, and changes nothing
     wrong = settled("ev-9", "s-2", task_id="rt-5")
     assert table.record_settled("store-1", [wrong]).conflicts == {"ev-9": named}
+
+
+def test_questions_are_claimed_all_or_none_until_released_or_expired(ddb: Any) -> None:
+    clock = Clock()
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=clock)
+    until = NOW + timedelta(hours=1)
+
+    assert table.claim_questions("store-1", ["ev-1", "ev-2"], task_id="rt-a", until=until)
+    # Another review wanting one of them gets none (ev-3 stays unclaimed)
+    assert not table.claim_questions("store-1", ["ev-3", "ev-2"], task_id="rt-b", until=until)
+    assert table.claim_questions("store-1", ["ev-3"], task_id="rt-c", until=until)
+    table.release_questions("store-1", ["ev-3"], task_id="rt-c")
+    # the same review claiming again (a retried step) is fine; another store is its own
+    assert table.claim_questions("store-1", ["ev-1"], task_id="rt-a", until=until)
+    assert table.claim_questions("store-2", ["ev-1"], task_id="rt-b", until=until)
+    # Releasing is only the claimant's
+    table.release_questions("store-1", ["ev-1", "ev-2"], task_id="rt-b")
+    assert not table.claim_questions("store-1", ["ev-2"], task_id="rt-b", until=until)
+    # A failed session's review, flagged for attention, lets them go
+    marker = AttentionMarker(ReceiptsTable(ddb, "walkout-data-receipts", clock=clock), table)
+    state = {
+        "store_id": "store-1",
+        "session_id": "s-1",
+        "error": {"Error": "CartMismatchError", "Cause": "x"},
+        "review": {"task_id": "rt-a", "questions": [{"event_id": "ev-1"}, {"event_id": "ev-2"}]},
+    }
+    assert marker.mark(AttentionInput.model_validate({"input": state, "execution": "arn:x"}))
+    assert table.claim_questions("store-1", ["ev-1", "ev-2"], task_id="rt-b", until=until)
+    # and a claim left behind ends at its `until`
+    assert not table.claim_questions("store-1", ["ev-2"], task_id="rt-d", until=until)
+    clock.now = until + timedelta(seconds=1)
+    assert table.claim_questions(
+        "store-1", ["ev-2"], task_id="rt-d", until=clock.now + timedelta(hours=1)
+    )
 
 
 def test_a_reviewer_taking_the_oldest_task_reads_one_page_of_the_queue(ddb: Any) -> None:

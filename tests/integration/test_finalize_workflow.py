@@ -26,6 +26,7 @@ from walkout.data.review_tasks import ReviewTaskStatus
 from walkout.finalize.errors import TransientError
 from walkout.finalize.questions import task_id_for
 from walkout.finalize.receipt import RECEIPT_ISSUED, RECEIPT_SOURCE
+from walkout.finalize.service import MAX_AWAIT_ROUNDS
 from walkout.review.contract import EventAnswer, ReviewTask
 from walkout.review.groundtruth import ANSWERS_FIELD, LABEL_ATTRIBUTE, task_of
 
@@ -499,6 +500,77 @@ def test_an_answer_that_contradicts_a_receipt_already_issued_flags_it_for_audit(
     assert "found this shopper took 1 x candy" in flag.reason
     assert "not charged on the receipt" in flag.reason
     assert session_flags(cloud, FlagKind.AUDIT, seeded["s-x"]) == []
+
+
+def test_an_answer_given_while_a_session_is_in_its_own_review_still_reaches_its_receipt(
+    cloud: FinalizeCloud,
+) -> None:
+    # s-y is unsure about chips or tea (asked in its review) and a little about the candy
+    # (0.97: not asked, the rest is sure enough once chips or tea is answered)
+    chips_or_tea = Pick(
+        "L2", who=[("s-y", 0.97)], what=[("chips", 1, 0.5), ("tea", 1, 0.45)], p=0.5
+    )
+    seeded = cloud.seed([chips_or_tea, CANDY_X_OR_Y])
+    own = cloud.start(seeded["s-y"])
+    own_task = cloud.queued_task(seeded["s-y"])
+    assert [q.event_id for q in own_task.questions] == [seeded.events[0]]
+    console = cloud.console()
+    held = console.next_task("retailer-1", "reviewer-7")  # s-y's, answered later
+    assert held is not None and held.task_id == own_task.task_id
+    # While it is open, s-x's reviewer says s-y took the candy
+    other = cloud.start(seeded["s-x"])
+    candy_task = cloud.queued_task(seeded["s-x"])
+    view = console.next_task("retailer-1", "reviewer-8")
+    assert view is not None and view.task_id == candy_task.task_id
+    candy = seeded.events[1]
+    console.answer_task(
+        candy_task.task_id,
+        [
+            EventAnswer(
+                event_id=candy, shopper=label(candy_task, candy, seeded["s-y"]), sku="candy", qty=1
+            )
+        ],
+        reviewer_id="reviewer-8",
+        retailer_id="retailer-1",
+    )
+    assert cloud.wait(other)["status"] == "SUCCEEDED"
+    # When s-y's own review is answered (tea)
+    chips = seeded.events[0]
+    console.answer_task(
+        own_task.task_id,
+        [
+            EventAnswer(
+                event_id=chips, shopper=label(own_task, chips, seeded["s-y"]), sku="tea", qty=1
+            )
+        ],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+    assert cloud.wait(own)["status"] == "SUCCEEDED"
+    # Then s-y's receipt has both answers
+    receipt = cloud.receipts().latest(STORE, seeded["s-y"])
+    assert receipt is not None and charged(receipt) == {"tea": 1, "candy": 1}
+
+
+def test_a_session_stops_waiting_after_the_most_rounds_and_asks_itself(
+    deployment: FinalizeCloud,
+) -> None:
+    # (nobody takes the review: it falls back after 5 s, leaving the queue as it found it)
+    cloud = deployment.configure(review_timeout_s=30, review_heartbeat_s=5)
+    # Given s-rev's open review asking about the candy
+    seeded = cloud.seed(REVIEWED)
+    first = cloud.start(seeded["s-rev"])
+    cloud.queued_task(seeded["s-rev"])
+    key = {"store_id": STORE, "session_id": seeded["s-other"]}
+    # s-other, unsure about the candy too, waits for it
+    assert cloud.invoke("finalize-assess", key)["route"] == "await-answers"
+    waited = cloud.invoke("finalize-assess", {**key, "wait_rounds": 7})
+    assert (waited["route"], waited["wait_rounds"]) == ("await-answers", 8)
+    # but not for ever: after MAX_AWAIT_ROUNDS it asks itself
+    last = cloud.invoke("finalize-assess", {**key, "wait_rounds": MAX_AWAIT_ROUNDS})
+    assert last["route"] == "review-console"
+    assert [q["event_id"] for q in last["review"]["questions"]] == [seeded.events[CANDY]]
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
 
 
 # --- review through Ground Truth --------------------------------------------------------------

@@ -201,9 +201,9 @@ def merge_answers(
 
 @dataclass(frozen=True)
 class RecordedAnswers:
-    """`new`: the events that got an answer naming who moved the item (or their first
-    answer) now; `conflicts`: the events answered before otherwise (event id -> the
-    answer kept, which stays)."""
+    """`new`: the events that got their first answer, or one naming who moved the item, from
+    this review (now, or in an earlier attempt of the same step); `conflicts`: the events
+    answered before otherwise (event id -> the answer kept, which stays)."""
 
     new: tuple[str, ...]
     conflicts: dict[str, SettledEvent]
@@ -484,6 +484,10 @@ class SessionsTable:
                     conflicts[answer.event_id] = stored
                     break
                 if merged is None:
+                    if stored is not None and stored.task_id == answer.task_id:
+                        # This review stored it before (a retried step): report it again,
+                        # so that what follows a new answer (audit flags) is done again.
+                        new.append(answer.event_id)
                     break
                 rev = int(item.get("rev", 0)) if item else 0
                 if self._put_settled(store_id, merged, rev):

@@ -21,10 +21,12 @@ class StepModel(BaseModel):
 
 
 class SessionKey(StepModel):
-    """The execution's input, as issue 6's `FinalizeWorkflow.start` sends it."""
+    """The execution's input, as issue 6's `FinalizeWorkflow.start` sends it (and, when
+    Assess runs again after `AwaitOtherReviews`, how many rounds it has waited)."""
 
     store_id: Identifier
     session_id: Identifier
+    wait_rounds: int = 0
 
 
 class AssessOutput(StepModel):
@@ -38,8 +40,10 @@ class AssessOutput(StepModel):
     # answers the assessment counted as certain: IssueReceipt applies them.
     settled_events: list[Identifier] = []
     review: ReviewTask | None = None
-    # Route `await-answers`: seconds until the session is assessed again.
+    # Route `await-answers`: seconds until the session is assessed again, and the rounds
+    # waited so far.
     wait_s: int | None = None
+    wait_rounds: int = 0
 
 
 class IssueInput(StepModel):
@@ -47,8 +51,10 @@ class IssueInput(StepModel):
     session_id: Identifier
     settled_events: list[Identifier] = []
     review: ReviewTask | None = None
-    # Route `await-answers`: seconds until the session is assessed again.
+    # Route `await-answers`: seconds until the session is assessed again, and the rounds
+    # waited so far.
     wait_s: int | None = None
+    wait_rounds: int = 0
     review_outcome: ReviewOutcome | None = None
 
 
@@ -81,6 +87,19 @@ class FailedState(StepModel):
     store_id: str | None = None
     session_id: str | None = None
     error: StepError | None = None
+    # The review task, when the session had one (its marks on the events are dropped). Read
+    # loosely: whatever else is wrong with the state, the session must still be flagged.
+    review: dict[str, Any] | None = None
+
+    def asked(self) -> tuple[str | None, list[str]]:
+        """The review's task id and the events it asks about (None, []: none readable)."""
+        review = self.review or {}
+        task_id = review.get("task_id")
+        questions = review.get("questions")
+        if not isinstance(task_id, str) or not isinstance(questions, list):
+            return None, []
+        events = [q.get("event_id") for q in questions if isinstance(q, dict)]
+        return task_id, [e for e in events if isinstance(e, str)]
 
 
 class AttentionInput(StepModel):

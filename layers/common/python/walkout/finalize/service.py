@@ -66,6 +66,10 @@ TRANSIENT_CODES: Final = frozenset(
     }
 )
 TRANSIENT_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingError"})
+# A session waits for other reviews at most this many rounds, then asks for itself (a
+# duplicate question is harmless): each round adds about ten events to the execution's
+# history, which Step Functions caps at 25,000.
+MAX_AWAIT_ROUNDS: Final = 500
 
 
 class MetricName:
@@ -157,11 +161,15 @@ class Assessor:
             obs.count(MetricName.SESSIONS_ASSESSED)
             review = None
             wait_s = None
-            if next_step is not Route.ISSUE and not self.sessions.claim_questions(
-                key.store_id,
-                assessment.to_review,
-                task_id=task_id_for(key.store_id, key.session_id),
-                until=self.clock() + timedelta(seconds=self.timeout_s),
+            if (
+                next_step is not Route.ISSUE
+                and key.wait_rounds < MAX_AWAIT_ROUNDS
+                and not self.sessions.claim_questions(
+                    key.store_id,
+                    assessment.to_review,
+                    task_id=task_id_for(key.store_id, key.session_id),
+                    until=self.clock() + timedelta(seconds=self.timeout_s),
+                )
             ):
                 # Another open review asks about some of these events: its answer may make
                 # this review needless, or smaller. Look again after a while (its claims end
@@ -215,47 +223,59 @@ class Assessor:
             settled_events=settled,
             review=review,
             wait_s=wait_s,
+            wait_rounds=key.wait_rounds + (next_step is Route.AWAIT_ANSWERS),
         )
 
     def _settled(
         self, key: SessionKey, factors: Mapping[str, float]
     ) -> tuple[list[str], dict[str, list[str]]]:
-        """The session's events that other sessions' reviews answered, whose answers its
-        receipt takes (IssueReceipt applies them): a shelf event often touches several
-        carts, and an answer says who moved what for all of them.
-
-        - Answers about its uncertain events, where they decide for this session ("none of
-          them" only if the reviewers were shown this session).
-        - Answers naming this session for events its cart does not carry (it was not among
-          the close runners-up ingest wrote to): only an answer adds those.
-        - A session sure enough without them takes only the answers that change its
-          receipt; one below the threshold takes them all, before asking anybody.
-
-        Also, per uncertain event still open for this session, the sessions earlier
-        reviewers ruled out: its own question shows others in their place.
-        """
-        store_id, session_id = key.store_id, key.session_id
-        uncertain = [e for e, f in factors.items() if f < 1.0]
-        kept = self.sessions.settled_events(store_id, uncertain)
-        answers = {e: a for e, a in kept.items() if a.settles_for(session_id)}
-        ruled_out = {e: a.shown for e, a in kept.items() if e not in answers}
-        answers.update(
-            (e, a)
-            for e, a in self.sessions.answers_naming(store_id, session_id).items()
-            if e not in factors
+        """The events whose kept answers the session's receipt takes (`kept_answers`; a
+        session sure enough without them takes only those that change its receipt, one
+        below the threshold all of them, before asking anybody), and per event still open
+        the sessions earlier reviewers ruled out."""
+        sure = receipt_confidence(factors) >= self.threshold
+        answers, ruled_out = kept_answers(
+            self.sessions, key.store_id, key.session_id, factors, only_changes=sure
         )
-        if answers and receipt_confidence(factors) >= self.threshold:
-            records = self.sessions.get_attributions(store_id, answers)
-            answers = {
-                e: a
-                for e, a in answers.items()
-                if e in records
-                and _effect_on(records[e].decision, session_id)
-                != _effect_on(a.decision, session_id)
-            }
         if answers:
             obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(answers))
         return sorted(answers), ruled_out
+
+
+def kept_answers(
+    sessions: SessionsTable,
+    store_id: str,
+    session_id: str,
+    factors: Mapping[str, float],
+    *,
+    only_changes: bool,
+) -> tuple[dict[str, SettledEvent], dict[str, list[str]]]:
+    """The answers other sessions' reviews gave that decide events for this session (a
+    shelf event often touches several carts, and an answer says who moved what for all):
+
+    - about its uncertain events, where they decide for it ("none of them" only if the
+      reviewers were shown this session);
+    - naming it, for events its cart does not carry (it was not among the close runners-up
+      ingest wrote to): only an answer adds those.
+
+    `only_changes`: only those that change what the system decided for this session. Also
+    returns, per uncertain event still open for it, the sessions reviewers ruled out."""
+    uncertain = [e for e, f in factors.items() if f < 1.0]
+    kept = sessions.settled_events(store_id, uncertain)
+    answers = {e: a for e, a in kept.items() if a.settles_for(session_id)}
+    ruled_out = {e: a.shown for e, a in kept.items() if e not in answers}
+    answers.update(
+        (e, a) for e, a in sessions.answers_naming(store_id, session_id).items() if e not in factors
+    )
+    if answers and only_changes:
+        records = sessions.get_attributions(store_id, answers)
+        answers = {
+            e: a
+            for e, a in answers.items()
+            if e in records
+            and _effect_on(records[e].decision, session_id) != _effect_on(a.decision, session_id)
+        }
+    return answers, ruled_out
 
 
 def _effect_on(decision: Hypothesis, session_id: str) -> tuple[str | None, int] | None:
@@ -314,6 +334,17 @@ class ReceiptIssuer:
                 )
             definition = _store(self.stores, request.store_id)
             settled = self._settled(request)
+            # Answers kept since the assessment (another review answered while this one
+            # was open, or while this session waited): those that change this receipt.
+            own = {q.event_id for q in request.review.questions} if request.review else set()
+            late, _ = kept_answers(
+                self.sessions,
+                request.store_id,
+                request.session_id,
+                {e: f for e, f in cart.factors.items() if e not in own and e not in settled},
+                only_changes=True,
+            )
+            settled |= {e: a.decision for e, a in late.items() if e not in own}
             attributions = (
                 _attributions(self.sessions, request.store_id, sorted({*cart.factors, *settled}))
                 if request.review_outcome is not None or settled
@@ -410,8 +441,9 @@ class ReceiptIssuer:
         found = self.sessions.settled_events(request.store_id, request.settled_events)
         missing = sorted(set(request.settled_events) - set(found))
         if missing:
-            # Answers are never deleted before their TTL (days): a lost one is a bug.
-            raise FinalizeError(f"answers the assessment used are gone: {missing}")
+            # Answers are kept for days and never deleted: a read that misses one was a stale
+            # (eventually consistent) read; the state machine retries.
+            raise TransientError(f"answers the assessment used are not readable yet: {missing}")
         return {e: found[e].decision for e in request.settled_events}
 
     def _keep_answers(
@@ -479,10 +511,17 @@ class ReceiptIssuer:
 @dataclass
 class AttentionMarker:
     receipts: ReceiptsTable
+    sessions: SessionsTable
 
     @classmethod
     def from_settings(cls, settings: AttentionSettings) -> AttentionMarker:
-        return cls(ReceiptsTable(client("dynamodb"), settings.receipts_table, clock=utc_clock))
+        ddb = client("dynamodb")
+        return cls(
+            ReceiptsTable(ddb, settings.receipts_table, clock=utc_clock),
+            SessionsTable(
+                ddb, settings.sessions_table, ttl_days=settings.transient_ttl_days, clock=utc_clock
+            ),
+        )
 
     def mark(self, request: AttentionInput) -> bool:
         """Flag the session; True when flagged now (False: flagged before, or no key)."""
@@ -500,6 +539,10 @@ class AttentionMarker:
                 reason,
                 {"execution": request.execution or "", "error": error.error if error else ""},
             )
+            task_id, asked = state.asked()
+            if task_id is not None:
+                # Sessions waiting for this review's answers must not wait for ever.
+                self.sessions.release_questions(state.store_id, asked, task_id=task_id)
         if flagged:
             obs.count(MetricName.SESSIONS_NEEDING_ATTENTION)
         obs.logger.error(

@@ -98,7 +98,16 @@ class IssueSettings(FunctionSettings):
 class AttentionSettings(FunctionSettings):
     stage: Stage
     receipts_table: Annotated[str, Field(alias=ENV_RECEIPTS_TABLE, min_length=3)]
+    sessions_table: Annotated[str, Field(alias=ENV_SESSIONS_TABLE, min_length=3)]
+    transient_ttl_days: Annotated[int, Field(alias=ENV_TRANSIENT_TTL_DAYS, ge=1)]
 
     @staticmethod
-    def environment(config: DeploymentConfig, *, receipts_table: str) -> dict[str, str]:
-        return {**_common(config, ATTENTION_SERVICE), ENV_RECEIPTS_TABLE: receipts_table}
+    def environment(
+        config: DeploymentConfig, *, receipts_table: str, sessions_table: str
+    ) -> dict[str, str]:
+        return {
+            **_common(config, ATTENTION_SERVICE),
+            ENV_RECEIPTS_TABLE: receipts_table,
+            ENV_SESSIONS_TABLE: sessions_table,
+            ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
+        }
