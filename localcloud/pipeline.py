@@ -37,6 +37,7 @@ from localcloud.pump import Checkpoints, KinesisPump
 from localcloud.reviewer import (
     ConsoleReviewer,
     GroundTruthReviewer,
+    LocalTaskCallbacks,
     Oracle,
     ReviewLog,
     Truth,
@@ -50,7 +51,6 @@ from walkout.data.receipts import FlagKind, ReceiptsTable
 from walkout.data.review_tasks import ReviewTasksTable
 from walkout.data.sessions import SessionRecord, SessionsTable
 from walkout.data.stores import StoreDefinitions
-from walkout.data.task_tokens import TaskCallbacks
 from walkout.definition import StoreDefinition
 from walkout.ingest.lifecycle import SessionStatus
 
@@ -369,7 +369,7 @@ class LocalPipeline:
                 console = ConsoleReviewer(
                     tasks=tasks,
                     sessions=self.sessions_table(),
-                    callbacks=TaskCallbacks(self.cloud.client("stepfunctions")),
+                    callbacks=LocalTaskCallbacks(self.cloud.client("stepfunctions")),
                     retailers=[(self.definition.store.retailer_id, self.store_id)],
                     oracle=self.oracle,
                     log=self.review_log,

@@ -38,7 +38,7 @@ from typing import Any
 from walkout.attribution.record import Action
 from walkout.data.review_tasks import ReviewTasksTable
 from walkout.data.sessions import SessionsTable, attributions_of
-from walkout.data.task_tokens import TaskCallbacks
+from walkout.data.task_tokens import CLOSED_TOKEN_CODES, TaskCallbacks
 from walkout.review.console import ConsoleReview
 from walkout.review.contract import EventAnswer, EventQuestion, ReviewTask
 from walkout.review.groundtruth import ANSWERS_FIELD, LABEL_ATTRIBUTE, task_of
@@ -339,6 +339,34 @@ class _Worker:
 
     def sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
+
+
+# moto's interpreter listens for heartbeats only once the `.waitForTaskToken` Lambda has
+# returned; the review-queue function stores the task before that, so a simulated reviewer
+# taking it at once can be told `InvalidToken` for a live token (Step Functions accepts a
+# heartbeat as soon as the token exists). The local callbacks try again for a moment.
+HEARTBEAT_RETRY_S = 3.0
+HEARTBEAT_RETRY_EVERY_S = 0.1
+
+
+class LocalTaskCallbacks(TaskCallbacks):
+    """`TaskCallbacks` for the local runtime: a heartbeat refused as `InvalidToken` is tried
+    again for up to HEARTBEAT_RETRY_S (see above); every other outcome is the same."""
+
+    def heartbeat(self, token: str) -> bool:
+        deadline = time.monotonic() + HEARTBEAT_RETRY_S
+        while True:
+            try:
+                self.sfn.send_task_heartbeat(taskToken=token)
+                return True
+            except Exception as exc:
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                if code == "InvalidToken" and time.monotonic() < deadline:
+                    time.sleep(HEARTBEAT_RETRY_EVERY_S)
+                    continue
+                if code in CLOSED_TOKEN_CODES:
+                    return False
+                raise
 
 
 class ConsoleReviewer(_Worker):
