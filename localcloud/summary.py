@@ -2,7 +2,9 @@
 
 Receipt accuracy: the share of the truth's sessions that left the store whose final receipt
 has exactly the truth's (sku, qty) multiset; a session without a receipt counts as wrong.
-Review rate: reviewed sessions per 1,000 sessions the cloud finalized.
+Review rate: sessions whose receipt reviewers' answers settled, per 1,000 sessions the cloud
+finalized (with a review task of their own, or through the answers another session's review
+gave about the same shelf events; `review_tasks` says how many tasks there were).
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print(
         f"  review rate         {summary.review_rate_per_1000:.0f} per 1,000 sessions"
-        f" ({summary.reviewed} reviewed by the simulated {args.review_backend} reviewer,"
+        f" ({summary.reviewed} receipts settled by the simulated {args.review_backend}"
+        f" reviewer's answers in {summary.review_tasks} review task(s),"
         f" {summary.answers_wrong} wrong answers)"
     )
     print(

@@ -289,6 +289,24 @@ def test_a_console_answer_finishes_the_session_with_the_corrected_receipt(
     ]
 
 
+def tea_and_candy_to_other(cloud: FinalizeCloud, seeded: Seeded, task: ReviewTask) -> None:
+    """A reviewer takes s-rev's task and answers: tea, not chips; s-other took the candy."""
+    me, other = seeded["s-rev"], seeded["s-other"]
+    chips, candy = seeded.events[CHIPS], seeded.events[CANDY]
+    console = cloud.console()
+    view = console.next_task("retailer-1", "reviewer-7")
+    assert view is not None and view.task_id == task.task_id
+    console.answer_task(
+        task.task_id,
+        [
+            EventAnswer(event_id=chips, shopper=label(task, chips, me), sku="tea", qty=1),
+            EventAnswer(event_id=candy, shopper=label(task, candy, other), sku="candy", qty=1),
+        ],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+
+
 def test_an_answer_settles_the_same_event_for_the_other_session_without_asking_again(
     cloud: FinalizeCloud,
 ) -> None:
@@ -300,25 +318,7 @@ def test_an_answer_settles_the_same_event_for_the_other_session_without_asking_a
     first = cloud.start(me)
     task = cloud.queued_task(me)
     # When s-rev's review says the other shopper took it (and tea, not chips)
-    console = cloud.console()
-    view = console.next_task("retailer-1", "reviewer-7")
-    assert view is not None and view.task_id == task.task_id
-    console.answer_task(
-        task.task_id,
-        [
-            EventAnswer(
-                event_id=seeded.events[CHIPS],
-                shopper=label(task, seeded.events[CHIPS], me),
-                sku="tea",
-                qty=1,
-            ),
-            EventAnswer(
-                event_id=candy_event, shopper=label(task, candy_event, other), sku="candy", qty=1
-            ),
-        ],
-        reviewer_id="reviewer-7",
-        retailer_id="retailer-1",
-    )
+    tea_and_candy_to_other(cloud, seeded, task)
     assert cloud.wait(first)["status"] == "SUCCEEDED"
     # and then s-other is finalized
     second = cloud.start(other)
@@ -348,7 +348,6 @@ def test_a_session_waits_for_the_open_review_of_the_same_event_instead_of_asking
     # Given s-rev's review, open and asking who took the candy
     seeded = cloud.seed(REVIEWED)
     me, other = seeded["s-rev"], seeded["s-other"]
-    candy_event = seeded.events[CANDY]
     first = cloud.start(me)
     task = cloud.queued_task(me)
     # When s-other, also unsure about the candy, is finalized meanwhile
@@ -357,25 +356,7 @@ def test_a_session_waits_for_the_open_review_of_the_same_event_instead_of_asking
     # Then it asks nobody: it waits for s-rev's review
     assert cloud.review_tasks().get(task_id_for(STORE, other)) is None
     # And once s-rev's reviewer says the other shopper took it
-    console = cloud.console()
-    view = console.next_task("retailer-1", "reviewer-7")
-    assert view is not None and view.task_id == task.task_id
-    console.answer_task(
-        task.task_id,
-        [
-            EventAnswer(
-                event_id=seeded.events[CHIPS],
-                shopper=label(task, seeded.events[CHIPS], me),
-                sku="tea",
-                qty=1,
-            ),
-            EventAnswer(
-                event_id=candy_event, shopper=label(task, candy_event, other), sku="candy", qty=1
-            ),
-        ],
-        reviewer_id="reviewer-7",
-        retailer_id="retailer-1",
-    )
+    tea_and_candy_to_other(cloud, seeded, task)
     assert cloud.wait(first)["status"] == "SUCCEEDED"
     done = cloud.wait(second)
     # s-other's receipt takes that answer, without a review of its own
