@@ -51,10 +51,6 @@ class IssueInput(StepModel):
     session_id: Identifier
     settled_events: list[Identifier] = []
     review: ReviewTask | None = None
-    # Route `await-answers`: seconds until the session is assessed again, and the rounds
-    # waited so far.
-    wait_s: int | None = None
-    wait_rounds: int = 0
     review_outcome: ReviewOutcome | None = None
 
 

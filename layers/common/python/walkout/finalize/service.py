@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Final
 
 from walkout import observability as obs
-from walkout.attribution import receipt_confidence
 from walkout.attribution.record import Attribution, Hypothesis
 from walkout.cart import Cart, Receipt, ReviewStatus
 from walkout.config import ReviewBackend
@@ -67,8 +66,8 @@ TRANSIENT_CODES: Final = frozenset(
 )
 TRANSIENT_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingError"})
 # A session waits for other reviews at most this many rounds, then asks for itself (a
-# duplicate question is harmless): each round adds about ten events to the execution's
-# history, which Step Functions caps at 25,000.
+# duplicate question is harmless): each round adds 9 events to the execution's history
+# (Assess 5, Route 2, the Wait 2), which Step Functions caps at 25,000.
 MAX_AWAIT_ROUNDS: Final = 500
 
 
@@ -154,11 +153,23 @@ class Assessor:
                 raise SessionNotFoundError(f"session {key.store_id}/{key.session_id} is unknown")
             if session.status is SessionStatus.OPEN:
                 raise SessionNotReadyError(f"session {key.session_id} is still open")
-            settled, ruled_out = self._settled(key, cart.factors)
+            assessment = assess(cart.factors, self.threshold)
+            # A session sure enough without other reviews' answers takes only those that
+            # change its receipt; one below the threshold all of them, before asking anybody.
+            answers, ruled_out = kept_answers(
+                self.sessions,
+                key.store_id,
+                key.session_id,
+                cart.factors,
+                only_changes=not assessment.needs_review,
+            )
+            settled = sorted(answers)
             known = dict.fromkeys((e for e in settled if e in cart.factors), 1.0)
-            assessment = assess({**cart.factors, **known}, self.threshold)
+            if known:
+                assessment = assess({**cart.factors, **known}, self.threshold)
             next_step = route(assessment, self.backend)
-            obs.count(MetricName.SESSIONS_ASSESSED)
+            if key.wait_rounds == 0:
+                obs.count(MetricName.SESSIONS_ASSESSED)
             review = None
             wait_s = None
             if (
@@ -175,7 +186,8 @@ class Assessor:
                 # this review needless, or smaller. Look again after a while (its claims end
                 # when it is answered or given up, at the latest after the review timeout).
                 next_step, wait_s = Route.AWAIT_ANSWERS, self.await_s
-                obs.count(MetricName.SESSIONS_AWAITING_ANSWERS)
+                if key.wait_rounds == 0:
+                    obs.count(MetricName.SESSIONS_AWAITING_ANSWERS)
             elif next_step is not Route.ISSUE:
                 definition = _store(self.stores, key.store_id)
                 attributions = _attributions(
@@ -201,6 +213,8 @@ class Assessor:
                 )
                 obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
                 obs.count(MetricName.EVENTS_SENT_TO_REVIEW, len(assessment.to_review))
+            if settled and next_step is not Route.AWAIT_ANSWERS:
+                obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(settled))
         obs.logger.info(
             "session assessed",
             extra={
@@ -225,21 +239,6 @@ class Assessor:
             wait_s=wait_s,
             wait_rounds=key.wait_rounds + (next_step is Route.AWAIT_ANSWERS),
         )
-
-    def _settled(
-        self, key: SessionKey, factors: Mapping[str, float]
-    ) -> tuple[list[str], dict[str, list[str]]]:
-        """The events whose kept answers the session's receipt takes (`kept_answers`; a
-        session sure enough without them takes only those that change its receipt, one
-        below the threshold all of them, before asking anybody), and per event still open
-        the sessions earlier reviewers ruled out."""
-        sure = receipt_confidence(factors) >= self.threshold
-        answers, ruled_out = kept_answers(
-            self.sessions, key.store_id, key.session_id, factors, only_changes=sure
-        )
-        if answers:
-            obs.count(MetricName.EVENTS_SETTLED_BEFORE, len(answers))
-        return sorted(answers), ruled_out
 
 
 def kept_answers(
@@ -334,17 +333,19 @@ class ReceiptIssuer:
                 )
             definition = _store(self.stores, request.store_id)
             settled = self._settled(request)
-            # Answers kept since the assessment (another review answered while this one
-            # was open, or while this session waited): those that change this receipt.
-            own = {q.event_id for q in request.review.questions} if request.review else set()
-            late, _ = kept_answers(
-                self.sessions,
-                request.store_id,
-                request.session_id,
-                {e: f for e, f in cart.factors.items() if e not in own and e not in settled},
-                only_changes=True,
-            )
-            settled |= {e: a.decision for e, a in late.items() if e not in own}
+            if request.review is not None:
+                # Answers kept while this session's own review was open (about events it did
+                # not ask): those that change its receipt. Without a review the assessment
+                # was a moment ago, and its answers are the ones to apply.
+                own = {q.event_id for q in request.review.questions}
+                late, _ = kept_answers(
+                    self.sessions,
+                    request.store_id,
+                    request.session_id,
+                    {e: f for e, f in cart.factors.items() if e not in own and e not in settled},
+                    only_changes=True,
+                )
+                settled |= {e: a.decision for e, a in late.items() if e not in own}
             attributions = (
                 _attributions(self.sessions, request.store_id, sorted({*cart.factors, *settled}))
                 if request.review_outcome is not None or settled
