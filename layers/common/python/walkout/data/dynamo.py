@@ -130,6 +130,18 @@ def is_conditional_failure(exc: Exception) -> bool:
     return bool(code == "ConditionalCheckFailedException")
 
 
+def conditional_write(write: Callable[..., Any], **params: Any) -> bool:
+    """Run a conditional write (`ddb.put_item`, `ddb.delete_item`, ...): True if it was
+    written, False if its condition did not hold; other errors are raised."""
+    try:
+        write(**params)
+    except Exception as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
 def cancellation_codes(exc: Exception) -> list[str]:
     """Per-item reasons of a cancelled transaction ("None" for items that were fine)."""
     reasons = getattr(exc, "response", {}).get("CancellationReasons", [])

@@ -19,8 +19,8 @@ from typing import Any
 from walkout._base import Model
 from walkout.data.dynamo import (
     Clock,
+    conditional_write,
     from_item,
-    is_conditional_failure,
     key,
     query_all,
     to_item,
@@ -82,27 +82,23 @@ class IngestTable:
     def advance_watermark(self, mark: Watermark) -> bool:
         """Store the watermark unless the stored one is already as far. True if stored."""
         ts = format_timestamp(mark.watermark_ts)
-        try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item=to_item(
-                    {
-                        "pk": watermark_pk(mark.store_id),
-                        "sk": f"WATERMARK#{mark.device_id}",
-                        **mark.model_dump(mode="json"),
-                        **ttl_attribute(self.clock(), self.ttl_days),
-                    }
-                ),
-                # ISO timestamps of one fixed format order like the times they name.
-                ConditionExpression="attribute_not_exists(pk) OR watermark_ts < :ts",
-                ExpressionAttributeValues={":ts": value(ts)},
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        self.write_items += 1
-        return True
+        stored = conditional_write(
+            self.ddb.put_item,
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": watermark_pk(mark.store_id),
+                    "sk": f"WATERMARK#{mark.device_id}",
+                    **mark.model_dump(mode="json"),
+                    **ttl_attribute(self.clock(), self.ttl_days),
+                }
+            ),
+            # ISO timestamps of one fixed format order like the times they name.
+            ConditionExpression="attribute_not_exists(pk) OR watermark_ts < :ts",
+            ExpressionAttributeValues={":ts": value(ts)},
+        )
+        self.write_items += stored
+        return stored
 
     def quarantine(
         self,

@@ -27,6 +27,7 @@ from walkout.cart import Receipt, ReviewStatus
 from walkout.data.dynamo import (
     Clock,
     cancellation_codes,
+    conditional_write,
     from_item,
     is_conditional_failure,
     key,
@@ -260,17 +261,12 @@ class ReceiptsTable:
         details: Mapping[str, str] | None = None,
     ) -> bool:
         """Flag a session; the first flag of a kind stays (a repeat is a no-op, False)."""
-        try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item=self._flag_item(store_id, session_id, kind, reason, details or {}),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self.ddb.put_item,
+            TableName=self.table,
+            Item=self._flag_item(store_id, session_id, kind, reason, details or {}),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def flags(self, store_id: str, kind: FlagKind) -> list[Flag]:
         return [

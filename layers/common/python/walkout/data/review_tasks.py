@@ -28,6 +28,7 @@ from walkout._base import Identifier, Model
 from walkout.data.dynamo import (
     Clock,
     cancellation_codes,
+    conditional_write,
     from_item,
     is_conditional_failure,
     key,
@@ -122,22 +123,17 @@ class ReviewTasksTable:
         workflow retried its review step, and only the newest token is alive); False when
         the task was answered or closed already (nothing is written)."""
         stored = StoredReviewTask(task=task, token=token, status=ReviewTaskStatus.OPEN)
-        try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item=self._task_item(stored),
-                ConditionExpression="attribute_not_exists(pk) OR #s IN (:open, :claimed)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":open": value(ReviewTaskStatus.OPEN.value),
-                    ":claimed": value(ReviewTaskStatus.CLAIMED.value),
-                },
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self.ddb.put_item,
+            TableName=self.table,
+            Item=self._task_item(stored),
+            ConditionExpression="attribute_not_exists(pk) OR #s IN (:open, :claimed)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":open": value(ReviewTaskStatus.OPEN.value),
+                ":claimed": value(ReviewTaskStatus.CLAIMED.value),
+            },
+        )
 
     def get(self, task_id: str) -> StoredReviewTask | None:
         page = self.ddb.get_item(

@@ -33,6 +33,7 @@ from walkout.data.dynamo import (
     Clock,
     batch_get,
     cancellation_codes,
+    conditional_write,
     from_item,
     is_conditional_failure,
     key,
@@ -454,11 +455,15 @@ class SessionsTable:
     def get_attributions(self, store_id: str, event_ids: Iterable[str]) -> dict[str, Attribution]:
         """The attribution records of `event_ids` that exist, by event id: `BatchGetItem`s of
         up to 100 keys instead of a `GetItem` each (the same eventually consistent reads)."""
-        keys = [key(event_pk(store_id, e), ATTRIBUTION) for e in sorted(set(event_ids))]
         found = (
-            Attribution.model_validate(i["record"]) for i in batch_get(self.ddb, self.table, keys)
+            Attribution.model_validate(r) for r in self._records(store_id, event_ids, ATTRIBUTION)
         )
         return {a.event_id: a for a in found}
+
+    def _records(self, store_id: str, event_ids: Iterable[str], sk: str) -> list[Any]:
+        """The `record` of each event's `sk` item that exists, read in batches."""
+        keys = [key(event_pk(store_id, e), sk) for e in sorted(set(event_ids))]
+        return [i["record"] for i in batch_get(self.ddb, self.table, keys)]
 
     # settled events ------------------------------------------------------------------------
 
@@ -518,14 +523,11 @@ class SessionsTable:
                 "ExpressionAttributeValues": {":rev": value(rev)},
             }
         )
-        try:
-            self.ddb.put_item(TableName=self.table, Item=to_item(item), **condition)
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        self.write_items += 1
-        return True
+        stored = conditional_write(
+            self.ddb.put_item, TableName=self.table, Item=to_item(item), **condition
+        )
+        self.write_items += stored
+        return stored
 
     def answers_naming(self, store_id: str, session_id: str) -> dict[str, SettledEvent]:
         """Reviewers' answers that name `session_id` as the one who moved the item, by event
@@ -593,23 +595,18 @@ class SessionsTable:
         """Drop review `task_id`'s claims on `event_ids` (answered, or given up): sessions
         waiting for them go on, with the answers kept or asking themselves."""
         for event_id in sorted(set(event_ids)):
-            try:
-                self.ddb.delete_item(
-                    TableName=self.table,
-                    Key=key(event_pk(store_id, event_id), ASKED),
-                    ConditionExpression="task_id = :task",
-                    ExpressionAttributeValues={":task": value(task_id)},
-                )
-                self.write_items += 1
-            except Exception as exc:
-                if not is_conditional_failure(exc):
-                    raise
+            self.write_items += conditional_write(
+                self.ddb.delete_item,
+                TableName=self.table,
+                Key=key(event_pk(store_id, event_id), ASKED),
+                ConditionExpression="task_id = :task",
+                ExpressionAttributeValues={":task": value(task_id)},
+            )
 
     def settled_events(self, store_id: str, event_ids: Iterable[str]) -> dict[str, SettledEvent]:
         """Reviewers' answers about those of `event_ids` that were answered, by event id."""
-        keys = [key(event_pk(store_id, e), SETTLED) for e in sorted(set(event_ids))]
         found = (
-            SettledEvent.model_validate(i["record"]) for i in batch_get(self.ddb, self.table, keys)
+            SettledEvent.model_validate(r) for r in self._records(store_id, event_ids, SETTLED)
         )
         return {s.event_id: s for s in found}
 
