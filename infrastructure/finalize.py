@@ -68,6 +68,7 @@ ISSUE_SESSIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 ASSESS_ASKED = ("dynamodb:PutItem",)
 ISSUE_SETTLED = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 EVENT_KEYS = ("EVENT#*",)
+UNDER_EVENTS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}}
 ASKED_ATTRIBUTES = ("pk", "sk", "task_id", "until", TTL_ATTRIBUTE)
 ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem")
 ATTENTION_RECEIPTS = ("dynamodb:PutItem",)
@@ -149,7 +150,7 @@ class Finalization(Construct):
             ASSESS_ASKED,
             [sessions.table_arn],
             conditions={
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)},
+                **UNDER_EVENTS,
                 # Only a mark's attributes: Assess cannot write an attribution or an answer.
                 "ForAllValues:StringEquals": {"dynamodb:Attributes": list(ASKED_ATTRIBUTES)},
             },
@@ -188,7 +189,7 @@ class Finalization(Construct):
             "KeepReviewAnswers",
             ISSUE_SETTLED,
             [sessions.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}},
+            conditions=UNDER_EVENTS,
         )
         self.issue.allow_table("StoresTable", stores, STORES)
         self.issue.allow_table("ReceiptsTable", receipts, ISSUE_RECEIPTS)
@@ -217,7 +218,7 @@ class Finalization(Construct):
             "DropAskedMarks",
             ["dynamodb:DeleteItem"],
             [sessions.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}},
+            conditions=UNDER_EVENTS,
         )
         self.attention.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
         self.attention.suppress_wildcards(

@@ -288,6 +288,12 @@ def reliability(assessed: Sequence[Assessed], bins: int = RELIABILITY_BINS) -> d
 # --- review causes ----------------------------------------------------------------------------
 
 
+def sent_to_review(run: RunArtifacts) -> set[str]:
+    """The sessions that went to human review: the session says `reviewed`, or a review task
+    names it."""
+    return {s.session_id for s in run.sessions if s.reviewed} | {t.session_id for t in run.reviews}
+
+
 def review_causes(run: RunArtifacts) -> dict[str, Any]:
     by_event: Counter[str] = Counter()
     for task in run.reviews:
@@ -295,7 +301,7 @@ def review_causes(run: RunArtifacts) -> dict[str, Any]:
     by_session: Counter[str] = Counter()
     for s in run.sessions:
         by_session.update(set(s.review_causes))
-    asked = {t.session_id for t in run.reviews} | {s.session_id for s in run.sessions if s.reviewed}
+    asked = sent_to_review(run)
     return {
         "by_event": dict(by_event.most_common()),
         "by_session": dict(by_session.most_common()),
@@ -380,9 +386,7 @@ def score_run(truth: Mapping[str, Any], run: RunArtifacts) -> dict[str, Any]:
     auto = [r for r in receipts.values() if not r.reviewed]
     auto_right = sum(1 for r in auto if r.items == true.get(r.session_id, {}))
 
-    reviewed_ids = {s.session_id for s in run.sessions if s.reviewed} | {
-        t.session_id for t in run.reviews
-    }
+    reviewed_ids = sent_to_review(run)
     opened = {s.session_id for s in run.sessions}
     exit_seen = {s.session_id: s.exit_seen_wall for s in run.sessions}
     latencies = [

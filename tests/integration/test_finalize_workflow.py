@@ -289,21 +289,40 @@ def test_a_console_answer_finishes_the_session_with_the_corrected_receipt(
     ]
 
 
-def tea_and_candy_to_other(cloud: FinalizeCloud, seeded: Seeded, task: ReviewTask) -> None:
-    """A reviewer takes s-rev's task and answers: tea, not chips; s-other took the candy."""
-    me, other = seeded["s-rev"], seeded["s-other"]
-    chips, candy = seeded.events[CHIPS], seeded.events[CANDY]
-    console = cloud.console()
-    view = console.next_task("retailer-1", "reviewer-7")
+def take(cloud: FinalizeCloud, task: ReviewTask, reviewer: str = "reviewer-7") -> None:
+    """`reviewer` takes the oldest task in the console queue, which must be `task`."""
+    view = cloud.console().next_task("retailer-1", reviewer)
     assert view is not None and view.task_id == task.task_id
-    console.answer_task(
+
+
+def answer(
+    cloud: FinalizeCloud,
+    task: ReviewTask,
+    answers: dict[str, tuple[str, str]],
+    reviewer: str = "reviewer-7",
+) -> None:
+    """`reviewer`, who took `task`, answers per event: (the session that took it, the sku)."""
+    cloud.console().answer_task(
         task.task_id,
         [
-            EventAnswer(event_id=chips, shopper=label(task, chips, me), sku="tea", qty=1),
-            EventAnswer(event_id=candy, shopper=label(task, candy, other), sku="candy", qty=1),
+            EventAnswer(event_id=e, shopper=label(task, e, session), sku=sku, qty=1)
+            for e, (session, sku) in answers.items()
         ],
-        reviewer_id="reviewer-7",
+        reviewer_id=reviewer,
         retailer_id="retailer-1",
+    )
+
+
+def tea_and_candy_to_other(cloud: FinalizeCloud, seeded: Seeded, task: ReviewTask) -> None:
+    """A reviewer takes s-rev's task and answers: tea, not chips; s-other took the candy."""
+    take(cloud, task)
+    answer(
+        cloud,
+        task,
+        {
+            seeded.events[CHIPS]: (seeded["s-rev"], "tea"),
+            seeded.events[CANDY]: (seeded["s-other"], "candy"),
+        },
     )
 
 
@@ -398,23 +417,9 @@ COLA_Y = Pick("L1", who=[("s-y", 0.999)], what=[("cola", 1, 0.999)], p=0.999)
 def answer_candy(cloud: FinalizeCloud, seeded: Seeded, reviewed: str, took: str) -> None:
     """s-x's review is in the queue: a reviewer answers that `took` took the candy."""
     task = cloud.queued_task(seeded[reviewed])
-    console = cloud.console()
-    view = console.next_task("retailer-1", "reviewer-7")
-    assert view is not None and view.task_id == task.task_id
+    take(cloud, task)
     [question] = task.questions
-    console.answer_task(
-        task.task_id,
-        [
-            EventAnswer(
-                event_id=question.event_id,
-                shopper=label(task, question.event_id, seeded[took]),
-                sku="candy",
-                qty=1,
-            )
-        ],
-        reviewer_id="reviewer-7",
-        retailer_id="retailer-1",
-    )
+    answer(cloud, task, {question.event_id: (seeded[took], "candy")})
 
 
 def test_an_answer_corrects_a_session_that_was_sure_enough_without_it(
@@ -425,7 +430,8 @@ def test_an_answer_corrects_a_session_that_was_sure_enough_without_it(
     # When s-x's reviewer says s-y took the candy
     answer_candy(cloud, seeded, "s-x", took="s-y")
     assert cloud.wait(first)["status"] == "SUCCEEDED"
-    assert cloud.receipts().latest(STORE, seeded["s-x"]).lines == []  # type: ignore[union-attr]
+    x_receipt = cloud.receipts().latest(STORE, seeded["s-x"])
+    assert x_receipt is not None and x_receipt.lines == []
     # Then s-y, sure enough to be issued without review, is charged the candy too
     second = cloud.start(seeded["s-y"])
     assert cloud.wait(second)["status"] == "SUCCEEDED"
@@ -450,7 +456,8 @@ def test_an_answer_naming_a_session_whose_cart_never_carried_the_event_reaches_i
     )
     soap = Pick("L3", who=[("s-z", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
     seeded = cloud.seed([soap, candy])
-    assert seeded.events[1] not in cloud.sessions().get_cart(STORE, seeded["s-z"]).factors  # type: ignore[union-attr]
+    z_cart = cloud.sessions().get_cart(STORE, seeded["s-z"])
+    assert z_cart is not None and seeded.events[1] not in z_cart.factors
     first = cloud.start(seeded["s-x"])
     answer_candy(cloud, seeded, "s-x", took="s-z")
     assert cloud.wait(first)["status"] == "SUCCEEDED"
@@ -495,38 +502,15 @@ def test_an_answer_given_while_a_session_is_in_its_own_review_still_reaches_its_
     own = cloud.start(seeded["s-y"])
     own_task = cloud.queued_task(seeded["s-y"])
     assert [q.event_id for q in own_task.questions] == [seeded.events[0]]
-    console = cloud.console()
-    held = console.next_task("retailer-1", "reviewer-7")  # s-y's, answered later
-    assert held is not None and held.task_id == own_task.task_id
+    take(cloud, own_task)  # s-y's, answered later
     # While it is open, s-x's reviewer says s-y took the candy
     other = cloud.start(seeded["s-x"])
     candy_task = cloud.queued_task(seeded["s-x"])
-    view = console.next_task("retailer-1", "reviewer-8")
-    assert view is not None and view.task_id == candy_task.task_id
-    candy = seeded.events[1]
-    console.answer_task(
-        candy_task.task_id,
-        [
-            EventAnswer(
-                event_id=candy, shopper=label(candy_task, candy, seeded["s-y"]), sku="candy", qty=1
-            )
-        ],
-        reviewer_id="reviewer-8",
-        retailer_id="retailer-1",
-    )
+    take(cloud, candy_task, "reviewer-8")
+    answer(cloud, candy_task, {seeded.events[1]: (seeded["s-y"], "candy")}, "reviewer-8")
     assert cloud.wait(other)["status"] == "SUCCEEDED"
     # When s-y's own review is answered (tea)
-    chips = seeded.events[0]
-    console.answer_task(
-        own_task.task_id,
-        [
-            EventAnswer(
-                event_id=chips, shopper=label(own_task, chips, seeded["s-y"]), sku="tea", qty=1
-            )
-        ],
-        reviewer_id="reviewer-7",
-        retailer_id="retailer-1",
-    )
+    answer(cloud, own_task, {seeded.events[0]: (seeded["s-y"], "tea")})
     assert cloud.wait(own)["status"] == "SUCCEEDED"
     # Then s-y's receipt has both answers
     receipt = cloud.receipts().latest(STORE, seeded["s-y"])

@@ -12,7 +12,7 @@ from walkout.attribution.record import Action, Attribution, Hypothesis
 from walkout.cart import ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
-from walkout.finalize.outcome import replay, settle
+from walkout.finalize.outcome import NOBODY, Settlement, replay, settle
 from walkout.finalize.questions import build_review_task
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask, ReviewTimedOut
 
@@ -205,15 +205,27 @@ def test_a_reviewed_event_without_its_record_is_refused() -> None:
 # --- answers another session's review gave ------------------------------------------------------
 
 
+def with_answers(
+    settled: dict[str, Hypothesis],
+    task: ReviewTask | None = None,
+    outcome: ReviewAnswer | ReviewTimedOut | None = None,
+    events: list[Attribution] = EVENTS,
+) -> Settlement:
+    """Settle ME's visit (`events`) with answers other sessions' reviews gave."""
+    return settle(
+        session_id=ME,
+        live_items=replay(events, ME),
+        attributions=events,
+        task=task,
+        outcome=outcome,
+        settled=settled,
+    )
+
+
 def test_an_earlier_answer_moves_an_item_without_a_review_of_this_session() -> None:
     # CANDY charged ME (0.55); the other shopper's review said the other shopper took it
-    settled = settle(
-        session_id=ME,
-        live_items=LIVE,
-        attributions=EVENTS,
-        task=None,
-        outcome=None,
-        settled={"E002": Hypothesis(session_id=OTHER, sku="candy", qty=1, probability=1.0)},
+    settled = with_answers(
+        {"E002": Hypothesis(session_id=OTHER, sku="candy", qty=1, probability=1.0)}
     )
 
     assert settled.items == {"chips": 1, "cola": 1}
@@ -226,13 +238,8 @@ def test_an_earlier_answer_adds_what_the_system_gave_someone_else() -> None:
     theirs = attribution(2, who=[(OTHER, 0.55), (ME, 0.42)], what=[("candy", 1, 0.98)], p=0.55)
     events = [COLA, theirs]
 
-    settled = settle(
-        session_id=ME,
-        live_items=replay(events, ME),
-        attributions=events,
-        task=None,
-        outcome=None,
-        settled={"E002": Hypothesis(session_id=ME, sku="candy", qty=1, probability=1.0)},
+    settled = with_answers(
+        {"E002": Hypothesis(session_id=ME, sku="candy", qty=1, probability=1.0)}, events=events
     )
 
     assert settled.items == {"cola": 2, "candy": 1}
@@ -244,14 +251,7 @@ def test_earlier_answers_and_the_sessions_own_review_both_apply_and_its_answers_
         task, EventAnswer(event_id="E001", shopper=letter(task, "E001", ME), sku="tea", qty=1)
     )
 
-    settled = settle(
-        session_id=ME,
-        live_items=LIVE,
-        attributions=EVENTS,
-        task=task,
-        outcome=outcome,
-        settled={"E002": Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)},
-    )
+    settled = with_answers({"E002": NOBODY}, task=task, outcome=outcome)
 
     assert settled.items == {"cola": 1, "tea": 1}
     assert settled.status is ReviewStatus.REVIEWED
@@ -261,13 +261,10 @@ def test_earlier_answers_and_the_sessions_own_review_both_apply_and_its_answers_
 def test_a_timeout_leaves_off_only_the_unanswered_picks_and_counts_them() -> None:
     task = review(CHIPS_OR_TEA)
 
-    settled = settle(
-        session_id=ME,
-        live_items=LIVE,
-        attributions=EVENTS,
+    settled = with_answers(
+        {"E002": Hypothesis(session_id=OTHER, sku="candy", qty=1, probability=1.0)},
         task=task,
         outcome=ReviewTimedOut(error="States.Timeout"),
-        settled={"E002": Hypothesis(session_id=OTHER, sku="candy", qty=1, probability=1.0)},
     )
 
     # chips (asked, unanswered) is left off; the candy goes as the earlier answer says
