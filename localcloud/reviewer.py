@@ -177,6 +177,25 @@ class Oracle:
             qty=max(0, min(qty, question.max_qty)),
         )
 
+    def explain(
+        self, task: ReviewTask, answers: Sequence[EventAnswer]
+    ) -> dict[str, dict[str, Any]]:
+        """Per event, in the truth's session ids: whom the question showed, who really moved
+        the item (None: nobody, or no true change there) and whom the answer named (None:
+        "none of them" or nothing moved). For the run's analysis, not for scoring."""
+        given = {a.event_id: a for a in answers}
+        out: dict[str, dict[str, Any]] = {}
+        for question in task.questions:
+            happened = self.truth.what_happened(question)
+            by_label = {s.label: self.truth_session(s.session_id) for s in question.shoppers}
+            answer = given.get(question.event_id)
+            out[question.event_id] = {
+                "shown": sorted(filter(None, by_label.values())),
+                "truth": happened[0] if happened else None,
+                "answer": by_label.get(answer.shopper) if answer and answer.shopper else None,
+            }
+        return out
+
     def wrong_answer(self, question: EventQuestion, right: EventAnswer) -> EventAnswer:
         with self.lock:
             others = [s.label for s in question.shoppers if s.label != right.shopper]
@@ -218,12 +237,16 @@ class ReviewLog:
                 },
             )
 
-    def answered(self, task_id: str, wrong: int) -> None:
+    def answered(
+        self, task_id: str, wrong: int, detail: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         with self.lock:
             line = self.lines.get(task_id)
             if line is not None:
                 line["answered_wall"] = time.time()
                 line["answers_wrong"] = wrong
+                for event in line["events"]:
+                    event.update(detail.get(event["event_id"], {}) if detail else {})
 
     def all(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -414,7 +437,9 @@ class ConsoleReviewer(_Worker):
                 reviewer_id=self.reviewer_id,
                 retailer_id=retailer_id,
             )
-            self.log.answered(task.task_id, answered.wrong)
+            self.log.answered(
+                task.task_id, answered.wrong, self.oracle.explain(task, answered.answers)
+            )
             worked = True
         return worked
 
@@ -532,4 +557,4 @@ class GroundTruthReviewer(_Worker):
         right = {q.event_id: self.oracle.right_answer(q).choice for q in task.questions}
         given = [EventAnswer.model_validate(a) for a in content[LABEL_ATTRIBUTE]["answers"]]
         wrong = sum(1 for a in given if not a.resolved or a.choice != right.get(a.event_id))
-        self.log.answered(task.task_id, wrong)
+        self.log.answered(task.task_id, wrong, self.oracle.explain(task, given))

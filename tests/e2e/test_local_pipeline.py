@@ -112,6 +112,10 @@ def assert_reviews_answered(run_dir: Path, backend: str) -> None:
         assert review["backend"] == backend
         assert review["answered_wall"] is not None
         assert review["answers_wrong"] == 0
+        for event in review["events"]:
+            # The log says whom each question showed and whom the answer named.
+            assert event["answer"] == event["truth"], event
+            assert event["truth"] is None or event["truth"] in event["shown"], event
     reviewed = {r["session_id"] for r in lines(run_dir / "receipts.jsonl") if r["reviewed"]}
     assert reviewed == {r["session_id"] for r in reviews}
 
