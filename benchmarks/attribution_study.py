@@ -37,9 +37,12 @@ from benchmarks.attribution.fit import PARTS, fit
 from benchmarks.attribution.metrics import brier, ece, reliability, review_rows
 from benchmarks.attribution.replay import replay
 from walkout.attribution import DEFAULT_PARAMS, AttributionParams, events_to_review
+from walkout.attribution.record import Attribution
 from walkout.attribution.who import actor_distribution
 from walkout.config import DeploymentConfig
 from walkout.events import ShelfChanged
+from walkout.finalize.questions import candidate_sessions
+from walkout.review.contract import MAX_SHOPPERS
 
 TRAIN = {
     "busy": [*range(101, 105), *range(115, 119)],
@@ -75,6 +78,7 @@ def evaluate(
     kinds: Counter[str] = Counter()
     shares: list[int] = []
     by_case: dict[str, list[tuple[float, bool]]] = {}
+    shown: dict[str, list[bool]] = {}
     given = list(derived_events) if derived_events is not None else None
     for k, case in enumerate(cases):
         derived = given[k] if given is not None else _derive(case)
@@ -107,6 +111,9 @@ def evaluate(
             shares.append(len(record.sessions))
             if not record.decision.changes_a_cart:
                 s["uncharged"].append(record.probability)
+            true_session = derived.truth[record.event_id].session_id
+            if not ok and true_session in run.sessions:
+                shown.setdefault(case.name, []).append(true_session in _shown(record))
         for session_id, true_receipt in derived.receipts.items():
             state = run.sessions.get(session_id)
             if state is None:
@@ -126,7 +133,30 @@ def evaluate(
         "by_case": by_case,
         "kinds": kinds,
         "shares": shares,
+        "shown": shown,
     }
+
+
+def _shown(record: Attribution) -> list[str]:
+    """Whom a review question about the event shows, asked for the decision's session (or
+    the likeliest session when the decision charges nobody)."""
+    likeliest = max(record.sessions, key=lambda s: s.probability, default=None)
+    asked = record.decision.session_id or (likeliest.session_id if likeliest else None)
+    if asked is None:
+        return list(record.linked[:MAX_SHOPPERS])
+    return candidate_sessions(record, asked)
+
+
+def print_shown(result: dict[str, Any]) -> dict[str, Any]:
+    print(
+        "\n(0b) Whom a question shows: shelf events whose cart change was wrong (true session"
+        " opened), with the true shopper among those a review question would show"
+    )
+    out: dict[str, Any] = {}
+    for name, shown in result["shown"].items():
+        print(f"    {name:20s} {sum(shown):5d} of {len(shown):5d}")
+        out[name] = {"wrong_events": len(shown), "true_shopper_shown": sum(shown)}
+    return out
 
 
 def _actor_top1(derived: Derived, params: AttributionParams) -> list[tuple[bool, bool]]:
@@ -369,6 +399,7 @@ def _edge_study(args: argparse.Namespace, figures: dict[str, Any], started: floa
     figures["edge_counts"] = {n: t.counts for n, t in zip(args.edge, test, strict=True)}
     result = evaluate([t.case for t in test], params, [t.derived for t in test])
     figures["actor_top1"] = print_actor_top1(result)
+    figures["shown"] = print_shown(result)
     figures["calibration"] = print_calibration(result)
     for name, s in result["by_scenario"].items():
         figures.setdefault("reliability_by_scenario", {})[name] = _print_reliability(

@@ -9,6 +9,7 @@ import pytest
 from attribution_support import T0, ShelfEventFactory
 
 from walkout.attribution import (
+    DEFAULT_PARAMS,
     Ambiguity,
     AttributionError,
     Floor,
@@ -145,3 +146,29 @@ def test_receipt_confidence_is_the_product_and_review_takes_the_weakest_events()
     assert events_to_review(factors, 0.95) == ["e2", "e4"]
     assert events_to_review(factors, 0.5) == []
     assert math.isclose(receipt_confidence({"e": 0.0}), 1e-12)
+
+
+def test_linked_ranks_whom_encounters_may_have_swapped_without_moving_probability(
+    floor: Floor, shelf_event: ShelfEventFactory
+) -> None:
+    # Given a sure reach by t1 (s1), which met t2 (s2) with a reported swap probability of
+    # 0.002 and, before that, t2 had met t3 (s3) with 0.001; t9 (s9) met nobody
+    event = shelf_event("L4", -1000.0, [("t1", "s1", 0.95, 0.3)], at_s=10)
+    ambiguities = [
+        amb("A", 1, "t2", "t3", 0.001, "s2", "s3"),
+        amb("B", 3, "t1", "t2", 0.002, "s1", "s2"),
+        amb("C", 4, "t9", "t8", 0.4, "s9", "s8"),
+    ]
+    context = ShelfContext(ambiguities=ambiguities)
+    # When attributed
+    record = attribute(event, floor, context)
+    # Then s2 and s3 are too unlikely for a share of the event, yet linked: the direct
+    # partner first, then the one two encounters away; s8/s9 are not linked to t1
+    assert {s.session_id for s in record.sessions} == {"s1"}
+    assert record.linked == ["s1", "s2", "s3"]
+    # and the ranking moves no probability
+    unfloored = attribute(
+        event, floor, context, DEFAULT_PARAMS.model_copy(update={"linked_swap_floor": 0.0})
+    )
+    assert unfloored.sessions == record.sessions
+    assert unfloored.decision == record.decision

@@ -90,6 +90,21 @@ def test_sessions_earlier_reviewers_ruled_out_make_room_for_others() -> None:
     assert {s.session_id for s in built.questions[0].shoppers} == {"s-9", "s-10"}
 
 
+def test_sessions_the_candidates_may_really_be_come_after_the_likely_ones() -> None:
+    # Given an event with two likely sessions, six thin ones (a share of 0.02 each), and
+    # four sessions the candidates' tracks are linked to through encounters
+    who = [("s-1", 0.6), ("s-2", 0.2)] + [(f"thin-{n}", 0.02) for n in range(6)]
+    event = attribution(2, who=who, what=[("candy", 1, 0.98)], p=0.6, lane="L6")
+    event = event.model_copy(update={"linked": ["s-1", "far-1", "far-2", "far-3", "far-4"]})
+
+    # Then the question shows the likely ones, the linked ones, and thin ones in the rest
+    shown = candidate_sessions(event, "s-1")
+    assert set(shown) == {"s-1", "s-2", "far-1", "far-2", "far-3", "far-4", "thin-0", "thin-1"}
+    # and a linked session earlier reviewers ruled out makes room for the next thin one
+    again = candidate_sessions(event, "s-2", ruled_out=["far-1"])
+    assert "far-1" not in again and "thin-2" in again
+
+
 def test_candidate_products_carry_names_and_pictures_and_the_lanes_own_sku() -> None:
     question = task(CHIPS_OR_TEA).questions[0]
 

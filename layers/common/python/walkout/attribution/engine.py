@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from walkout.attribution.floor import Floor
 from walkout.attribution.identity import Ambiguity, identities, shaping
@@ -117,6 +118,7 @@ class _Solved:
     hypotheses: list[Hypothesis]  # all of them, most probable first
     source: str  # where the decision's item came from
     reasons: list[str]
+    linked: list[str] = field(default_factory=list)
 
 
 def posterior(
@@ -164,6 +166,7 @@ def _solve(
         }
     shares, absent = actor_distribution(data.candidates, params)
     p_who = session_distribution(shares, absent, ids, params, context.joined)
+    linked = _linked(base, shares, context, data.t_end, params)
     reasons.extend(_who_reasons(data.candidates, shares, absent, ids, relevant))
 
     # --- what, joined with who
@@ -222,7 +225,34 @@ def _solve(
         for i in order
     ]
     first = next(k for k, h in enumerate(hyps) if not h.unlisted)
-    return _Solved(action, home, hyps, weighted[order[first]].source, reasons)
+    return _Solved(action, home, hyps, weighted[order[first]].source, reasons, linked)
+
+
+def _linked(
+    base: Mapping[str, str | None],
+    shares: Sequence[CandidateShare],
+    context: ShelfContext,
+    before: datetime,
+    params: AttributionParams,
+) -> list[str]:
+    """The sessions the candidates' tracks may really be, through the encounters they were in,
+    most strongly linked first: the identities again with every swap probability at least
+    `linked_swap_floor`, weighted by who reached. A ranking for review questions only (who
+    to show when the model's own shares name too few): it moves no probability."""
+    floored = [
+        replace(a, swap_probability=max(a.swap_probability, params.linked_swap_floor))
+        for a in context.ambiguities
+    ]
+    ids = identities(base, shaping(floored, base, before), before=before)
+    mass: dict[str, float] = {}
+    for share in shares:
+        identity = ids[share.track_id]
+        if context.open_sessions is not None:
+            identity = _only_open(identity, context.open_sessions)
+        for session, p in identity.items():
+            if session is not None:
+                mass[session] = mass.get(session, 0.0) + share.probability * p
+    return sorted(mass, key=lambda s: (-mass[s], s))[: params.linked_kept]
 
 
 def attribute(
@@ -344,6 +374,7 @@ def _record(
         p_unlisted=min(1.0, p_unlisted),
         p_nobody=min(1.0, p_nobody),
         sessions=sessions,
+        linked=solved.linked,
         lane_change=lane_change,
         reasons=reasons,
         model=f"{MODEL_NAME}@{params.fingerprint()}",

@@ -85,6 +85,14 @@ class AttributionParams(Model):
     # A session whose share of an event is at least this is a "close runner-up": the event
     # counts in its receipt confidence and its review.
     runner_up_min: Fraction = 0.01
+    # Review questions: who to show beyond the sessions with a real share (`linked`). Every
+    # encounter counts as a swap with at least this probability: in a crowd the edge
+    # reports low swap probabilities for swaps that happened (stadium-rush 23: where a
+    # question missed a shopper one encounter away from a candidate, that encounter's
+    # median was 0.022). Chosen on stadium-rush 123's replay among 0, 0.1 and 0.3 by how
+    # often the true shopper was among those shown; it changes no probability.
+    linked_swap_floor: Fraction = 0.1
+    linked_kept: Annotated[int, Field(ge=0, le=20)] = 8
     alternatives_kept: Annotated[int, Field(ge=1, le=20)] = 5
     # Temperature on the joint posterior (1 = none). Not fitted: a grid over 0.8-1.4 moved
     # the training ECE by less than its noise once the parts above were fitted.

@@ -95,6 +95,12 @@ class Attribution(Model):
     )
     alternatives: list[Hypothesis]
     sessions: list[SessionShare]
+    linked: list[Identifier] = Field(
+        default_factory=list,
+        description="sessions the candidates' tracks may really be through their encounters,"
+        " most strongly linked first (engine._linked): whom a review question shows after"
+        " the sessions with a real share; moves no probability",
+    )
     lane_change: LaneChange | None = None
     reasons: list[str]
     model: str

@@ -1,7 +1,8 @@
 """Turning a session's uncertain events into a review task (pure).
 
-Per event: the candidate shoppers are every session the attribution considered (the
-decision's, the runners-up, the alternatives'), always including the session under review;
+Per event: the candidate shoppers are the sessions the attribution considered (the
+decision's, the runners-up, the alternatives') and those its candidates' tracks may really
+be through their encounters, always including the session under review;
 the candidate products are the SKUs of the decision and its alternatives, with names and
 pictures from the catalog. Candidates get letters in an order derived from a hash of the
 event and the session, so the letters carry no hint of what the system believed.
@@ -29,6 +30,9 @@ from walkout.review.contract import (
     ShopperCandidate,
 )
 
+# A session with at least this share of an event is shown before the sessions its
+# candidates may really be (`Attribution.linked`); below it, after them.
+STRONG_SHARE = 0.1
 # Room for "one more than the model thought" when a reviewer counts items.
 QTY_HEADROOM = 2
 MIN_MAX_QTY = 3
@@ -47,7 +51,9 @@ def _order(event_id: str, key: str) -> str:
 def candidate_sessions(
     attribution: Attribution, session_id: str, ruled_out: Collection[str] = ()
 ) -> list[str]:
-    """The sessions a reviewer chooses from, the reviewed one always among them; those
+    """The sessions a reviewer chooses from, the reviewed one always among them: those with
+    a real share of the event (`STRONG_SHARE`), then those its candidates' tracks may
+    really be through their encounters (`Attribution.linked`), then the other shares. Those
     earlier reviewers ruled out ("none of them") are left out, so the question shows others
     in their place."""
     ranked: dict[str, float] = {}
@@ -56,11 +62,22 @@ def candidate_sessions(
     for h in (attribution.decision, *attribution.alternatives):
         if h.session_id is not None:
             ranked[h.session_id] = max(ranked.get(h.session_id, 0.0), h.probability)
-    for s in ruled_out:
-        ranked.pop(s, None)
-    ranked.setdefault(session_id, 1.0)
-    # Keep the most likely ones when there are too many, then drop the likelihood order.
-    kept = sorted(ranked, key=lambda s: (s != session_id, -ranked[s], s))[:MAX_SHOPPERS]
+    linked = {s: i for i, s in enumerate(attribution.linked)}
+
+    def rank(s: str) -> tuple[int, float, str]:
+        p = ranked.get(s, 0.0)
+        if s == session_id:
+            return (0, 0.0, s)
+        if p >= STRONG_SHARE:
+            return (1, -p, s)
+        if s in linked:
+            return (2, float(linked[s]), s)
+        return (3, -p, s)
+
+    pool = (set(ranked) | set(linked)) - set(ruled_out)
+    pool.add(session_id)
+    # Keep the likeliest when there are too many, then drop the likelihood order.
+    kept = sorted(pool, key=rank)[:MAX_SHOPPERS]
     return sorted(kept, key=lambda s: _order(attribution.event_id, s))
 
 
