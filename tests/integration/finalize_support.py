@@ -15,6 +15,7 @@ which events are uncertain; carts are priced with `walkout.pricing`, as ingest d
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -53,6 +54,13 @@ ACCOUNT = "123456789012"
 
 
 # --- attribution records, as ingest would have written them ----------------------------------
+
+
+def look_key(session_id: str) -> str:
+    """Where a seeded session's look at the gate is (its `session.entered`'s evidence: the
+    edge's event and track ids name it, never the session; reviewers see the key)."""
+    opaque = hashlib.sha256(session_id.encode()).hexdigest()[:16]
+    return f"stores/{STORE}/evidence/{opaque}/entry-cam-1.jpg"
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,7 @@ class FinalizeCloud:
                 exit_at=exit_at if status is not SessionStatus.OPEN else None,
                 ready_at=exit_at if status is SessionStatus.READY else None,
                 same_person={} if same_person is None else {f"t-{session_id}": same_person},
+                looks=[look_key(session_id)],
             )
             cart = CartRecord(
                 store_id=STORE,
@@ -295,6 +304,9 @@ class FinalizeCloud:
                 carts[write.record.session_id] = write.record
             events.append(event_id)
         return Seeded(names, events)
+
+    def look_uri(self, session_id: str) -> str:
+        return f"s3://{self.evidence_bucket}/{look_key(session_id)}"
 
     def put_evidence(
         self, event_id: str, names: Sequence[str] = ("reach-cam-1", "reach-cam-2")

@@ -141,7 +141,12 @@ class Edge:
         )
 
     def entered(
-        self, session: str, tracks: Sequence[str], at_s: float, account: str = "acct-secret-1"
+        self,
+        session: str,
+        tracks: Sequence[str],
+        at_s: float,
+        account: str = "acct-secret-1",
+        looks: Sequence[str] = (),
     ) -> Event:
         return self.event(
             "session.entered",
@@ -150,12 +155,17 @@ class Edge:
                 "gate_id": "in",
                 "account_ref": account,
                 "track_ids": list(tracks),
+                "evidence": list(looks),
             },
             at_s,
         )
 
-    def joined(self, session: str, track: str, at_s: float) -> Event:
-        return self.event("session.joined", {"session_id": session, "track_id": track}, at_s)
+    def joined(self, session: str, track: str, at_s: float, looks: Sequence[str] = ()) -> Event:
+        return self.event(
+            "session.joined",
+            {"session_id": session, "track_id": track, "evidence": list(looks)},
+            at_s,
+        )
 
     def exited(
         self, session: str | None, track: str, at_s: float, same_person: float | None = None

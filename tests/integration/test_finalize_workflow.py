@@ -224,6 +224,10 @@ def test_an_uncertain_session_sends_only_its_uncertain_events_to_review(
     candy = task.question(candy_event)
     assert candy is not None
     assert {s.session_id for s in candy.shoppers} == {seeded["s-rev"], seeded["s-other"]}
+    # each shown with their look at the gate, to be recognised on the images by
+    assert {s.session_id: s.looks for s in candy.shoppers} == {
+        s: [cloud.look_uri(s)] for s in (seeded["s-rev"], seeded["s-other"])
+    }
     # (answer it, so that the queue holds no task of this test for the next one)
     taken = cloud.console().next_task("retailer-1", "r0")
     assert taken is not None and taken.task_id == task.task_id

@@ -245,14 +245,19 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
 ) -> None:
     # Given a join and an exit that reached the cloud before the entry they belong to
     edge = Edge()
-    early = [edge.joined("s1", "t2", at_s=1), edge.exited("s1", "t2", at_s=6, same_person=0.2)]
+    t2_look = f"stores/{STORE}/evidence/E2/entry-t2-cam-1.jpg"
+    early = [
+        edge.joined("s1", "t2", at_s=1, looks=[t2_look]),
+        edge.exited("s1", "t2", at_s=6, same_person=0.2),
+    ]
     response = aws.send(early)
     # Then they are neither failed nor quarantined, and no session exists yet
     assert failures(response) == []
     assert aws.ingest().quarantined(STORE) == []
     assert aws.read("s1")[0] is None
     # When the entry arrives (in a later batch), and is redelivered
-    entered = edge.entered("s1", ["t1"], at_s=0)
+    t1_look = f"stores/{STORE}/evidence/E1/entry-t1-cam-1.jpg"
+    entered = edge.entered("s1", ["t1"], at_s=0, looks=[t1_look])
     aws.send([entered])
     aws.send([entered])
     # Then the held join and exit are applied once: t2 joined and left, t1 is still in
@@ -262,6 +267,7 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
     assert session.joined == ["t2"]  # bound by a join: attribution trusts it less
     assert set(session.exits) == {"t2"}
     assert session.same_person == {"t2": 0.2}  # what the edge said of who left, kept
+    assert session.looks == [t1_look, t2_look]  # both people's looks at the gate, for review
     assert session.status is SessionStatus.OPEN
     # ... and counted: two held, two applied (the redelivered entry applies nothing again)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]

@@ -40,8 +40,16 @@ DATA: dict[str, dict[str, Any]] = {
         "gate_id": "gate-in",
         "account_ref": "tok_9f8e7d/+==",
         "track_ids": ["trk-1", "trk-2"],
+        "evidence": [
+            "stores/store-1/evidence/01JDQ2ZK8R4V6X0B3C5D7E9F1G/entry-trk-1-cam-1.jpg",
+            "stores/store-1/evidence/01JDQ2ZK8R4V6X0B3C5D7E9F1G/entry-trk-2-cam-2.jpg",
+        ],
     },
-    "session.joined": {"session_id": "sess-1", "track_id": "trk-3"},
+    "session.joined": {
+        "session_id": "sess-1",
+        "track_id": "trk-3",
+        "evidence": ["stores/store-1/evidence/01JDQ2ZK8R4V6X0B3C5D7E9F1G/entry-trk-3-cam-1.jpg"],
+    },
     "track.exited": {
         "track_id": "trk-1",
         "session_id": None,
@@ -172,6 +180,18 @@ def test_a_track_exit_without_session_carries_an_explicit_null() -> None:
     assert isinstance(event, TrackExited)
     assert event.data.session_id is None
     assert b'"session_id":null' in event_to_json(event)
+
+
+@pytest.mark.parametrize("type_", ["session.entered", "session.joined"])
+def test_a_session_names_its_peoples_looks_at_the_gate_or_none(type_: str) -> None:
+    event = parse_event(record(type_))
+    assert isinstance(event, SessionEntered | SessionJoined)
+    assert event.data.evidence == DATA[type_]["evidence"]
+    # An edge that uploads no looks says nothing of them
+    older = {k: v for k, v in DATA[type_].items() if k != "evidence"}
+    event = parse_event(record(type_, data=older))
+    assert isinstance(event, SessionEntered | SessionJoined)
+    assert event.data.evidence == []
 
 
 def test_an_exit_says_how_likely_the_person_leaving_is_who_entered_a_probability() -> None:

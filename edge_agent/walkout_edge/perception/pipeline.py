@@ -527,7 +527,9 @@ class PerceptionPipeline:
         )
 
     def _emit_gate_decision(self, decision: SessionOpened | MemberJoined) -> None:
+        event_id = new_ulid(utc(decision.t))
         if isinstance(decision, SessionOpened):
+            looks = self._looks(event_id, decision.track_ids, decision.t)
             self._emit(
                 "session.entered",
                 {
@@ -535,15 +537,43 @@ class PerceptionPipeline:
                     "gate_id": decision.gate_id,
                     "account_ref": decision.account_ref,
                     "track_ids": list(decision.track_ids),
+                    "evidence": [image.key for image in looks],
                 },
                 decision.t,
+                looks,
+                event_id,
             )
         else:
+            looks = self._looks(event_id, (decision.track_id,), decision.t)
             self._emit(
                 "session.joined",
-                {"session_id": decision.session_id, "track_id": decision.track_id},
+                {
+                    "session_id": decision.session_id,
+                    "track_id": decision.track_id,
+                    "evidence": [image.key for image in looks],
+                },
                 decision.t,
+                looks,
+                event_id,
             )
+
+    def _looks(self, event_id: str, track_ids: Sequence[str], t: float) -> list[EvidenceImage]:
+        """Each member's look where the cameras see them as they are bound (the frames of
+        the last seconds are kept): what reviewers recognise a session's people by."""
+        if not self.params.evidence:
+            return []
+        # Now, not the entry the event is about: a member bound later is seen only now.
+        now = self.vision.last_step_t or t
+        out = []
+        for track_id in track_ids:
+            track = self.vision.tracker.tracks.get(track_id)
+            where = track.position_at(now) if track is not None else None
+            crop = self.reach.person_crop(where, now) if where is not None else None
+            if crop is not None:
+                camera_id, jpeg = crop
+                key = evidence_key(self.store_id, event_id, f"entry-{track_id}-{camera_id}")
+                out.append(EvidenceImage(key, jpeg))
+        return out
 
     def _emit(
         self,

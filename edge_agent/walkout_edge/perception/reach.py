@@ -42,6 +42,7 @@ the camera that sees the lane best; the shelf event carries its S3 key.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -71,6 +72,7 @@ SHOULDER_HALF_M = 0.17  # an arm starts at a shoulder, this far beside the centr
 OWN_BODY_M = 0.15
 ARM_WEIGHT = 2.0
 DISTANCE_WEIGHT_PER_M = 4.0
+CROP_TOP_M = 1.9  # evidence crops reach from the floor to this height
 ARM_PRIOR = 0.35  # arm evidence assumed when no camera saw the lane
 BESIDE_M = 0.8
 # Sleeve evidence (see the module docstring). The weight was chosen on two training
@@ -97,6 +99,7 @@ class ReachParams:
     cameras_per_lane: int = 2
     jpeg_quality: int = 80
     crop_m: float = 1.4
+    person_crop_m: float = 1.0  # a person's look at the gate: this square around them
 
 
 @dataclass(frozen=True)
@@ -270,23 +273,41 @@ class ReachScorer:
     def evidence_crop(self, lane_id: str, t: float) -> tuple[str, bytes] | None:
         """(camera id, JPEG) of the area around the lane at time t, or None if no frame."""
         lane = self.lanes[lane_id]
-        for cid in lane.cameras:
+        fx, fy = lane.front
+        nx, ny = lane.normal
+        return self.crop(lane.cameras, (fx + nx * 0.3, fy + ny * 0.3), self.params.crop_m / 2, t)
+
+    def person_crop(self, where: tuple[float, float], t: float) -> tuple[str, bytes] | None:
+        """(camera id, JPEG) of a person standing at `where` at time t, from the camera
+        overhead nearest them (the least foreshortened look), or None."""
+        x, y = where
+        nearest = sorted(
+            self.vision.cameras,
+            key=lambda cid: math.dist(self.vision.cameras[cid].geometry.position[:2], (x, y)),
+        )
+        return self.crop(nearest, where, self.params.person_crop_m / 2, t)
+
+    def crop(
+        self, cameras: Sequence[str], centre: tuple[float, float], half_m: float, t: float
+    ) -> tuple[str, bytes] | None:
+        """(camera id, JPEG) of the box `half_m` around `centre` on the floor, from the floor
+        to 1.9 m, in the first of `cameras` with a frame within 1 s of t that has the box in
+        front of it and at least 16 pixels of it across; None if none has."""
+        cx, cy = centre
+        corners = np.array(
+            [
+                (cx + dx, cy + dy, z)
+                for dx in (-half_m, half_m)
+                for dy in (-half_m, half_m)
+                for z in (0.0, CROP_TOP_M)
+            ]
+        )
+        for cid in cameras:
             found = self.vision.frame_near(cid, t)
             if found is None or abs(found[0] - t) > 1.0:
                 continue
             _, frame = found
-            geo = self.vision.cameras[cid].geometry
-            fx, fy = lane.front
-            nx, ny = lane.normal
-            half = self.params.crop_m / 2
-            cx, cy = fx + nx * 0.3, fy + ny * 0.3
-            corners = [
-                (cx + dx, cy + dy, z)
-                for dx in (-half, half)
-                for dy in (-half, half)
-                for z in (0.0, lane.target[2], 1.9)
-            ]
-            px, front = geo.project(np.array(corners))
+            px, front = self.vision.cameras[cid].geometry.project(corners)
             if not front.all():
                 continue
             h, w = frame.shape[:2]

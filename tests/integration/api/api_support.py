@@ -516,6 +516,11 @@ def review_task(
                             "colour": "sky blue",
                             "colour_hex": "#56B4E9",
                             "session_id": "s-secret-2",
+                            "looks": [
+                                f"s3://{EVIDENCE_BUCKET}/stores/{store_id}/evidence/E0/entry-t2.jpg",
+                                # Not under the task's store: never signed.
+                                f"s3://{EVIDENCE_BUCKET}/stores/store-other/evidence/E0/e.jpg",
+                            ],
                         },
                     ],
                     "products": [

@@ -35,7 +35,16 @@ def reviewer(tokens: Tokens, subject: str, retailer: str = RETAILER) -> dict[str
 
 
 def unsigned(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**q, "evidence": [urlparse(u).path for u in q["evidence"]]} for q in questions]
+    return [
+        {
+            **q,
+            "evidence": [urlparse(u).path for u in q["evidence"]],
+            "shoppers": [
+                {**s, "looks": [urlparse(u).path for u in s["looks"]]} for s in q["shoppers"]
+            ],
+        }
+        for q in questions
+    ]
 
 
 def queued(app: APIGatewayHttpResolver, tokens: Tokens, ddb: Any) -> tuple[str, str]:
@@ -67,6 +76,12 @@ def test_the_next_task_is_claimed_and_shown_without_sessions_or_tokens(
     assert EVIDENCE_BUCKET in url.netloc + url.path
     assert f"stores/{store_id}/evidence/E1/0.jpg" in url.path
     assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
+    # B's look at the gate, presigned the same way; A has none; the foreign one left out
+    a, b = question["shoppers"]
+    assert a["looks"] == []
+    (look,) = (urlparse(u) for u in b["looks"])
+    assert f"stores/{store_id}/evidence/E0/entry-t2.jpg" in look.path
+    assert parse_qs(look.query)["X-Amz-Expires"] == ["300"]
     text = json.dumps(taken.body)
     assert "s-secret" not in text
     assert "token" not in text.lower()

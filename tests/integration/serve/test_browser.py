@@ -99,6 +99,17 @@ WAIT_FOR_REVIEW = {
 }
 
 
+def look_png(hex_colour: str) -> bytes:
+    """A synthetic look at the entry gate: one person from above, in the given colour."""
+    frame = np.full((120, 100, 3), 200, dtype=np.uint8)
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    cv2.ellipse(frame, (50, 62), (30, 22), 0, 0, 360, (b, g, r), -1)  # shoulders
+    cv2.circle(frame, (50, 60), 13, (90, 140, 200), -1)  # head
+    ok, encoded = cv2.imencode(".png", frame)
+    assert ok
+    return encoded.tobytes()
+
+
 def evidence_png(colour_marks: list[tuple[float, str]], caption: str) -> bytes:
     """A synthetic shelf camera frame: shelves, a lane, and people at the given x."""
     frame = np.full((360, 640, 3), 235, dtype=np.uint8)
@@ -124,7 +135,13 @@ def review_task(store_id: str, retailer: str, bucket: str) -> ReviewTask:
     def shopper(label: str, session: str, position: str) -> ShopperCandidate:
         colour, hex_ = marks[label]
         return ShopperCandidate(
-            label=label, colour=colour, colour_hex=hex_, position=position, session_id=session
+            label=label,
+            colour=colour,
+            colour_hex=hex_,
+            position=position,
+            # Under the evidence prefix of the session's entry event (no session id in it)
+            looks=[f"s3://{bucket}/stores/{store_id}/evidence/E0{session[-1]}/entry.png"],
+            session_id=session,
         )
 
     def evidence(event_id: str, name: str) -> str:
@@ -223,6 +240,14 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
         "x=0.7 y=0.75": 0.7,
     }
     for question in task.questions:
+        for shopper in question.shoppers:
+            for uri in shopper.looks:  # the shopper at the gate, in their session's colours
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=uri.split(f"s3://{bucket}/", 1)[1],
+                    Body=look_png(shopper.colour_hex),
+                    ContentType="image/png",
+                )
         for uri in question.evidence:
             key = uri.split(f"s3://{bucket}/", 1)[1]
             marks = [(xs[s.position], s.colour_hex) for s in question.shoppers]
@@ -281,6 +306,13 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     assert page.locator(".question").count() == 2
     assert page.locator('.question[data-index="0"] .marker').count() == 2 * 2  # 2 images
     assert page.locator(".question .marker[data-label='B']").count() == 2
+    # Every shopper is shown with their look at the entry, to recognise them by
+    assert page.locator(".question .look").count() == 4
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.look')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=15000,
+    )
     assert "sess-" not in page.content()  # reviewers never see session ids
 
     page.keyboard.press("2")  # shopper B

@@ -19,6 +19,11 @@ EVIDENCE = [
     "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E1/reach-cam-1.jpg",
     "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E1/reach-cam-2.jpg",
 ]
+# Shopper B's two people at the entry gate (their session.entered's evidence).
+LOOKS = [
+    "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E0/entry-t1-cam-1.jpg",
+    "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E0/entry-t2-cam-1.jpg",
+]
 
 
 def sample_task(backend: ReviewBackend = ReviewBackend.GROUNDTRUTH) -> ReviewTask:
@@ -51,6 +56,7 @@ def sample_task(backend: ReviewBackend = ReviewBackend.GROUNDTRUTH) -> ReviewTas
                         colour="sky blue",
                         colour_hex="#56B4E9",
                         position="at the shelf, left",
+                        looks=LOOKS,
                         session_id="s-2",
                     ),
                 ],

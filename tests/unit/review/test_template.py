@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from liquid import Environment
-from review_builders import EVIDENCE, sample_task
+from review_builders import EVIDENCE, LOOKS, sample_task
 
 from walkout.review.groundtruth import (
     ANSWERS_FIELD,
@@ -84,6 +84,13 @@ def test_every_evidence_image_is_shown_through_grant_read_access(page: Page) -> 
     for uri in EVIDENCE:
         assert SIGNED.format(key=uri.split("/", 3)[3]) in sources
     assert not any(src and src.startswith("s3://") for src in sources)
+
+
+def test_a_shoppers_looks_at_the_entry_are_shown_through_grant_read_access(page: Page) -> None:
+    looks = page.all("img", **{"class": "walkout-look"})
+
+    assert [img["src"] for img in looks] == [SIGNED.format(key=u.split("/", 3)[3]) for u in LOOKS]
+    assert looks[0]["alt"] == "Shopper B at the entry, person 1"
 
 
 def test_every_candidate_shopper_is_a_choice_with_its_letter_and_colour(page: Page) -> None:

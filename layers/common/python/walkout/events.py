@@ -178,6 +178,9 @@ class SessionEnteredData(WireModel):
     gate_id: Identifier
     account_ref: AccountRef
     track_ids: Annotated[list[Identifier], Field(min_length=1)]
+    # Each member's look as the gate cameras saw them (one image per track, S3 keys under
+    # the event's evidence prefix): whom reviewers recognise on a shelf event's images.
+    evidence: list[S3Key] = Field(default_factory=list)
 
     @field_validator("track_ids")
     @classmethod
@@ -190,6 +193,7 @@ class SessionJoinedData(WireModel):
 
     session_id: Identifier
     track_id: Identifier
+    evidence: list[S3Key] = Field(default_factory=list)  # the member's look, as above
 
 
 class TrackExitedData(WireModel):

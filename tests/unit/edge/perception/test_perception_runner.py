@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from test_perception_pipeline import definition as small_store
@@ -346,3 +347,38 @@ def test_a_gate_flush_announces_a_held_session_and_keeps_unclaimed_pulses() -> N
     (joined,) = binder.poll(T0 + 3.6)
     assert isinstance(joined, MemberJoined) and joined.track_id == "trk-2"
     assert joined.session_id == opened.session_id
+
+
+class ImageSink(ListSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: dict[str, bytes] = {}
+
+    def emit(self, event: Event, evidence: Sequence[EvidenceImage] = ()) -> None:
+        super().emit(event, evidence)
+        self.images.update((image.key, image.jpeg) for image in evidence)
+
+
+def test_a_session_carries_each_members_look_at_the_gate(tiny_recording: Path) -> None:
+    # Given the tiny store's recording, replayed with evidence
+    sink = ImageSink()
+    source = RecordingSource(tiny_recording, speed=0)
+    pipeline = PerceptionPipeline(source.definition, sink, store_id="store-t", device_id="e")
+    for reading in source.readings(threading.Event()):
+        pipeline.feed(reading)
+    pipeline.finish()
+    source.close()
+
+    # Then every session names one image per member, under its own event's evidence
+    # prefix, and the sink was given that image: a picture of somebody, not an empty crop
+    entered = [e for e in sink.events if e.type in ("session.entered", "session.joined")]
+    assert entered
+    for event in entered:
+        data = event.data
+        members = data.track_ids if event.type == "session.entered" else [data.track_id]
+        assert len(data.evidence) == len(members)
+        for key, track_id in zip(data.evidence, members, strict=True):
+            assert key.startswith(f"stores/store-t/evidence/{event.event_id}/entry-{track_id}-")
+            image = cv2.imdecode(np.frombuffer(sink.images[key], np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None and min(image.shape[:2]) >= 16
+            assert float(image.std()) > 5.0

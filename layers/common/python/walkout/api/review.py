@@ -70,6 +70,18 @@ class AnswerOut(Model):
     )
 
 
+class ReviewShopperOut(Model):
+    label: str
+    colour: str
+    colour_hex: str
+    position: str = ""
+    looks: list[str] = Field(
+        default_factory=list,
+        description="presigned HTTPS URLs of the shopper's looks at the entry gate (one per"
+        " member of a group): whom to recognise on the evidence images",
+    )
+
+
 class ReviewQuestionOut(Model):
     number: int
     event_id: str
@@ -78,7 +90,7 @@ class ReviewQuestionOut(Model):
     prompt: str
     local_time: str
     evidence: list[str] = Field(description="presigned HTTPS URLs of the evidence images")
-    shoppers: list[ReviewerShopper]
+    shoppers: list[ReviewShopperOut]
     products: list[ProductCandidate]
     max_qty: int
 
@@ -157,11 +169,24 @@ class ReviewDesk:
                         for url in (self.links.url(u, task.store_id) for u in q.evidence)
                         if url is not None
                     ],
-                    shoppers=q.shoppers,
+                    shoppers=[self._shopper(s, task.store_id) for s in q.shoppers],
                     products=q.products,
                     max_qty=q.max_qty,
                 )
                 for q in task.questions
+            ],
+        )
+
+    def _shopper(self, shopper: ReviewerShopper, store_id: str) -> ReviewShopperOut:
+        return ReviewShopperOut(
+            label=shopper.label,
+            colour=shopper.colour,
+            colour_hex=shopper.colour_hex,
+            position=shopper.position,
+            looks=[
+                url
+                for url in (self.links.url(u, store_id) for u in shopper.looks)
+                if url is not None
             ],
         )
 

@@ -19,6 +19,9 @@ class EvidenceImages:
         self.s3 = s3
         self.bucket = bucket
 
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
     def uris(self, store_id: str, event_id: str, limit: int = 6) -> list[str]:
         """`s3://` URIs of the event's images (at most `limit`, in key order)."""
         page = self.s3.list_objects_v2(

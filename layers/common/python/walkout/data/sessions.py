@@ -105,6 +105,9 @@ class SessionRecord(Model):
     # Tracks added by `session.joined` (not the scan's own): attribution trusts their
     # binding less (issue 6).
     joined: list[Identifier] = []
+    # Evidence keys of the members' looks at the gate (`session.entered` / `joined`):
+    # what review questions show reviewers to recognise this session's people by.
+    looks: list[str] = []
     gate_id: Identifier
     # The scan's opaque account token: needed for the receipt, never logged.
     account_ref: str = Field(repr=False)

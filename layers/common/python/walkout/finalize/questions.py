@@ -20,6 +20,7 @@ from walkout.catalog import Catalog
 from walkout.config import ReviewBackend
 from walkout.review.contract import (
     MAX_EVIDENCE,
+    MAX_LOOKS,
     MAX_PRODUCTS,
     MAX_QTY,
     MAX_SHOPPERS,
@@ -79,6 +80,16 @@ def candidate_sessions(
     # Keep the likeliest when there are too many, then drop the likelihood order.
     kept = sorted(pool, key=rank)[:MAX_SHOPPERS]
     return sorted(kept, key=lambda s: _order(attribution.event_id, s))
+
+
+def with_looks(task: ReviewTask, looks: Mapping[str, Sequence[str]]) -> ReviewTask:
+    """The task with each shopper's looks at the gate (`s3://` URIs by session, at most
+    `MAX_LOOKS`): what reviewers recognise the shoppers by on the event's images."""
+    return task.with_looks(lambda s: list(looks.get(s.session_id, ()))[:MAX_LOOKS])
+
+
+def shown_sessions(task: ReviewTask) -> set[str]:
+    return {s.session_id for q in task.questions for s in q.shoppers}
 
 
 def candidate_products(

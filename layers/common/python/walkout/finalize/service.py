@@ -24,7 +24,12 @@ from walkout.config import ReviewBackend
 from walkout.data.dynamo import Clock, cancellation_codes, client, utc_clock
 from walkout.data.evidence import EvidenceImages
 from walkout.data.receipts import FlagKind, ReceiptsTable
-from walkout.data.sessions import ConcurrentUpdateError, SessionsTable, SettledEvent
+from walkout.data.sessions import (
+    ConcurrentUpdateError,
+    SessionsTable,
+    SettledEvent,
+    sessions_by_id,
+)
 from walkout.data.stores import StoreDefinitions
 from walkout.definition import StoreDefinition
 from walkout.finalize.errors import (
@@ -44,7 +49,12 @@ from walkout.finalize.messages import (
     SessionKey,
 )
 from walkout.finalize.outcome import settle
-from walkout.finalize.questions import build_review_task, task_id_for
+from walkout.finalize.questions import (
+    build_review_task,
+    shown_sessions,
+    task_id_for,
+    with_looks,
+)
 from walkout.finalize.receipt import issue_receipt, receipt_issued_detail
 from walkout.finalize.scoring import Route, assess, route
 from walkout.finalize.settings import AssessSettings, AttentionSettings, IssueSettings
@@ -211,6 +221,7 @@ class Assessor:
                     heartbeat_s=self.heartbeat_s,
                     ruled_out=ruled_out,
                 )
+                review = with_looks(review, self._looks(key.store_id, shown_sessions(review)))
                 obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
                 obs.count(MetricName.EVENTS_SENT_TO_REVIEW, len(assessment.to_review))
             if settled and next_step is not Route.AWAIT_ANSWERS:
@@ -239,6 +250,12 @@ class Assessor:
             wait_s=wait_s,
             wait_rounds=key.wait_rounds + (next_step is Route.AWAIT_ANSWERS),
         )
+
+    def _looks(self, store_id: str, session_ids: set[str]) -> dict[str, list[str]]:
+        """Each shown session's looks at the gate (one `BatchGetItem` of their META items;
+        a session expired with the TTL shows none)."""
+        found = sessions_by_id(self.sessions, store_id, session_ids)
+        return {s: [self.evidence.uri(k) for k in m.looks] for s, m in found.items()}
 
 
 def kept_answers(

@@ -299,6 +299,7 @@ class IngestBatch:
             tracks=list(data.track_ids),
             gate_id=data.gate_id,
             account_ref=data.account_ref,
+            looks=list(data.evidence),
             entered_at=event.ts,
             opened_by=event.event_id,
         )
@@ -383,6 +384,7 @@ class IngestBatch:
             update={
                 "tracks": tracks,
                 "joined": [*session.joined, data.track_id],
+                "looks": [*session.looks, *data.evidence],
                 "status": status_after_exits(tracks, session.exits),
                 "exit_at": last_exit(tracks, session.exits),
             }

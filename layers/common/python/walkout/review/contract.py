@@ -14,7 +14,7 @@ the system's guess and reviewers are not anchored on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal, Self
 
@@ -45,6 +45,7 @@ MAX_SHOPPERS: Final = len(SHOPPER_MARKS)
 MAX_PRODUCTS: Final = 8
 MAX_QTY: Final = 20
 MAX_EVIDENCE: Final = 6
+MAX_LOOKS: Final = 4  # a shopper's looks at the gate shown (one per member of a group)
 
 ShopperLabel = Annotated[str, StringConstraints(pattern=r"^[A-H]$")]
 S3Uri = Annotated[str, StringConstraints(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+")]
@@ -64,6 +65,9 @@ class ShopperCandidate(Model):
     colour_hex: ColourHex
     # Where the person was, in words ("at the shelf, left"), when the edge reports it.
     position: Annotated[str, StringConstraints(max_length=200)] = ""
+    # The session's people as the gate cameras saw them: how a reviewer tells who is who
+    # on the event's images, whatever the tracker believed since.
+    looks: Annotated[list[S3Uri], Field(max_length=MAX_LOOKS)] = []
     session_id: Identifier
 
 
@@ -128,6 +132,18 @@ class ReviewTask(Model):
     def deadline(self) -> datetime:
         return self.created_at + timedelta(seconds=self.timeout_s)
 
+    def with_looks(self, looks: Callable[[ShopperCandidate], Sequence[str]]) -> ReviewTask:
+        """The task with each shopper's looks replaced by `looks(shopper)`."""
+        questions = [
+            q.model_copy(
+                update={
+                    "shoppers": [s.model_copy(update={"looks": list(looks(s))}) for s in q.shoppers]
+                }
+            )
+            for q in self.questions
+        ]
+        return self.model_copy(update={"questions": questions})
+
     def question(self, event_id: str) -> EventQuestion | None:
         return next((q for q in self.questions if q.event_id == event_id), None)
 
@@ -152,6 +168,7 @@ class ReviewTask(Model):
                             colour=s.colour,
                             colour_hex=s.colour_hex,
                             position=s.position,
+                            looks=list(s.looks),
                         )
                         for s in q.shoppers
                     ],
@@ -168,6 +185,7 @@ class ReviewerShopper(Model):
     colour: Text
     colour_hex: ColourHex
     position: str = ""
+    looks: list[S3Uri] = []
 
 
 class ReviewerQuestion(Model):

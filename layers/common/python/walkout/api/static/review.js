@@ -197,6 +197,18 @@
     return node;
   }
 
+  // The shopper's people as the entry gate saw them: whom to recognise on the images.
+  function looks(shopper) {
+    const urls = (shopper.looks || []).map(evidenceUrl).filter(Boolean);
+    if (!urls.length) return null;
+    return el("span", { className: "looks" },
+      ...urls.map((url, i) => el("img", {
+        src: url, alt: "Shopper " + shopper.label + " at the entry" +
+          (urls.length > 1 ? ", person " + (i + 1) : ""),
+        referrerpolicy: "no-referrer", decoding: "async", className: "look",
+      })));
+  }
+
   function renderQuestion(question, index) {
     const answer = answers.get(question.event_id);
     const who = "who-" + index;
@@ -216,6 +228,7 @@
           el("kbd", { text: String(i + 1) }),
           swatch(shopper.colour_hex),
           el("span", { text: shopper.label + " (" + shopper.colour + ")" }),
+          looks(shopper),
           shopper.position ? el("span", { className: "muted", text: " " + shopper.position }) : null)),
       radio(who, "", answer.shopper === null, el("kbd", { text: "0" }),
         el("span", { text: "None of them" })),
