@@ -1,4 +1,5 @@
-"""The evidence bucket: shelf-event JPEGs from the edge, shown to reviewers, then forgotten.
+"""The evidence bucket: JPEGs from the edge (the reach images of shelf events, and a crop of
+every shopper as they came in through the gate), shown to reviewers, then forgotten.
 
 Versioning is off on purpose. Evidence images show shoppers, and the promise is that they
 are gone after `evidence_retention_days`; with versioning a delete or overwrite only makes a

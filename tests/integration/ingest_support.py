@@ -148,24 +148,26 @@ class Edge:
         account: str = "acct-secret-1",
         looks: Sequence[str] = (),
     ) -> Event:
-        return self.event(
+        event = self.event(
             "session.entered",
             {
                 "session_id": session,
                 "gate_id": "in",
                 "account_ref": account,
                 "track_ids": list(tracks),
-                "evidence": list(looks),
             },
             at_s,
         )
+        return self.with_looks(event, looks)
 
     def joined(self, session: str, track: str, at_s: float, looks: Sequence[str] = ()) -> Event:
-        return self.event(
-            "session.joined",
-            {"session_id": session, "track_id": track, "evidence": list(looks)},
-            at_s,
-        )
+        event = self.event("session.joined", {"session_id": session, "track_id": track}, at_s)
+        return self.with_looks(event, looks)
+
+    def with_looks(self, event: Event, names: Sequence[str]) -> Event:
+        """The event with looks named `names`, under its own evidence prefix."""
+        keys = [f"stores/{self.store_id}/evidence/{event.event_id}/{n}.jpg" for n in names]
+        return event.model_copy(update={"data": event.data.model_copy(update={"evidence": keys})})
 
     def exited(
         self, session: str | None, track: str, at_s: float, same_person: float | None = None

@@ -245,9 +245,8 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
 ) -> None:
     # Given a join and an exit that reached the cloud before the entry they belong to
     edge = Edge()
-    t2_look = f"stores/{STORE}/evidence/E2/entry-t2-cam-1.jpg"
     early = [
-        edge.joined("s1", "t2", at_s=1, looks=[t2_look]),
+        edge.joined("s1", "t2", at_s=1, looks=["entry-t2-cam-1"]),
         edge.exited("s1", "t2", at_s=6, same_person=0.2),
     ]
     response = aws.send(early)
@@ -256,8 +255,7 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
     assert aws.ingest().quarantined(STORE) == []
     assert aws.read("s1")[0] is None
     # When the entry arrives (in a later batch), and is redelivered
-    t1_look = f"stores/{STORE}/evidence/E1/entry-t1-cam-1.jpg"
-    entered = edge.entered("s1", ["t1"], at_s=0, looks=[t1_look])
+    entered = edge.entered("s1", ["t1"], at_s=0, looks=["entry-t1-cam-1"])
     aws.send([entered])
     aws.send([entered])
     # Then the held join and exit are applied once: t2 joined and left, t1 is still in
@@ -267,7 +265,8 @@ def test_a_join_and_an_exit_sent_before_their_session_opened_are_applied_when_it
     assert session.joined == ["t2"]  # bound by a join: attribution trusts it less
     assert set(session.exits) == {"t2"}
     assert session.same_person == {"t2": 0.2}  # what the edge said of who left, kept
-    assert session.looks == [t1_look, t2_look]  # both people's looks at the gate, for review
+    # both people's looks at the gate, for review
+    assert session.looks == [*entered.data.evidence, *early[0].data.evidence]
     assert session.status is SessionStatus.OPEN
     # ... and counted: two held, two applied (the redelivered entry applies nothing again)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -317,3 +316,27 @@ def test_a_device_gone_silent_stops_holding_back_readiness(
     # ... and the skipped device is counted in the StaleDevices metric
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert sum(sum(m.get("StaleDevices", [0])) for m in emf) >= 1
+
+
+def test_looks_outside_the_entry_events_own_evidence_are_left_out_and_the_visit_kept(
+    aws: MotoIngest,
+) -> None:
+    # Given an entry naming its own look, another store's image, another event's image of
+    # this store, and a key with a space (reviewers are shown what is kept)
+    edge = Edge()
+    entered = edge.entered("s1", ["t1"], at_s=0, looks=["entry-t1-cam-1"])
+    (own,) = entered.data.evidence
+    foreign = [
+        f"stores/store-other/evidence/{entered.event_id}/entry-t1-cam-1.jpg",
+        f"stores/{STORE}/evidence/01OTHEREVENT/entry-t9-cam-1.jpg",
+        f"stores/{STORE}/evidence/{entered.event_id}/entry t1.jpg",
+    ]
+    data = entered.data.model_copy(update={"evidence": [own, *foreign]})
+    response = aws.send([entered.model_copy(update={"data": data})])
+
+    # Then the visit is opened with its own look only, nothing failed or quarantined
+    assert failures(response) == []
+    assert aws.ingest().quarantined(STORE) == []
+    session, _ = aws.read("s1")
+    assert session is not None
+    assert session.looks == [own]

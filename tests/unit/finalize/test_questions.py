@@ -7,8 +7,13 @@ from finalize_builders import T0, attribution, catalog
 
 from walkout.attribution.record import Action, Attribution
 from walkout.config import ReviewBackend
-from walkout.finalize.questions import build_review_task, candidate_sessions, task_id_for
-from walkout.review.contract import SHOPPER_MARKS, ReviewTask
+from walkout.finalize.questions import (
+    build_review_task,
+    candidate_sessions,
+    task_id_for,
+    within_size,
+)
+from walkout.review.contract import MAX_TASK_BYTES, SHOPPER_MARKS, ReviewTask
 
 CANDY_WHO = attribution(
     2, who=[("s-1", 0.55), ("s-2", 0.42)], what=[("candy", 1, 0.98)], p=0.55, lane="L6"
@@ -143,3 +148,22 @@ def test_the_reviewer_view_hides_sessions_and_probabilities() -> None:
 
     assert "s-1" not in text and "s-2" not in text
     assert "0.55" not in text
+
+
+def test_a_task_too_long_for_the_review_adapters_keeps_one_look_per_shopper() -> None:
+    # Given a task of many questions whose every shopper has four looks at the gate
+    crowd = [(f"s-{n}", 0.3 - 0.02 * n) for n in range(1, 9)]
+    many = [
+        attribution(n, who=crowd, what=[("candy", 1, 0.98)], p=0.28, lane="L6")
+        for n in range(1, 41)
+    ]
+    look = "s3://walkout-dev-evidence-1/stores/store-1/evidence/E0/entry-t{n}-cam-1.jpg"
+    built = task(*many).with_looks(lambda s: [look.format(n=n) for n in range(4)])
+    assert len(built.model_dump_json(by_alias=True)) > MAX_TASK_BYTES
+
+    # When fitted, it is short enough: each shopper keeps its first look
+    fitted = within_size(built)
+    assert len(fitted.model_dump_json(by_alias=True)) <= MAX_TASK_BYTES
+    assert {tuple(s.looks) for q in fitted.questions for s in q.shoppers} == {(look.format(n=0),)}
+    # and a task that fits is left as it is
+    assert within_size(task(CANDY_WHO)) == task(CANDY_WHO)

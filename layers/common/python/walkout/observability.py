@@ -42,6 +42,9 @@ class MetricName:
     # ingest table's PENDING# items, and those applied once the session opened.
     HELD_EVENTS: Final = "HeldEvents"
     HELD_EVENTS_APPLIED: Final = "HeldEventsApplied"
+    # Look keys of a session.entered / joined outside the event's own evidence prefix
+    # (left out; the visit is kept).
+    EVIDENCE_KEYS_REFUSED: Final = "EvidenceKeysRefused"
     SESSIONS_BELOW_THRESHOLD: Final = "SessionsBelowThreshold"
     UNCERTAIN_EVENTS: Final = "UncertainShelfEvents"
     CART_UPDATES: Final = "CartUpdates"

@@ -166,7 +166,14 @@ def _solve(
         }
     shares, absent = actor_distribution(data.candidates, params)
     p_who = session_distribution(shares, absent, ids, params, context.joined)
-    linked = _linked(base, shares, context, data.t_end, params)
+    linked = _linked(
+        base,
+        shares,
+        relevant,
+        open_sessions=context.open_sessions,
+        before=data.t_end,
+        params=params,
+    )
     reasons.extend(_who_reasons(data.candidates, shares, absent, ids, relevant))
 
     # --- what, joined with who
@@ -231,24 +238,27 @@ def _solve(
 def _linked(
     base: Mapping[str, str | None],
     shares: Sequence[CandidateShare],
-    context: ShelfContext,
+    relevant: Sequence[Ambiguity],
+    *,
+    open_sessions: Collection[str] | None,
     before: datetime,
     params: AttributionParams,
 ) -> list[str]:
-    """The sessions the candidates' tracks may really be, through the encounters they were in,
-    most strongly linked first: the identities again with every swap probability at least
-    `linked_swap_floor`, weighted by who reached. A ranking for review questions only (who
-    to show when the model's own shares name too few): it moves no probability."""
+    """The sessions the candidates' tracks may really be, through the encounters that shape
+    their identities (`relevant`: those reported with a swap probability above 0), most
+    strongly linked first: the identities again with each of those swap probabilities at
+    least `linked_swap_floor`, weighted by who reached. A ranking for review questions only
+    (who to show when the model's own shares name too few): it moves no probability."""
     floored = [
         replace(a, swap_probability=max(a.swap_probability, params.linked_swap_floor))
-        for a in context.ambiguities
+        for a in relevant
     ]
-    ids = identities(base, shaping(floored, base, before), before=before)
+    ids = identities(base, floored, before=before)
     mass: dict[str, float] = {}
     for share in shares:
         identity = ids[share.track_id]
-        if context.open_sessions is not None:
-            identity = _only_open(identity, context.open_sessions)
+        if open_sessions is not None:
+            identity = _only_open(identity, open_sessions)
         for session, p in identity.items():
             if session is not None:
                 mass[session] = mass.get(session, 0.0) + share.probability * p

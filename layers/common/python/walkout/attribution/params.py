@@ -86,7 +86,8 @@ class AttributionParams(Model):
     # counts in its receipt confidence and its review.
     runner_up_min: Fraction = 0.01
     # Review questions: who to show beyond the sessions with a real share (`linked`). Every
-    # encounter counts as a swap with at least this probability: in a crowd the edge
+    # encounter the model applies (reported above 0) counts as a swap with at least this
+    # probability there: in a crowd the edge
     # reports low swap probabilities for swaps that happened (stadium-rush 23: where a
     # question missed a shopper one encounter away from a candidate, that encounter's
     # median was 0.022). Chosen on stadium-rush 123's replay among 0, 0.1 and 0.3 by how

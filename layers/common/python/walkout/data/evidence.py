@@ -1,17 +1,44 @@
-"""Evidence images of shelf events in the evidence bucket, as review tasks reference them.
+"""Evidence images in the evidence bucket, as review tasks reference them.
 
 The edge uploads an event's images under `stores/<store>/evidence/<event_id>/` (the key
-the event names, see edge_agent's uplink). Attribution records do not carry the keys yet,
-so review lists that prefix: one `ListObjectsV2` per reviewed event, a handful per review.
+the event names, see edge_agent's uplink): a shelf event's reach images, and a
+`session.entered` / `session.joined`'s crop of each member as they came in (every shopper
+who enters is photographed, reviewed or not; the bucket's lifecycle deletes all of it after
+`evidence_retention_days`). Attribution records do not carry a shelf event's keys yet, so
+review lists its prefix: one `ListObjectsV2` per reviewed event, a handful per review. A
+session keeps its looks' keys (`SessionRecord.looks`), only those `own_evidence` accepts.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 
+def evidence_of_store(store_id: str) -> str:
+    return f"stores/{store_id}/evidence/"
+
+
 def evidence_prefix(store_id: str, event_id: str) -> str:
-    return f"stores/{store_id}/evidence/{event_id}/"
+    return f"{evidence_of_store(store_id)}{event_id}/"
+
+
+# An evidence key the cloud keeps from an event: under that event's own prefix, in the
+# characters the edge writes (no spaces, no "..", nothing a template or a URL would need
+# to escape).
+_KEY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def own_evidence(store_id: str, event_id: str, keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(kept, refused): the keys under the event's own evidence prefix, and the others."""
+    prefix = evidence_prefix(store_id, event_id)
+    kept: list[str] = []
+    refused: list[str] = []
+    for k in keys:
+        ok = k.startswith(prefix) and ".." not in k and _KEY.fullmatch(k) is not None
+        (kept if ok else refused).append(k)
+    return kept, refused
 
 
 class EvidenceImages:

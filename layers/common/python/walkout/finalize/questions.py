@@ -10,6 +10,7 @@ event and the session, so the letters carry no hint of what the system believed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from walkout.review.contract import (
     MAX_PRODUCTS,
     MAX_QTY,
     MAX_SHOPPERS,
+    MAX_TASK_BYTES,
     SHOPPER_MARKS,
     EventQuestion,
     ProductCandidate,
@@ -86,6 +88,22 @@ def with_looks(task: ReviewTask, looks: Mapping[str, Sequence[str]]) -> ReviewTa
     """The task with each shopper's looks at the gate (`s3://` URIs by session, at most
     `MAX_LOOKS`): what reviewers recognise the shoppers by on the event's images."""
     return task.with_looks(lambda s: list(looks.get(s.session_id, ()))[:MAX_LOOKS])
+
+
+def within_size(task: ReviewTask, limit: int = MAX_TASK_BYTES) -> ReviewTask:
+    """The task, or, when its JSON is longer than `limit`, the same with each shopper's
+    first look only, then with none (the looks are what grows with a crowd: up to four per
+    shopper, eight shoppers per question). A task too long even so is left as it is: the
+    review adapter refuses it, naming its size."""
+    for most in (1, 0):
+        if len(task.model_dump_json(by_alias=True).encode()) <= limit:
+            break
+        task = task.with_looks(functools.partial(_first_looks, most=most))
+    return task
+
+
+def _first_looks(shopper: ShopperCandidate, most: int) -> list[str]:
+    return shopper.looks[:most]
 
 
 def shown_sessions(task: ReviewTask) -> set[str]:

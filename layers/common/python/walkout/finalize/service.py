@@ -22,7 +22,7 @@ from walkout.attribution.record import Attribution, Hypothesis
 from walkout.cart import Cart, Receipt, ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.data.dynamo import Clock, cancellation_codes, client, utc_clock
-from walkout.data.evidence import EvidenceImages
+from walkout.data.evidence import EvidenceImages, evidence_of_store
 from walkout.data.receipts import FlagKind, ReceiptsTable
 from walkout.data.sessions import (
     ConcurrentUpdateError,
@@ -54,6 +54,7 @@ from walkout.finalize.questions import (
     shown_sessions,
     task_id_for,
     with_looks,
+    within_size,
 )
 from walkout.finalize.receipt import issue_receipt, receipt_issued_detail
 from walkout.finalize.scoring import Route, assess, route
@@ -221,7 +222,8 @@ class Assessor:
                     heartbeat_s=self.heartbeat_s,
                     ruled_out=ruled_out,
                 )
-                review = with_looks(review, self._looks(key.store_id, shown_sessions(review)))
+                looks = self._looks(key.store_id, shown_sessions(review))
+                review = within_size(with_looks(review, looks))
                 obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
                 obs.count(MetricName.EVENTS_SENT_TO_REVIEW, len(assessment.to_review))
             if settled and next_step is not Route.AWAIT_ANSWERS:
@@ -252,10 +254,15 @@ class Assessor:
         )
 
     def _looks(self, store_id: str, session_ids: set[str]) -> dict[str, list[str]]:
-        """Each shown session's looks at the gate (one `BatchGetItem` of their META items;
-        a session expired with the TTL shows none)."""
+        """Each shown session's looks at the gate (their META items, read in batches; a
+        session expired with the TTL shows none), only those under the store's own
+        evidence prefix (ingest keeps no other, this is the second check)."""
         found = sessions_by_id(self.sessions, store_id, session_ids)
-        return {s: [self.evidence.uri(k) for k in m.looks] for s, m in found.items()}
+        mine = evidence_of_store(store_id)
+        return {
+            s: [self.evidence.uri(k) for k in m.looks if k.startswith(mine)]
+            for s, m in found.items()
+        }
 
 
 def kept_answers(

@@ -49,6 +49,7 @@ from walkout.attribution import (
 from walkout.attribution.identity import bound_later, shaping
 from walkout.cart import Cart
 from walkout.data.dynamo import client, utc_clock
+from walkout.data.evidence import own_evidence
 from walkout.data.ingest import (
     IngestTable,
     Watermark,
@@ -299,7 +300,7 @@ class IngestBatch:
             tracks=list(data.track_ids),
             gate_id=data.gate_id,
             account_ref=data.account_ref,
-            looks=list(data.evidence),
+            looks=self._own_looks(event, data.evidence),
             entered_at=event.ts,
             opened_by=event.event_id,
         )
@@ -324,6 +325,19 @@ class IngestBatch:
         self.summary.sessions_opened += 1
         self._apply_pending(state, data.session_id)
         return "applied"
+
+    def _own_looks(self, event: SessionEntered | SessionJoined, keys: list[str]) -> list[str]:
+        """The look keys under the event's own evidence prefix. Any other is left out (the
+        visit is kept): reviewers are shown what is kept, and another store's images, or
+        a key a template would have to escape, must never reach them."""
+        kept, refused = own_evidence(event.store_id, event.event_id, keys)
+        if refused:
+            obs.logger.warning(
+                "evidence keys outside the event's own prefix left out",
+                extra={"event_id": event.event_id, "refused": len(refused)},
+            )
+            obs.count(obs.MetricName.EVIDENCE_KEYS_REFUSED, len(refused))
+        return kept
 
     def _open_session(self, state: StoreState, session_id: str) -> SessionRecord:
         session = state.session(session_id)
@@ -384,7 +398,7 @@ class IngestBatch:
             update={
                 "tracks": tracks,
                 "joined": [*session.joined, data.track_id],
-                "looks": [*session.looks, *data.evidence],
+                "looks": [*session.looks, *self._own_looks(event, data.evidence)],
                 "status": status_after_exits(tracks, session.exits),
                 "exit_at": last_exit(tracks, session.exits),
             }

@@ -19,7 +19,6 @@ The flow of one task:
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -30,13 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from walkout.config import ReviewBackend
-from walkout.review.contract import (
-    MAX_LOOKS,
-    EventAnswer,
-    ReviewAnswer,
-    ReviewTask,
-    ShopperCandidate,
-)
+from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask
 
 LABEL_ATTRIBUTE: Final = "walkout-review"
 SOURCE_KEY: Final = "source"
@@ -93,20 +86,13 @@ class DatasetObject(_Request):
 
 
 def data_object(task: ReviewTask, token: str) -> dict[str, str]:
-    """The input-manifest line for a task (what the workflow's SNS message carries). A task
-    too long for one line shows each shopper's first look only, then none (the looks are
-    what grows with a crowd: up to four per shopper and eight shoppers per question)."""
-    for most in (MAX_LOOKS, 1, 0):
-        fewer = task.with_looks(functools.partial(_first_looks, most=most))
-        line = {SOURCE_KEY: task_json(fewer), TOKEN_KEY: token}
-        size = len(json.dumps(line).encode())
-        if size <= MAX_DATA_OBJECT_BYTES:
-            return line
-    raise GroundTruthError(f"task {task.task_id}: data object of {size} bytes exceeds 100 KB")
-
-
-def _first_looks(shopper: ShopperCandidate, most: int) -> list[str]:
-    return shopper.looks[:most]
+    """The input-manifest line for a task (what the workflow's SNS message carries; the
+    workflow builds it from the task Assess fitted to `MAX_TASK_BYTES`)."""
+    line = {SOURCE_KEY: task_json(task), TOKEN_KEY: token}
+    size = len(json.dumps(line).encode())
+    if size > MAX_DATA_OBJECT_BYTES:
+        raise GroundTruthError(f"task {task.task_id}: data object of {size} bytes exceeds 100 KB")
+    return line
 
 
 def task_json(task: ReviewTask) -> str:
