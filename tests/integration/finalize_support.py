@@ -28,6 +28,7 @@ from typing import Any
 from ingest_support import REGION, STORE, T0, small_definition
 from moto import mock_aws
 
+from localcloud import moto_speed
 from localcloud.deploy import Deployment
 from localcloud.deploy import deploy as localcloud_deploy
 from localcloud.dispatch import Dispatcher, install
@@ -465,9 +466,15 @@ def finalize_cloud() -> Iterator[FinalizeCloud]:
             dynamo.client.cache_clear()
             cloud = deploy()
             restore = install(cloud.dispatcher, topic_arn=cloud.deployment.topic_of)
+            # As the local runtime does: executions run their Lambdas on moto's threads, and
+            # moto's own TransactWriteItems copies a whole table while another thread may
+            # write to it ("dictionary changed size during iteration", seen about once in
+            # six runs of the workflow tests); moto_speed serialises DynamoDB's writes.
+            restore_moto = moto_speed.install()
             try:
                 yield cloud
             finally:
+                restore_moto()
                 restore()
     finally:
         dynamo.client.cache_clear()

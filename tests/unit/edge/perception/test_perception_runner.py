@@ -152,8 +152,8 @@ class StopAfterPick:
         self.inner.close()
 
 
-def full_replay(recording: Path) -> list[Event]:
-    sink = ListSink()
+def full_replay(recording: Path, sink: ListSink | None = None) -> list[Event]:
+    sink = sink or ListSink()
     source = RecordingSource(recording, speed=0)
     pipeline = PerceptionPipeline(source.definition, sink, store_id="store-t", device_id="e")
     for reading in source.readings(threading.Event()):
@@ -362,12 +362,7 @@ class ImageSink(ListSink):
 def test_a_session_carries_each_members_look_at_the_gate(tiny_recording: Path) -> None:
     # Given the tiny store's recording, replayed with evidence
     sink = ImageSink()
-    source = RecordingSource(tiny_recording, speed=0)
-    pipeline = PerceptionPipeline(source.definition, sink, store_id="store-t", device_id="e")
-    for reading in source.readings(threading.Event()):
-        pipeline.feed(reading)
-    pipeline.finish()
-    source.close()
+    full_replay(tiny_recording, sink)
 
     # Then every session names one image per member, under its own event's evidence
     # prefix, and the sink was given that image: a picture of somebody, not an empty crop

@@ -9,6 +9,7 @@ or a token. Only images of the task's own store under the evidence prefix are si
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
@@ -132,6 +133,10 @@ class EvidenceLinks:
         )
         return url
 
+    def urls(self, uris: Sequence[str], store_id: str) -> list[str]:
+        """`url` of each, those outside the store's evidence left out."""
+        return [url for url in (self.url(u, store_id) for u in uris) if url is not None]
+
 
 class ReviewDesk:
     def __init__(
@@ -164,11 +169,7 @@ class ReviewDesk:
                     lane_id=q.lane_id,
                     prompt=q.prompt,
                     local_time=q.local_time,
-                    evidence=[
-                        url
-                        for url in (self.links.url(u, task.store_id) for u in q.evidence)
-                        if url is not None
-                    ],
+                    evidence=self.links.urls(q.evidence, task.store_id),
                     shoppers=[self._shopper(s, task.store_id) for s in q.shoppers],
                     products=q.products,
                     max_qty=q.max_qty,
@@ -183,11 +184,7 @@ class ReviewDesk:
             colour=shopper.colour,
             colour_hex=shopper.colour_hex,
             position=shopper.position,
-            looks=[
-                url
-                for url in (self.links.url(u, store_id) for u in shopper.looks)
-                if url is not None
-            ],
+            looks=self.links.urls(shopper.looks, store_id),
         )
 
     def next(self, caller: Caller, store_id: str | None) -> ReviewTaskOut | None:
