@@ -647,6 +647,27 @@ class _Patches:
         self.saved.clear()
 
 
+def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _transactions:
+            return write(self, *args, **kwargs)
+
+    return apply
+
+
+def serialise_dynamodb() -> Callable[[], None]:
+    """Only the lock of `install()`, with moto's own code otherwise: DynamoDB's transactions,
+    single-item writes and queries one at a time. For in-process tests whose state machines
+    run Lambdas on moto's threads (moto's transaction copies a whole table, which fails when
+    another thread writes to it meanwhile). Returns `restore`."""
+    patches = _Patches()
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+        patches.set(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    patches.set(DynamoHandler, "update_item", _serialised(DynamoHandler.update_item))
+    patches.set(Table, "query", _serialised(Table.query))
+    return patches.undo
+
+
 def install() -> Callable[[], None]:
     """Patch moto as the module doc says; returns `restore`."""
     original_transact = DynamoDBBackend.transact_write_items
@@ -691,13 +712,7 @@ def install() -> Callable[[], None]:
             finally:
                 _local.in_transaction = False
 
-    def serialised(write: Callable[..., Any]) -> Callable[..., Any]:
-        def apply(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with _transactions:
-                return write(self, *args, **kwargs)
-
-        return apply
-
+    serialised = _serialised
     patches = _Patches()
     patches.set(DynamoDBBackend, "transact_write_items", transact_write_items)
     for name in ("put_item", "update_item", "delete_item"):

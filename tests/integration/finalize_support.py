@@ -466,11 +466,11 @@ def finalize_cloud() -> Iterator[FinalizeCloud]:
             dynamo.client.cache_clear()
             cloud = deploy()
             restore = install(cloud.dispatcher, topic_arn=cloud.deployment.topic_of)
-            # As the local runtime does: executions run their Lambdas on moto's threads, and
-            # moto's own TransactWriteItems copies a whole table while another thread may
-            # write to it ("dictionary changed size during iteration", seen about once in
-            # six runs of the workflow tests); moto_speed serialises DynamoDB's writes.
-            restore_moto = moto_speed.install()
+            # Executions run their Lambdas on moto's threads, and moto's TransactWriteItems
+            # copies a whole table while another thread may write to it ("dictionary
+            # changed size during iteration"): DynamoDB's writes one at a time, as the
+            # local runtime's moto_speed does (only that part of it).
+            restore_moto = moto_speed.serialise_dynamodb()
             try:
                 yield cloud
             finally:
