@@ -661,7 +661,16 @@ def serialise_dynamodb() -> Callable[[], None]:
     run Lambdas on moto's threads (moto's transaction copies a whole table, which fails when
     another thread writes to it meanwhile). Returns `restore`."""
     patches = _Patches()
-    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+    # Reads too: a hash-and-range table keeps its items in a defaultdict, and a read of a
+    # partition that holds nothing adds an empty one, which broke a transaction's copy.
+    for name in (
+        "transact_write_items",
+        "put_item",
+        "update_item",
+        "delete_item",
+        "get_item",  # BatchGetItem and TransactGetItems read through it
+        "scan",
+    ):
         patches.set(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     patches.set(DynamoHandler, "update_item", _serialised(DynamoHandler.update_item))
     patches.set(Table, "query", _serialised(Table.query))
