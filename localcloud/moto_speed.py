@@ -721,20 +721,19 @@ def install() -> Callable[[], None]:
             finally:
                 _local.in_transaction = False
 
-    serialised = _serialised
     patches = _Patches()
     patches.set(DynamoDBBackend, "transact_write_items", transact_write_items)
     for name in ("put_item", "update_item", "delete_item"):
-        patches.set(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+        patches.set(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     # moto's UpdateItem handler deep-copies the stored item before the update: under the
     # lock, so no other request thread writes to that item meanwhile.
-    patches.set(DynamoHandler, "update_item", serialised(DynamoHandler.update_item))
+    patches.set(DynamoHandler, "update_item", _serialised(DynamoHandler.update_item))
     patches.set(Table, "__deepcopy__", _table_deepcopy)
     patches.set(Table, "all_items", _all_items)
     # Under the write lock too: moto deep-copies the matching items, which failed with
     # "dictionary changed size during iteration" (a 500) when another request thread
     # updated one of them meanwhile; a query reads the table as one write left it.
-    patches.set(Table, "query", serialised(query))
+    patches.set(Table, "query", _serialised(query))
     patches.set(backends, "list_of_moto_modules", lambda: modules)
     patches.set(DynamoResult, "execute_result", execute_result)
     patches.set(DynamoResult, "__init__", _dynamo_result)

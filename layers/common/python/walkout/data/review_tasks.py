@@ -182,28 +182,23 @@ class ReviewTasksTable:
             }
         )
         stale = format_timestamp(now - timedelta(seconds=claim_timeout_s))
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=key(task_pk(stored.task.task_id), TASK),
-                UpdateExpression="SET #s = :claimed, claimed_by = :who, claimed_at = :at,"
-                " gsi1sk = :sk",
-                ConditionExpression="#s = :open OR (#s = :claimed AND claimed_at < :stale)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":claimed": value(ReviewTaskStatus.CLAIMED.value),
-                    ":open": value(ReviewTaskStatus.OPEN.value),
-                    ":who": value(reviewer_id),
-                    ":at": value(format_timestamp(now)),
-                    ":stale": value(stale),
-                    ":sk": value(self._queue_sk(ReviewTaskStatus.CLAIMED, stored.task)),
-                },
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return None
-            raise
-        return after
+        claimed = conditional_write(
+            self.ddb.update_item,
+            TableName=self.table,
+            Key=key(task_pk(stored.task.task_id), TASK),
+            UpdateExpression="SET #s = :claimed, claimed_by = :who, claimed_at = :at, gsi1sk = :sk",
+            ConditionExpression="#s = :open OR (#s = :claimed AND claimed_at < :stale)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":claimed": value(ReviewTaskStatus.CLAIMED.value),
+                ":open": value(ReviewTaskStatus.OPEN.value),
+                ":who": value(reviewer_id),
+                ":at": value(format_timestamp(now)),
+                ":stale": value(stale),
+                ":sk": value(self._queue_sk(ReviewTaskStatus.CLAIMED, stored.task)),
+            },
+        )
+        return after if claimed else None
 
     def close(self, task_id: str, reason: str) -> None:
         """The task's token is dead: take it off the queue for good."""

@@ -35,7 +35,6 @@ from walkout.data.dynamo import (
     cancellation_codes,
     conditional_write,
     from_item,
-    is_conditional_failure,
     key,
     query_all,
     to_item,
@@ -360,21 +359,18 @@ class SessionsTable:
 
     def update_session(self, before: SessionRecord, after: SessionRecord) -> None:
         """Store `after` in place of `before` (its tracks, exits and status)."""
-        try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item=self._meta_item(after),
-                ConditionExpression="#status = :status AND size(tracks) = :tracks",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":status": value(before.status.value),
-                    ":tracks": value(len(before.tracks)),
-                },
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                raise ConcurrentUpdateError(f"session {before.session_id} changed") from exc
-            raise
+        if not conditional_write(
+            self.ddb.put_item,
+            TableName=self.table,
+            Item=self._meta_item(after),
+            ConditionExpression="#status = :status AND size(tracks) = :tracks",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":status": value(before.status.value),
+                ":tracks": value(len(before.tracks)),
+            },
+        ):
+            raise ConcurrentUpdateError(f"session {before.session_id} changed")
         self.write_items += 1
 
     # attribution ---------------------------------------------------------------------------

@@ -300,7 +300,7 @@ class IngestBatch:
             tracks=list(data.track_ids),
             gate_id=data.gate_id,
             account_ref=data.account_ref,
-            looks=self._own_looks(event, data.evidence),
+            looks=self._own_looks(event),
             entered_at=event.ts,
             opened_by=event.event_id,
         )
@@ -326,11 +326,11 @@ class IngestBatch:
         self._apply_pending(state, data.session_id)
         return "applied"
 
-    def _own_looks(self, event: SessionEntered | SessionJoined, keys: list[str]) -> list[str]:
-        """The look keys under the event's own evidence prefix. Any other is left out (the
+    def _own_looks(self, event: SessionEntered | SessionJoined) -> list[str]:
+        """The event's look keys under its own evidence prefix. Any other is left out (the
         visit is kept): reviewers are shown what is kept, and another store's images, or
         a key a template would have to escape, must never reach them."""
-        kept, refused = own_evidence(event.store_id, event.event_id, keys)
+        kept, refused = own_evidence(event.store_id, event.event_id, event.data.evidence)
         if refused:
             obs.logger.warning(
                 "evidence keys outside the event's own prefix left out",
@@ -398,7 +398,7 @@ class IngestBatch:
             update={
                 "tracks": tracks,
                 "joined": [*session.joined, data.track_id],
-                "looks": [*session.looks, *self._own_looks(event, data.evidence)],
+                "looks": [*session.looks, *self._own_looks(event)],
                 "status": status_after_exits(tracks, session.exits),
                 "exit_at": last_exit(tracks, session.exits),
             }
