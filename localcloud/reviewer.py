@@ -1,11 +1,14 @@
 """The simulated reviewer: answers review tasks from a recording's ground truth, through
 either review adapter, with a configurable error rate and delay.
 
-What it knows: a real reviewer looks at the evidence (reach images, the shoppers' colours)
-and recognises who took what. The simulated one reads the truth instead (`truth.json`:
-which session took which SKU and how many, at which lane and time) and the full task (the
-session behind each shopper letter, which the worker view hides), and answers what the
-truth says happened at that lane in that event's time window. With probability
+What it knows: a real reviewer looks at the evidence (reach images, the shoppers' colours
+and looks at the gate) and recognises who took what. The simulated one reads the truth
+instead (`truth.json`: which session took which SKU and how many, at which lane and time)
+and the full task (the session behind each shopper letter and each number of the people
+present, which the worker view hides), and answers what the truth says happened at that
+lane in that event's time window: the letter of the candidate who did it, else their
+number among the people present, else none of them. It is an idealised reviewer: it
+picks the right person out of forty as surely as out of two. With probability
 `error_rate` an answer is wrong on purpose (another shopper, else another product, else
 another quantity).
 
@@ -148,7 +151,7 @@ class Oracle:
     def answer_task(self, task: ReviewTask) -> Answered:
         answers, wrong = [], 0
         for question in task.questions:
-            answer = self.right_answer(question)
+            answer = self.right_answer(task, question)
             with self.lock:
                 mistaken = self.rng.random() < self.error_rate
             if mistaken:
@@ -158,13 +161,19 @@ class Oracle:
             answers.append(answer)
         return Answered(answers, wrong)
 
-    def right_answer(self, question: EventQuestion) -> EventAnswer:
+    def right_answer(self, task: ReviewTask, question: EventQuestion) -> EventAnswer:
+        """What the truth says: the candidate's letter, else the number of the person present
+        (the idealised reviewer recognises whoever reached among everyone shown)."""
         happened = self.truth.what_happened(question)
         if happened is None:
             return EventAnswer(event_id=question.event_id, shopper=None, sku=None, qty=0)
         session_id, sku, qty = happened
         label = next(
-            (s.label for s in question.shoppers if self.truth_session(s.session_id) == session_id),
+            (
+                label
+                for label, session in self._nameable(task, question).items()
+                if self.truth_session(session) == session_id
+            ),
             None,
         )
         if sku not in {p.sku for p in question.products}:
@@ -187,14 +196,25 @@ class Oracle:
         out: dict[str, dict[str, Any]] = {}
         for question in task.questions:
             happened = self.truth.what_happened(question)
-            by_label = {s.label: self.truth_session(s.session_id) for s in question.shoppers}
+            by_label = {
+                label: self.truth_session(session)
+                for label, session in self._nameable(task, question).items()
+            }
+            letters = {s.label for s in question.shoppers}
             answer = given.get(question.event_id)
             out[question.event_id] = {
-                "shown": sorted(filter(None, by_label.values())),
+                "shown": sorted(filter(None, (by_label[x] for x in letters))),
+                "present": sorted(filter(None, (by_label[x] for x in question.present))),
                 "truth": happened[0] if happened else None,
                 "answer": by_label.get(answer.shopper) if answer and answer.shopper else None,
             }
         return out
+
+    @staticmethod
+    def _nameable(task: ReviewTask, question: EventQuestion) -> dict[str, str]:
+        """Label -> session, for everyone an answer may name: letters first."""
+        labels = [s.label for s in question.shoppers] + list(question.present)
+        return {x: s for x in labels if (s := task.session_of(question.event_id, x)) is not None}
 
     def wrong_answer(self, question: EventQuestion, right: EventAnswer) -> EventAnswer:
         with self.lock:
@@ -554,7 +574,7 @@ class GroundTruthReviewer(_Worker):
         }
         self.client("sns").publish(TopicArn=self.output_topic_arn, Message=json.dumps(output_line))
         # Wrong answers: events where the consolidated (majority) answer is not the truth's.
-        right = {q.event_id: self.oracle.right_answer(q).choice for q in task.questions}
+        right = {q.event_id: self.oracle.right_answer(task, q).choice for q in task.questions}
         given = [EventAnswer.model_validate(a) for a in content[LABEL_ATTRIBUTE]["answers"]]
         wrong = sum(1 for a in given if not a.resolved or a.choice != right.get(a.event_id))
         self.log.answered(task.task_id, wrong, self.oracle.explain(task, given))

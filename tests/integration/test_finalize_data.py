@@ -25,10 +25,19 @@ from walkout.data.review_tasks import (
     ReviewTasksTable,
     ReviewTaskStatus,
 )
-from walkout.data.sessions import RecordedAnswers, SessionsTable, SettledEvent
+from walkout.data.sessions import (
+    CartRecord,
+    RecordedAnswers,
+    SessionRecord,
+    SessionsTable,
+    SettledEvent,
+    sessions_in_store,
+)
 from walkout.finalize.messages import AttentionInput
 from walkout.finalize.receipt import issue_receipt
 from walkout.finalize.service import AttentionMarker
+from walkout.ingest.lifecycle import SessionStatus
+from walkout.pricing import price_items
 from walkout.review.console import ConsoleReview, NotYourTaskError, UnknownTaskError
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewAnswerError, ReviewTask
 
@@ -450,6 +459,65 @@ def test_attributions_are_read_in_batches_by_event_id_and_missing_ones_left_out(
     assert "ev-missing" not in found
     # and another store's records are not among them
     assert table.get_attributions("store-2", written) == {}
+
+
+def test_the_sessions_in_the_store_during_a_span_are_read_whatever_their_status(
+    ddb: Any,
+) -> None:
+    # Given sessions of every status, in and out of the span [NOW, NOW + 60 s]
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+
+    def stay(name: str, entered_s: int, left_s: int | None, store: str = "store-1") -> None:
+        entered = NOW + timedelta(seconds=entered_s)
+        left = None if left_s is None else NOW + timedelta(seconds=left_s)
+        status = (
+            SessionStatus.OPEN
+            if left is None
+            else SessionStatus.READY
+            if name.startswith("ready")
+            else SessionStatus.CLOSING
+        )
+        record = SessionRecord(
+            store_id=store,
+            session_id=name,
+            status=status,
+            tracks=["t-1"],
+            exits={} if left is None else {"t-1": left},
+            gate_id="in",
+            account_ref=f"acct-{name}",
+            entered_at=entered,
+            opened_by=f"open-{name}",
+            exit_at=left,
+            ready_at=None if left is None else left + timedelta(seconds=5),
+        )
+        empty = price_items({}, CATALOG, prices_include_tax=True, at=entered).to_cart(
+            store_id=store, session_id=name, version=0, updated_at=entered
+        )
+        cart = CartRecord(store_id=store, session_id=name, cart=empty)
+        assert table.open_session(record, cart) is None
+
+    stay("open-in", -600, None)
+    stay("open-later", 61, None)
+    stay("closing-in", -30, 30)
+    stay("closing-before", -300, -1)
+    stay("ready-in", 10, 20)
+    stay("ready-before", -900, -60)
+    stay("ready-after", 70, 90)
+    stay("ready-edge", -100, 0)  # left at the very start: still there then
+    stay("elsewhere", 0, None, store="store-2")
+    for n in range(8):  # ready since the span began, all in after it
+        stay(f"ready-later-{n}", 61 + n, 62 + n)
+    stay("ready-long", -10, 500)  # ready after all of them: on the last page
+
+    found = sessions_in_store(table, "store-1", NOW, NOW + timedelta(seconds=60), page_size=3)
+
+    assert sorted(s.session_id for s in found) == [
+        "closing-in",
+        "open-in",
+        "ready-edge",
+        "ready-in",
+        "ready-long",
+    ]
 
 
 # --- reviewers' answers, kept for every session an event touches ------------------------------

@@ -475,6 +475,36 @@ def test_an_answer_naming_a_session_whose_cart_never_carried_the_event_reaches_i
     assert receipt.review_status is ReviewStatus.REVIEWED
 
 
+def test_a_shopper_the_system_never_linked_to_the_event_is_named_from_the_people_present(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given a candy pick given to s-x alone, while s-w, never weighed for it, was in the store
+    candy = Pick("L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59)
+    soap = Pick("L3", who=[("s-w", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
+    seeded = cloud.seed([soap, candy])
+    first = cloud.start(seeded["s-x"])
+    task = cloud.queued_task(seeded["s-x"])
+    [question] = task.questions
+    assert seeded["s-w"] not in {s.session_id for s in question.shoppers}
+    # s-w is listed with the others in the store then, by number, with their look at the gate
+    [person] = [p for p in task.people if p.session_id == seeded["s-w"]]
+    assert person.label in question.present
+    assert person.looks == [cloud.look_uri(seeded["s-w"])]
+
+    # When the reviewer names s-w by that number
+    answer_candy(cloud, seeded, "s-x", took="s-w")
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    second = cloud.start(seeded["s-w"])
+
+    # Then s-x pays nothing and s-w's receipt carries the candy
+    assert cloud.wait(second)["status"] == "SUCCEEDED"
+    x_receipt = cloud.receipts().latest(STORE, seeded["s-x"])
+    assert x_receipt is not None and x_receipt.lines == []
+    receipt = cloud.receipts().latest(STORE, seeded["s-w"])
+    assert receipt is not None
+    assert charged(receipt) == {"soap": 1, "candy": 1}
+
+
 def test_an_answer_that_contradicts_a_receipt_already_issued_flags_it_for_audit(
     cloud: FinalizeCloud,
 ) -> None:
@@ -713,7 +743,9 @@ def test_a_review_that_times_out_charges_only_confident_items_and_flags_an_audit
 
 
 def label(task: ReviewTask, event_id: str, session_id: str) -> str:
-    """The letter reviewers see for `session_id` (only the task maps letters to sessions)."""
+    """The letter reviewers see for `session_id`, or its number among the people present
+    (only the task maps them to sessions)."""
     question = task.question(event_id)
     assert question is not None
-    return next(s.label for s in question.shoppers if s.session_id == session_id)
+    labels = [s.label for s in question.shoppers] + list(question.present)
+    return next(x for x in labels if task.session_of(event_id, x) == session_id)

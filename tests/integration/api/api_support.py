@@ -528,6 +528,18 @@ def review_task(
                         {"sku": "chips", "name": "Chips"},
                     ],
                     "max_qty": 3,
+                    "present": ["1"],
+                }
+            ],
+            # Somebody else in the store then, with one look of this store and a foreign one
+            "people": [
+                {
+                    "label": "1",
+                    "session_id": "s-secret-3",
+                    "looks": [
+                        f"s3://{EVIDENCE_BUCKET}/stores/{store_id}/evidence/E7/entry-t9.jpg",
+                        f"s3://{EVIDENCE_BUCKET}/stores/store-other/evidence/E7/e.jpg",
+                    ],
                 }
             ],
         }

@@ -42,6 +42,9 @@ def unsigned(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "shoppers": [
                 {**s, "looks": [urlparse(u).path for u in s["looks"]]} for s in q["shoppers"]
             ],
+            "present": [
+                {**p, "looks": [urlparse(u).path for u in p["looks"]]} for p in q["present"]
+            ],
         }
         for q in questions
     ]
@@ -82,6 +85,11 @@ def test_the_next_task_is_claimed_and_shown_without_sessions_or_tokens(
     (look,) = (urlparse(u) for u in b["looks"])
     assert f"stores/{store_id}/evidence/E0/entry-t2.jpg" in look.path
     assert parse_qs(look.query)["X-Amz-Expires"] == ["300"]
+    # Somebody else in the store then: a number and their look, presigned; no session
+    (person,) = question["present"]
+    assert person["label"] == "1"
+    (look,) = (urlparse(u) for u in person["looks"])
+    assert f"stores/{store_id}/evidence/E7/entry-t9.jpg" in look.path
     text = json.dumps(taken.body)
     assert "s-secret" not in text
     assert "token" not in text.lower()
@@ -126,6 +134,22 @@ def test_an_answer_reaches_the_waiting_workflow(
     assert output["answers"][0] == {**ANSWER["answers"][0], "resolved": True, "agreement": 1.0}
 
 
+def test_an_answer_may_name_somebody_else_in_the_store_by_number(
+    app: APIGatewayHttpResolver, tokens: Tokens, ddb: Any
+) -> None:
+    _, execution = queued(app, tokens, ddb)
+    alice = reviewer(tokens, "alice")
+    call(app, "POST", "/review-tasks/next", alice)
+    body = {"answers": [{**ANSWER["answers"][0], "shopper": "1"}]}
+
+    answered = call(app, "POST", "/review-tasks/rt-1/answers", alice, body)
+    status, output = execution_result(execution)
+
+    assert answered.status == 200, answered.body
+    assert status == "SUCCEEDED"
+    assert output["answers"][0]["shopper"] == "1"
+
+
 def test_bad_answers_are_422s_naming_the_field_and_a_changed_answer_is_409(
     app: APIGatewayHttpResolver, tokens: Tokens, ddb: Any
 ) -> None:
@@ -136,6 +160,9 @@ def test_bad_answers_are_422s_naming_the_field_and_a_changed_answer_is_409(
 
     not_a_candidate = call(
         app, "POST", path, alice, {"answers": [{**ANSWER["answers"][0], "shopper": "C"}]}
+    )
+    nobody_there = call(
+        app, "POST", path, alice, {"answers": [{**ANSWER["answers"][0], "shopper": "2"}]}
     )
     unknown_event = call(
         app, "POST", path, alice, {"answers": [{**ANSWER["answers"][0], "event_id": "E9"}]}
@@ -149,6 +176,7 @@ def test_bad_answers_are_422s_naming_the_field_and_a_changed_answer_is_409(
     )
 
     assert_problem(not_a_candidate, 422, "body.answers[E1].shopper")
+    assert_problem(nobody_there, 422, "body.answers[E1].shopper: 2 is neither")
     assert_problem(unknown_event, 422, "body.answers", "E9")
     assert_problem(too_many, 422, "body.answers.0.qty")
     assert_problem(empty, 422, "body.answers")

@@ -48,6 +48,7 @@ from walkout.review.console import ConsoleReview
 from walkout.review.contract import (
     SHOPPER_MARKS,
     EventQuestion,
+    PresentPerson,
     ProductCandidate,
     ReviewTask,
     ShopperCandidate,
@@ -197,7 +198,16 @@ def review_task(store_id: str, retailer: str, bucket: str) -> ReviewTask:
                 ],
                 products=[products["chips"]],
                 max_qty=2,
+                present=["1"],
             ),
+        ],
+        # Somebody else in the store then, whom the tracker did not link to the event
+        people=[
+            PresentPerson(
+                label="1",
+                looks=[f"s3://{bucket}/stores/{store_id}/evidence/E0d/entry.png"],
+                session_id="sess-d",
+            )
         ],
     )
 
@@ -248,9 +258,18 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
                     Body=look_png(shopper.colour_hex),
                     ContentType="image/png",
                 )
+        for person in task.people:
+            for uri in person.looks:
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=uri.split(f"s3://{bucket}/", 1)[1],
+                    Body=look_png("#777777"),
+                    ContentType="image/png",
+                )
         for uri in question.evidence:
             key = uri.split(f"s3://{bucket}/", 1)[1]
             marks = [(xs[s.position], s.colour_hex) for s in question.shoppers]
+            marks += [(0.5, "#777777")] if question.present else []  # person 1, unmarked
             s3.put_object(
                 Bucket=bucket,
                 Key=key,
@@ -306,8 +325,10 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     assert page.locator(".question").count() == 2
     assert page.locator('.question[data-index="0"] .marker').count() == 2 * 2  # 2 images
     assert page.locator(".question .marker[data-label='B']").count() == 2
-    # Every shopper is shown with their look at the entry, to recognise them by
-    assert page.locator(".question .look").count() == 4
+    # Every shopper is shown with their look at the entry, to recognise them by, and so is
+    # everybody else in the store at the second moment
+    assert page.locator(".question .choice .look").count() == 4 + 1
+    assert page.locator('.question[data-index="1"] .present .choice').count() == 1
     page.wait_for_function(
         "() => [...document.querySelectorAll('.look')]"
         ".every(i => i.complete && i.naturalWidth > 0)",
@@ -320,7 +341,12 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     page.keyboard.press("+")  # two of them
     page.keyboard.press("ArrowDown")
     page.keyboard.press("0")  # event 2: none of them (its only product is preselected)
+    # ... then, on a second look, the person who took it was somebody else in the store
+    second = page.locator('.question[data-index="1"]')
+    second.locator(".present summary").click()
+    second.locator('.present input[value="1"]').check()
     page.screenshot(path=screenshot("review-console.png", tmp_path), full_page=True)
+    page.locator("#submit-answers").focus()
     page.keyboard.press("Enter")
 
     # Then: the page shows the result, and the workflow has the answer as its output
@@ -339,7 +365,7 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     assert output["task_id"] == "task-browser-1"
     assert [(a["event_id"], a["shopper"], a["sku"], a["qty"]) for a in output["answers"]] == [
         ("01JEVT00000000000000000001", "B", "cola", 2),
-        ("01JEVT00000000000000000002", None, "chips", 1),
+        ("01JEVT00000000000000000002", "1", "chips", 1),
     ]
     assert errors == []
     page.close()

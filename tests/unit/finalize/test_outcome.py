@@ -13,7 +13,7 @@ from walkout.cart import ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
 from walkout.finalize.outcome import NOBODY, Settlement, replay, settle
-from walkout.finalize.questions import build_review_task
+from walkout.finalize.questions import build_review_task, with_people
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask, ReviewTimedOut
 
 ME, OTHER = "s-1", "s-2"
@@ -128,6 +128,22 @@ def test_an_answer_can_add_an_item_the_system_gave_someone_else() -> None:
     )
 
     assert settled.items == {"cola": 2, "candy": 2}
+
+
+def test_an_answer_naming_somebody_present_moves_the_item_to_them() -> None:
+    # Given the candy pick, whose reviewers also see a third shopper who was in the store
+    stays = {ME: (T0, None), OTHER: (T0, None), "s-3": (T0 + timedelta(seconds=5), None)}
+    task = with_people(review(CANDY), stays)
+    question = task.question("E002")
+    assert question is not None and question.present == ["1"]
+    outcome = answered(task, EventAnswer(event_id="E002", shopper="1", sku="candy", qty=1))
+
+    settled = settle(
+        session_id=ME, live_items=LIVE, attributions=EVENTS, task=task, outcome=outcome
+    )
+
+    assert settled.items == {"chips": 1, "cola": 1}
+    assert settled.answers["E002"].session_id == "s-3"
 
 
 def test_nothing_moved_takes_the_item_off() -> None:

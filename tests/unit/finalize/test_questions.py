@@ -3,17 +3,23 @@ what (names and pictures from the catalog), how many."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from finalize_builders import T0, attribution, catalog
 
 from walkout.attribution.record import Action, Attribution
 from walkout.config import ReviewBackend
 from walkout.finalize.questions import (
+    DOUBTED_EXIT_GRACE,
     build_review_task,
     candidate_sessions,
+    stay_of,
     task_id_for,
+    with_looks,
+    with_people,
     within_size,
 )
-from walkout.review.contract import MAX_TASK_BYTES, SHOPPER_MARKS, ReviewTask
+from walkout.review.contract import MAX_PEOPLE, MAX_TASK_BYTES, SHOPPER_MARKS, ReviewTask
 
 CANDY_WHO = attribution(
     2, who=[("s-1", 0.55), ("s-2", 0.42)], what=[("candy", 1, 0.98)], p=0.55, lane="L6"
@@ -167,3 +173,81 @@ def test_a_task_too_long_for_the_review_adapters_keeps_one_look_per_shopper() ->
     assert {tuple(s.looks) for q in fitted.questions for s in q.shoppers} == {(look.format(n=0),)}
     # and a task that fits is left as it is
     assert within_size(task(CANDY_WHO)) == task(CANDY_WHO)
+
+
+def at(seconds: float) -> object:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_everyone_in_the_store_at_a_moment_is_listed_by_entry_order_except_the_candidates() -> None:
+    # CHIPS_OR_TEA happens at T0+19..20 s (candidate s-1), CANDY_WHO at T0+29..30 s (s-1, s-2)
+    built = task(CHIPS_OR_TEA, CANDY_WHO)
+    stays = {
+        "s-1": (at(0), None),
+        "s-2": (at(1), None),
+        "late": (at(25), None),  # came in between the two moments
+        "early": (at(-60), at(22)),  # left between them
+        "gone": (at(-60), at(5)),  # left before both
+        "after": (at(31), None),  # came in after both
+        "ruled": (at(2), None),  # an earlier reviewer said it was none of them at CANDY
+        "both": (at(3), at(40)),
+    }
+
+    with_everyone = with_people(built, stays, {"E002": ["ruled"]})
+
+    numbers = {p.session_id: p.label for p in with_everyone.people}
+    assert numbers == {"early": "1", "s-2": "2", "ruled": "3", "both": "4", "late": "5"}
+    chips, candy = with_everyone.questions
+    assert chips.present == ["1", "2", "3", "4"]
+    assert candy.present == ["4", "5"]
+    assert with_everyone.session_of("E002", "5") == "late"
+    assert with_everyone.session_of("E002", "1") is None  # early had left by then
+    ReviewTask.model_validate(with_everyone.model_dump(by_alias=True))
+
+
+def test_a_crowd_larger_than_the_list_keeps_those_present_at_the_most_moments() -> None:
+    built = task(CHIPS_OR_TEA, CANDY_WHO)
+    crowd = {f"c-{n:03d}": (at(n * 0.01), at(25)) for n in range(MAX_PEOPLE)}  # at CHIPS only
+    crowd |= {"stayer": (at(10), None), "s-1": (at(0), None)}
+
+    listed = with_people(built, crowd)
+
+    assert len(listed.people) == MAX_PEOPLE
+    assert "stayer" in {p.session_id for p in listed.people}
+    assert "c-098" not in {p.session_id for p in listed.people}  # the last in, at one moment only
+
+
+def test_a_task_too_long_for_the_adapters_drops_the_people_before_the_candidates_looks() -> None:
+    crowd = [(f"s-{n}", 0.3 - 0.02 * n) for n in range(1, 9)]
+    many = [
+        attribution(n, who=crowd, what=[("candy", 1, 0.98)], p=0.28, lane="L6")
+        for n in range(1, 41)
+    ]
+    look = "s3://walkout-dev-evidence-1/stores/store-1/evidence/E0/entry-{s}-cam-1.jpg"
+    stays = {f"p-{n}": (at(0), None) for n in range(MAX_PEOPLE)}
+    built = with_people(task(*many), stays)
+    looks = {s: [look.format(s=s)] for s in [*stays, *(s for s, _ in crowd)]}
+    full = with_looks(built, looks)
+    assert len(full.model_dump_json(by_alias=True)) > MAX_TASK_BYTES
+
+    fitted = within_size(full)
+
+    assert len(fitted.model_dump_json(by_alias=True)) <= MAX_TASK_BYTES
+    assert fitted.people == [] and all(q.present == [] for q in fitted.questions)
+    assert all(s.looks for q in fitted.questions for s in q.shoppers)
+
+
+def test_a_session_whose_exit_the_edge_doubted_is_listed_for_a_while_after_it() -> None:
+    entered, left = T0, T0 + timedelta(seconds=20)
+    # The person who left on t-2 was most likely somebody else: theirs may still be inside
+    doubted = stay_of(entered, left, {"t-1": 0.9, "t-2": 0.2})
+    assert doubted == (entered, left + DOUBTED_EXIT_GRACE)
+    assert stay_of(entered, left, {"t-1": 0.9}) == (entered, left)
+    assert stay_of(entered, left, {}) == (entered, left)
+    assert stay_of(entered, None, {"t-1": 0.2}) == (entered, None)
+
+    # CANDY_WHO, at T0+29..30 s: the doubted session is listed, the sure one is not
+    listed = with_people(
+        task(CANDY_WHO), {"doubted": doubted, "sure": stay_of(entered, left, {"t-1": 0.9})}
+    )
+    assert [p.session_id for p in listed.people] == ["doubted"]

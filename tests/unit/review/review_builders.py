@@ -9,6 +9,7 @@ from walkout.attribution.record import Action
 from walkout.config import ReviewBackend
 from walkout.review.contract import (
     EventQuestion,
+    PresentPerson,
     ProductCandidate,
     ReviewTask,
     ShopperCandidate,
@@ -24,6 +25,10 @@ LOOKS = [
     "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E0/entry-t1-cam-1.jpg",
     "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E0/entry-t2-cam-1.jpg",
 ]
+# Person 1's look (somebody else in the store at both moments, session s-3).
+PERSON_LOOK = (
+    "s3://walkout-dev-evidence-123456789012-eu-west-1/stores/store-1/evidence/E9/entry-t7-cam-2.jpg"
+)
 
 
 def sample_task(backend: ReviewBackend = ReviewBackend.GROUNDTRUTH) -> ReviewTask:
@@ -67,6 +72,7 @@ def sample_task(backend: ReviewBackend = ReviewBackend.GROUNDTRUTH) -> ReviewTas
                     ProductCandidate(sku="tea", name="Tea", image_url=None),
                 ],
                 max_qty=3,
+                present=["1", "2"],
             ),
             EventQuestion(
                 event_id="E2",
@@ -85,7 +91,12 @@ def sample_task(backend: ReviewBackend = ReviewBackend.GROUNDTRUTH) -> ReviewTas
                 ],
                 products=[ProductCandidate(sku="candy", name="Candy <Sour>", image_url=None)],
                 max_qty=3,
+                present=["1"],
             ),
+        ],
+        people=[
+            PresentPerson(label="1", looks=[PERSON_LOOK], session_id="s-3"),
+            PresentPerson(label="2", session_id="s-4"),
         ],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-from review_builders import EVIDENCE, sample_task
+from review_builders import EVIDENCE, PERSON_LOOK, sample_task
 
 from walkout.review.contract import EventAnswer, ReviewAnswerError, check_answers
 
@@ -18,6 +18,56 @@ def test_reviewers_see_letters_colours_products_and_evidence_but_no_sessions() -
     assert view.questions[0].evidence == EVIDENCE
     assert view.questions[1].number == 2
     assert view.deadline == sample_task().deadline
+
+
+def test_reviewers_see_the_people_present_by_number_and_look_but_not_their_sessions() -> None:
+    view = sample_task().reviewer_view()
+
+    assert [(p.label, p.looks) for p in view.questions[0].present] == [
+        ("1", [PERSON_LOOK]),
+        ("2", []),
+    ]
+    assert [p.label for p in view.questions[1].present] == ["1"]
+    assert "s-3" not in view.model_dump_json() and "s-4" not in view.model_dump_json()
+
+
+def test_an_answer_may_name_somebody_present_at_that_moment_by_number() -> None:
+    task = sample_task()
+    answers = [
+        EventAnswer(event_id="E1", shopper="2", sku="tea", qty=1),
+        EventAnswer(event_id="E2", shopper="1", sku="candy", qty=1),
+    ]
+
+    check_answers(task, answers)
+    assert task.session_of("E1", "2") == "s-4"
+    assert task.session_of("E2", "1") == "s-3"
+    assert task.session_of("E1", "B") == "s-2"
+    # Person 2 was not in the store at E2's moment, and there is no person 3
+    assert task.session_of("E2", "2") is None
+    assert task.session_of("E1", "3") is None
+    # Everyone a reviewer could name for an event, candidates first
+    assert task.shown("E1") == ["s-1", "s-2", "s-3", "s-4"]
+    assert task.shown("E2") == ["s-1", "s-3"]
+
+
+def test_a_task_whose_questions_list_unknown_people_or_a_candidate_as_present_is_invalid() -> None:
+    data = sample_task().model_dump(by_alias=True)
+    unknown = {**data, "questions": [{**data["questions"][0], "present": ["1", "7"]}]}
+    with pytest.raises(ValidationError, match="present 7 not among the task's people"):
+        sample_task().model_validate(unknown)
+
+    people = [*data["people"], {"label": "3", "looks": [], "session_id": "s-2"}]
+    candidate = {
+        **data,
+        "people": people,
+        "questions": [{**data["questions"][0], "present": ["3"]}],
+    }
+    with pytest.raises(ValidationError, match="a candidate is also listed as present"):
+        sample_task().model_validate(candidate)
+
+    twice = {**data, "people": [*data["people"], {"label": "1", "session_id": "s-9"}]}
+    with pytest.raises(ValidationError, match="people's numbers repeat"):
+        sample_task().model_validate(twice)
 
 
 def test_every_way_of_saying_nothing_moved_is_one_answer() -> None:
@@ -42,6 +92,7 @@ def test_answers_that_fit_the_task_pass() -> None:
     ("answers", "message"),
     [
         ([("E1", "C", "tea", 1), ("E2", None, None, 0)], r"answers\[E1\]\.shopper: C"),
+        ([("E1", "A", "tea", 1), ("E2", "2", "candy", 1)], r"answers\[E2\]\.shopper: 2 is neither"),
         ([("E1", "A", "soap", 1), ("E2", None, None, 0)], r"answers\[E1\]\.sku: soap"),
         ([("E1", "A", "tea", 3), ("E2", "A", "candy", 4)], r"answers\[E2\]\.qty: 4"),
         ([("E1", "A", "tea", 1)], r"no answer for event\(s\) E2"),

@@ -163,6 +163,22 @@ def test_worker_answers_are_read_from_plain_form_fields_too() -> None:
     assert found["E2"].choice == (None, None, 0)
 
 
+def test_a_worker_may_name_somebody_present_by_number() -> None:
+    content = json.dumps(
+        {ANSWERS_FIELD: json.dumps(answers(("E1", "2", "tea", 1), ("E2", "1", "candy", 1)))}
+    )
+
+    found = worker_answers(content, sample_task())
+
+    assert found["E1"].choice == ("2", "tea", 1)
+    assert found["E2"].choice == ("1", "candy", 1)
+    # Person 2 was not in the store at E2's moment: that answer does not vote
+    late = json.dumps(
+        {ANSWERS_FIELD: json.dumps(answers(("E1", "A", "tea", 1), ("E2", "2", "candy", 1)))}
+    )
+    assert set(worker_answers(late, sample_task())) == {"E1"}
+
+
 def test_answers_that_are_not_candidates_do_not_vote() -> None:
     content = json.dumps(
         {ANSWERS_FIELD: json.dumps(answers(("E1", "Z", "tea", 1), ("E2", "A", "soap", 1)))}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from liquid import Environment
-from review_builders import EVIDENCE, LOOKS, sample_task
+from review_builders import EVIDENCE, LOOKS, PERSON_LOOK, sample_task
 
 from walkout.review.groundtruth import (
     ANSWERS_FIELD,
@@ -87,16 +87,33 @@ def test_every_evidence_image_is_shown_through_grant_read_access(page: Page) -> 
 
 
 def test_a_shoppers_looks_at_the_entry_are_shown_through_grant_read_access(page: Page) -> None:
-    looks = page.all("img", **{"class": "walkout-look"})
+    looks = [
+        img
+        for img in page.all("img", **{"class": "walkout-look"})
+        if "Shopper" in (img["alt"] or "")
+    ]
 
     assert [img["src"] for img in looks] == [SIGNED.format(key=u.split("/", 3)[3]) for u in LOOKS]
     assert looks[0]["alt"] == "Shopper B at the entry, person 1"
 
 
+def test_people_present_are_choices_by_number_with_their_looks(page: Page) -> None:
+    # E1: persons 1 and 2 were in the store then; E2: person 1 only
+    for event_id, present in (("E1", ["1", "2"]), ("E2", ["1"])):
+        radios = page.all("input", type="radio", name=f"{event_id}-shopper")
+        assert [r["value"] for r in radios][-len(present) :] == present
+    person_looks = page.all("img", alt="Person 1 at the entry, 1")
+    assert [img["src"] for img in person_looks] == [
+        SIGNED.format(key=PERSON_LOOK.split("/", 3)[3])
+    ] * 2  # shown under both moments
+    assert "Somebody else in the store (2 people then)" in " ".join(page.text)
+
+
 def test_every_candidate_shopper_is_a_choice_with_its_letter_and_colour(page: Page) -> None:
     for question in sample_task().questions:
         radios = page.all("input", type="radio", name=f"{question.event_id}-shopper")
-        assert [r["value"] for r in radios] == [s.label for s in question.shoppers] + ["none"]
+        letters = [s.label for s in question.shoppers]
+        assert [r["value"] for r in radios] == [*letters, "none", *question.present]
         for shopper in question.shoppers:
             assert f"background: {shopper.colour_hex}" in page.html  # type: ignore[attr-defined]
             assert f"Shopper {shopper.label} ({shopper.colour}" in " ".join(page.text)
@@ -131,6 +148,7 @@ def test_names_are_escaped(page: Page) -> None:
 def test_no_session_id_or_token_reaches_the_page(page: Page, task_input: dict[str, Any]) -> None:
     html: str = page.html  # type: ignore[attr-defined]
     assert "s-1" not in html and "s-2" not in html and "token" not in json.dumps(task_input)
+    assert "s-3" not in html and "s-4" not in html
 
 
 def test_the_template_key_is_content_addressed() -> None:

@@ -34,12 +34,13 @@ from walkout.data.review_tasks import (
 from walkout.review.console import ConsoleReview, UnknownTaskError
 from walkout.review.contract import (
     MAX_QTY,
+    AnswerLabel,
     EventAnswer,
     ProductCandidate,
     ReviewAnswerError,
+    ReviewerPerson,
     ReviewerShopper,
     ReviewerTask,
-    ShopperLabel,
 )
 
 # Long enough to look at a task, short enough that a copied link dies soon.
@@ -51,11 +52,12 @@ class NextTaskIn(Model):
 
 
 class EventAnswerIn(Model):
-    """One event's answer: who (a candidate's letter, or null for none of them), what
-    (a candidate SKU, or null when nothing was moved) and how many (0: nothing)."""
+    """One event's answer: who (a candidate's letter, the number of somebody present at
+    that moment, or null for none of them), what (a candidate SKU, or null when nothing was
+    moved) and how many (0: nothing)."""
 
     event_id: Identifier
-    shopper: ShopperLabel | None
+    shopper: AnswerLabel | None
     sku: Identifier | None
     qty: Annotated[int, Field(ge=0, le=MAX_QTY)]
 
@@ -83,6 +85,14 @@ class ReviewShopperOut(Model):
     )
 
 
+class ReviewPersonOut(Model):
+    label: str
+    looks: list[str] = Field(
+        default_factory=list,
+        description="presigned HTTPS URLs of the person's looks at the entry gate",
+    )
+
+
 class ReviewQuestionOut(Model):
     number: int
     event_id: str
@@ -94,6 +104,11 @@ class ReviewQuestionOut(Model):
     shoppers: list[ReviewShopperOut]
     products: list[ProductCandidate]
     max_qty: int
+    present: list[ReviewPersonOut] = Field(
+        default_factory=list,
+        description="everybody else in the store at that moment, by number: whom to name"
+        " when none of the candidates moved the item",
+    )
 
 
 class ReviewTaskOut(Model):
@@ -173,6 +188,7 @@ class ReviewDesk:
                     shoppers=[self._shopper(s, task.store_id) for s in q.shoppers],
                     products=q.products,
                     max_qty=q.max_qty,
+                    present=[self._person(p, task.store_id) for p in q.present],
                 )
                 for q in task.questions
             ],
@@ -186,6 +202,9 @@ class ReviewDesk:
             position=shopper.position,
             looks=self.links.urls(shopper.looks, store_id),
         )
+
+    def _person(self, person: ReviewerPerson, store_id: str) -> ReviewPersonOut:
+        return ReviewPersonOut(label=person.label, looks=self.links.urls(person.looks, store_id))
 
     def next(self, caller: Caller, store_id: str | None) -> ReviewTaskOut | None:
         if store_id is not None:

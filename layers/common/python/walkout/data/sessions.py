@@ -731,6 +731,47 @@ def sessions_page(
     )
 
 
+# Sessions read per page when listing who was in the store.
+PRESENT_PAGE = 200
+
+
+def sessions_in_store(
+    table: SessionsTable,
+    store_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    page_size: int = PRESENT_PAGE,
+) -> list[SessionRecord]:
+    """The store's sessions in the store at some moment of [since, until]: entered by
+    `until` and not gone before `since`. Read from `by-store-status`: open ones by entry
+    time (up to `until`), closing ones by exit time and ready ones by readiness time (from
+    `since`: a session is ready only after it left)."""
+    ranges = (
+        (SessionStatus.OPEN, None, until),
+        (SessionStatus.CLOSING, since, None),
+        (SessionStatus.READY, since, None),
+    )
+    found: list[SessionRecord] = []
+    for status, low, high in ranges:
+        start: Mapping[str, Any] | None = None
+        while True:
+            page = sessions_page(
+                table,
+                store_id,
+                status,
+                since=low,
+                until=high,
+                limit=page_size,
+                start_key=start,
+            )
+            found.extend(page.sessions)
+            if not page.last_key:
+                break
+            start = page.last_key
+    return [s for s in found if s.entered_at <= until and (s.exit_at is None or s.exit_at >= since)]
+
+
 def attributions_of(
     table: SessionsTable, store_id: str, event_ids: Iterable[str]
 ) -> list[Attribution]:

@@ -101,8 +101,7 @@ def _uncharged(attribution: Attribution, session_id: str) -> Hypothesis | None:
 
 
 def _answered(answer: EventAnswer, task: ReviewTask) -> Hypothesis:
-    question = task.question(answer.event_id)
-    session = question.session_of(answer.shopper) if question is not None else None
+    session = task.session_of(answer.event_id, answer.shopper)
     if session is None or answer.sku is None or answer.qty == 0:
         return NOBODY
     return Hypothesis(session_id=session, sku=answer.sku, qty=answer.qty, probability=1.0)

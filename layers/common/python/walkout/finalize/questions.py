@@ -6,28 +6,35 @@ be through their encounters, always including the session under review;
 the candidate products are the SKUs of the decision and its alternatives, with names and
 pictures from the catalog. Candidates get letters in an order derived from a hash of the
 event and the session, so the letters carry no hint of what the system believed.
+
+Everyone else in the store at a question's moment is listed too (`with_people`), numbered
+by when they came in: when the tracker lost the person who reached, a reviewer who sees
+them on the images can still name them.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from walkout.attribution.record import Action, Attribution
 from walkout.catalog import Catalog
 from walkout.config import ReviewBackend
+from walkout.finalize.outcome import SAME_PERSON_AUDIT_BELOW
 from walkout.review.contract import (
     MAX_EVIDENCE,
     MAX_LOOKS,
+    MAX_PEOPLE,
     MAX_PRODUCTS,
     MAX_QTY,
     MAX_SHOPPERS,
     MAX_TASK_BYTES,
     SHOPPER_MARKS,
     EventQuestion,
+    PresentPerson,
     ProductCandidate,
     ReviewTask,
     ShopperCandidate,
@@ -84,30 +91,98 @@ def candidate_sessions(
     return sorted(kept, key=lambda s: _order(attribution.event_id, s))
 
 
+# When a session came in, and until when it may still be in the store (None: not left).
+Stay = tuple[datetime, datetime | None]
+# A session whose exit the edge doubted (a track that left most likely followed somebody
+# else) may still have its person inside: the tracker lost them, and the one who left was
+# another shopper. It is listed among the people present this long after its exit. On the
+# stadium-rush bench run of 27 November, 137 questions did not list the shopper who
+# reached because their session had closed before the event (median 10 s before, 90 % within
+# 28 s); 74 of them within 30 s and doubted below 0.5. Every doubted exit adds people to
+# the list (about 13 per 30 s in that crowd).
+DOUBTED_EXIT_GRACE = timedelta(seconds=30)
+
+
+def stay_of(
+    entered_at: datetime, exit_at: datetime | None, same_person: Mapping[str, float]
+) -> Stay:
+    """A session's stay as the list of people present counts it: to its exit, or
+    `DOUBTED_EXIT_GRACE` longer when the edge doubted that the person who left was its."""
+    doubted = any(p < SAME_PERSON_AUDIT_BELOW for p in same_person.values())
+    if exit_at is not None and doubted:
+        return entered_at, exit_at + DOUBTED_EXIT_GRACE
+    return entered_at, exit_at
+
+
+def with_people(
+    task: ReviewTask,
+    stays: Mapping[str, Stay],
+    ruled_out: Mapping[str, Collection[str]] | None = None,
+) -> ReviewTask:
+    """The task with everyone in the store during its questions' moments (`stays`: by
+    session). A question lists those whose stay covers its event (in by its end, not gone
+    before its start), other than its candidates and those reviewers ruled out for it.
+    More than `MAX_PEOPLE` in all: those present at the most questions are kept. People
+    are numbered by when they came in, which says nothing of what the system believed."""
+    present: dict[str, list[str]] = {}
+    for q in task.questions:
+        left_out = {s.session_id for s in q.shoppers} | set((ruled_out or {}).get(q.event_id, ()))
+        present[q.event_id] = [
+            s
+            for s, (entered, left) in stays.items()
+            if s not in left_out and entered <= q.t_end and (left is None or left >= q.t_start)
+        ]
+    times = Counter(s for sessions in present.values() for s in sessions)
+    kept = sorted(times, key=lambda s: (-times[s], stays[s][0], s))[:MAX_PEOPLE]
+    numbered = sorted(kept, key=lambda s: (stays[s][0], s))
+    labels = {s: str(i) for i, s in enumerate(numbered, start=1)}
+    questions = [
+        q.model_copy(
+            update={
+                "present": sorted((labels[s] for s in present[q.event_id] if s in labels), key=int)
+            }
+        )
+        for q in task.questions
+    ]
+    people = [PresentPerson(label=labels[s], session_id=s) for s in numbered]
+    return task.model_copy(update={"questions": questions, "people": people})
+
+
 def with_looks(task: ReviewTask, looks: Mapping[str, Sequence[str]]) -> ReviewTask:
-    """The task with each shopper's looks at the gate (`s3://` URIs by session, at most
-    `MAX_LOOKS`): what reviewers recognise the shoppers by on the event's images."""
+    """The task with each shopper's and person's looks at the gate (`s3://` URIs by
+    session, at most `MAX_LOOKS`): what reviewers recognise them by on the event's images."""
     return task.with_looks(lambda s: list(looks.get(s.session_id, ()))[:MAX_LOOKS])
 
 
 def within_size(task: ReviewTask, limit: int = MAX_TASK_BYTES) -> ReviewTask:
     """The task, or, when its JSON is longer than `limit`, the same with each shopper's
-    first look only, then with none (the looks are what grows with a crowd: up to four per
-    shopper, eight shoppers per question). A task too long even so is left as it is: the
-    review adapter refuses it, naming its size."""
-    for most in (1, 0):
-        if len(task.model_dump_json(by_alias=True).encode()) <= limit:
+    and person's first look only, then without the people present, then without looks
+    (the looks and the people are what grows with a crowd). A task too long even so is left
+    as it is: the review adapter refuses it, naming its size."""
+    for shrink in (_first_look_only, ReviewTask.without_people, _no_looks):
+        if _size(task) <= limit:
             break
-        task = task.with_looks(functools.partial(_first_looks, most=most))
+        task = shrink(task)
     return task
 
 
-def _first_looks(shopper: ShopperCandidate, most: int) -> list[str]:
-    return shopper.looks[:most]
+def _size(task: ReviewTask) -> int:
+    return len(task.model_dump_json(by_alias=True).encode())
+
+
+def _first_look_only(task: ReviewTask) -> ReviewTask:
+    return task.with_looks(lambda s: s.looks[:1])
+
+
+def _no_looks(task: ReviewTask) -> ReviewTask:
+    return task.with_looks(lambda s: [])
 
 
 def shown_sessions(task: ReviewTask) -> set[str]:
-    return {s.session_id for q in task.questions for s in q.shoppers}
+    """Every session a reviewer sees in the task: candidates and people present."""
+    return {s.session_id for q in task.questions for s in q.shoppers} | {
+        p.session_id for p in task.people
+    }
 
 
 def candidate_products(

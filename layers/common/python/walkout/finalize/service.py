@@ -29,6 +29,7 @@ from walkout.data.sessions import (
     SessionsTable,
     SettledEvent,
     sessions_by_id,
+    sessions_in_store,
 )
 from walkout.data.stores import StoreDefinitions
 from walkout.definition import StoreDefinition
@@ -50,10 +51,14 @@ from walkout.finalize.messages import (
 )
 from walkout.finalize.outcome import settle
 from walkout.finalize.questions import (
+    DOUBTED_EXIT_GRACE,
+    Stay,
     build_review_task,
     shown_sessions,
+    stay_of,
     task_id_for,
     with_looks,
+    with_people,
     within_size,
 )
 from walkout.finalize.receipt import issue_receipt, receipt_issued_detail
@@ -222,6 +227,7 @@ class Assessor:
                     heartbeat_s=self.heartbeat_s,
                     ruled_out=ruled_out,
                 )
+                review = with_people(review, self._stays(review), ruled_out)
                 looks = self._looks(key.store_id, shown_sessions(review))
                 review = within_size(with_looks(review, looks))
                 obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
@@ -252,6 +258,16 @@ class Assessor:
             wait_s=wait_s,
             wait_rounds=key.wait_rounds + (next_step is Route.AWAIT_ANSWERS),
         )
+
+    def _stays(self, task: ReviewTask) -> dict[str, Stay]:
+        """The stays (`stay_of`) of the sessions that may have been in the store during the
+        task's moments."""
+        since = min(q.t_start for q in task.questions) - DOUBTED_EXIT_GRACE
+        until = max(q.t_end for q in task.questions)
+        return {
+            s.session_id: stay_of(s.entered_at, s.exit_at, s.same_person)
+            for s in sessions_in_store(self.sessions, task.store_id, since, until)
+        }
 
     def _looks(self, store_id: str, session_ids: set[str]) -> dict[str, list[str]]:
         """Each shown session's looks at the gate (their META items, read in batches; a
@@ -306,11 +322,6 @@ def _effect_on(decision: Hypothesis, session_id: str) -> tuple[str | None, int] 
     if decision.session_id != session_id or not decision.changes_a_cart:
         return None
     return decision.sku, decision.qty
-
-
-def _shown(task: ReviewTask, event_id: str) -> list[str]:
-    question = task.question(event_id)
-    return [s.session_id for s in question.shoppers] if question is not None else []
 
 
 def _same_prices(receipt: Receipt, cart: Cart) -> bool:
@@ -489,7 +500,7 @@ class ReceiptIssuer:
                     decision=decision,
                     task_id=task.task_id,
                     asked_for=task.session_id,
-                    shown=_shown(task, event_id),
+                    shown=task.shown(event_id),
                     answered_at=now,
                 )
                 for event_id, decision in sorted(answers.items())

@@ -6,6 +6,13 @@ candidate products, and asks one question: who moved what, and how many. The ans
 event, names a shopper by letter (or none of them), a SKU (or nothing moved) and a
 quantity.
 
+The candidates are the people the system could link to the event. When the tracker lost
+the person in a crowd, the one who reached is not among them, yet a reviewer sees them on
+the images. So the task also lists everyone who was in the store during its moments
+(`ReviewTask.people`: a number and their looks at the gate, never a name), and each
+question names those present at its moment (`EventQuestion.present`); an answer may name
+one of them by number instead of a letter.
+
 What reviewers see is `ReviewTask.reviewer_view()`: the same questions without session ids
 or model probabilities. The letters map back to sessions only inside the workflow.
 Candidates are listed in an order derived from a hash, not by likelihood, so "A" is not
@@ -46,6 +53,8 @@ MAX_PRODUCTS: Final = 8
 MAX_QTY: Final = 20
 MAX_EVIDENCE: Final = 6
 MAX_LOOKS: Final = 4  # a shopper's looks at the gate shown (one per member of a group)
+# Everyone in the store during a task's moments, at most (numbered 1..MAX_PEOPLE).
+MAX_PEOPLE: Final = 99
 # A task as JSON text, at most: it travels in the workflow's state (256 KB), in the console's
 # DynamoDB item (400 KB) and, escaped into one string with its task token, as a Ground
 # Truth input-manifest line (100 KB); this leaves room for the escapes (they added 13 % to
@@ -53,6 +62,9 @@ MAX_LOOKS: Final = 4  # a shopper's looks at the gate shown (one per member of a
 MAX_TASK_BYTES: Final = 80_000
 
 ShopperLabel = Annotated[str, StringConstraints(pattern=r"^[A-H]$")]
+PersonLabel = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]?$")]
+# Whom an answer names: a question's candidate (letter) or a person present (number).
+AnswerLabel = Annotated[str, StringConstraints(pattern=r"^(?:[A-H]|[1-9][0-9]?)$")]
 S3Uri = Annotated[str, StringConstraints(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+")]
 ColourHex = Annotated[str, StringConstraints(pattern=r"^#[0-9A-F]{6}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
@@ -72,6 +84,15 @@ class ShopperCandidate(Model):
     position: Annotated[str, StringConstraints(max_length=200)] = ""
     # The session's people as the gate cameras saw them: how a reviewer tells who is who
     # on the event's images, whatever the tracker believed since.
+    looks: Annotated[list[S3Uri], Field(max_length=MAX_LOOKS)] = []
+    session_id: Identifier
+
+
+class PresentPerson(Model):
+    """Somebody in the store during the task's moments, as reviewers know them: a number
+    and their looks at the gate (the session's people)."""
+
+    label: PersonLabel
     looks: Annotated[list[S3Uri], Field(max_length=MAX_LOOKS)] = []
     session_id: Identifier
 
@@ -96,19 +117,23 @@ class EventQuestion(Model):
     shoppers: Annotated[list[ShopperCandidate], Field(min_length=1, max_length=MAX_SHOPPERS)]
     products: Annotated[list[ProductCandidate], Field(min_length=1, max_length=MAX_PRODUCTS)]
     max_qty: Annotated[int, Field(ge=1, le=MAX_QTY)]
+    # The task's `people` in the store at this moment, other than the candidates.
+    present: Annotated[list[PersonLabel], Field(max_length=MAX_PEOPLE)] = []
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
         labels = [s.label for s in self.shoppers]
         sessions = [s.session_id for s in self.shoppers]
         skus = [p.sku for p in self.products]
-        for what, values in (("shopper labels", labels), ("sessions", sessions), ("skus", skus)):
+        for what, values in (
+            ("shopper labels", labels),
+            ("sessions", sessions),
+            ("skus", skus),
+            ("present people", self.present),
+        ):
             if len(values) != len(set(values)):
                 raise ValueError(f"event {self.event_id}: {what} repeat")
         return self
-
-    def session_of(self, label: str | None) -> str | None:
-        return next((s.session_id for s in self.shoppers if s.label == label), None)
 
 
 class ReviewTask(Model):
@@ -125,20 +150,60 @@ class ReviewTask(Model):
     timeout_s: Annotated[int, Field(ge=1, le=28_800)]
     heartbeat_s: Annotated[int, Field(ge=1, le=28_800)]
     questions: Annotated[list[EventQuestion], Field(min_length=1)]
+    # Everyone in the store during the questions' moments (each question lists who of them
+    # was there then): whom a reviewer may name when no candidate moved the item.
+    people: Annotated[list[PresentPerson], Field(max_length=MAX_PEOPLE)] = []
 
     @model_validator(mode="after")
     def _one_question_per_event(self) -> Self:
         events = [q.event_id for q in self.questions]
         if len(events) != len(set(events)):
             raise ValueError(f"task {self.task_id}: an event is asked about twice")
+        labels = [p.label for p in self.people]
+        sessions = [p.session_id for p in self.people]
+        for what, values in (("people's numbers", labels), ("people's sessions", sessions)):
+            if len(values) != len(set(values)):
+                raise ValueError(f"task {self.task_id}: {what} repeat")
+        by_label = dict(zip(labels, sessions, strict=True))
+        for q in self.questions:
+            unknown = [p for p in q.present if p not in by_label]
+            if unknown:
+                raise ValueError(
+                    f"event {q.event_id}: present {', '.join(unknown)} not among the task's people"
+                )
+            if {by_label[p] for p in q.present} & {s.session_id for s in q.shoppers}:
+                raise ValueError(f"event {q.event_id}: a candidate is also listed as present")
         return self
+
+    def session_of(self, event_id: str, label: str | None) -> str | None:
+        """The session behind `label` in the question about `event_id`: one of its
+        candidates' letters, or the number of somebody present at that moment."""
+        question = self.question(event_id)
+        if question is None or label is None:
+            return None
+        found = next((s.session_id for s in question.shoppers if s.label == label), None)
+        if found is None and label in question.present:
+            found = next((p.session_id for p in self.people if p.label == label), None)
+        return found
+
+    def shown(self, event_id: str) -> list[str]:
+        """The sessions a reviewer could name for `event_id`: candidates and people present."""
+        question = self.question(event_id)
+        if question is None:
+            return []
+        present = set(question.present)
+        return [s.session_id for s in question.shoppers] + [
+            p.session_id for p in self.people if p.label in present
+        ]
 
     @property
     def deadline(self) -> datetime:
         return self.created_at + timedelta(seconds=self.timeout_s)
 
-    def with_looks(self, looks: Callable[[ShopperCandidate], Sequence[str]]) -> ReviewTask:
-        """The task with each shopper's looks replaced by `looks(shopper)`."""
+    def with_looks(
+        self, looks: Callable[[ShopperCandidate | PresentPerson], Sequence[str]]
+    ) -> ReviewTask:
+        """The task with each shopper's and person's looks replaced by `looks(them)`."""
         questions = [
             q.model_copy(
                 update={
@@ -147,13 +212,21 @@ class ReviewTask(Model):
             )
             for q in self.questions
         ]
-        return self.model_copy(update={"questions": questions})
+        people = [p.model_copy(update={"looks": list(looks(p))}) for p in self.people]
+        return self.model_copy(update={"questions": questions, "people": people})
+
+    def without_people(self) -> ReviewTask:
+        """The task without its list of people present (the candidates stay)."""
+        questions = [q.model_copy(update={"present": []}) for q in self.questions]
+        return self.model_copy(update={"questions": questions, "people": []})
 
     def question(self, event_id: str) -> EventQuestion | None:
         return next((q for q in self.questions if q.event_id == event_id), None)
 
     def reviewer_view(self) -> ReviewerTask:
-        """What a reviewer may see: no session ids, no probabilities."""
+        """What a reviewer may see: no session ids, no probabilities; each question with
+        the people present at its moment written out (number and looks)."""
+        people = {p.label: ReviewerPerson(label=p.label, looks=list(p.looks)) for p in self.people}
         return ReviewerTask(
             task_id=self.task_id,
             store_id=self.store_id,
@@ -179,6 +252,7 @@ class ReviewTask(Model):
                     ],
                     products=list(q.products),
                     max_qty=q.max_qty,
+                    present=[people[p] for p in q.present],
                 )
                 for i, q in enumerate(self.questions, start=1)
             ],
@@ -193,6 +267,11 @@ class ReviewerShopper(Model):
     looks: list[S3Uri] = []
 
 
+class ReviewerPerson(Model):
+    label: PersonLabel
+    looks: list[S3Uri] = []
+
+
 class ReviewerQuestion(Model):
     number: Annotated[int, Field(ge=1)]
     event_id: Identifier
@@ -204,6 +283,7 @@ class ReviewerQuestion(Model):
     shoppers: list[ReviewerShopper]
     products: list[ProductCandidate]
     max_qty: int
+    present: list[ReviewerPerson] = []
 
 
 class ReviewerTask(Model):
@@ -218,14 +298,15 @@ class ReviewerTask(Model):
 class EventAnswer(Model):
     """The answer about one event.
 
-    `shopper` None: none of the candidates (nobody who can be charged). `sku` None or
+    `shopper`: a candidate's letter or the number of a person present; None: none of them
+    (nobody who can be charged). `sku` None or
     `qty` 0: nothing was moved (a knock, a shift); the other fields are then cleared, so
     every way of saying "nothing" is one answer when votes are counted.
     `resolved` False: the reviewers did not agree; the event is treated as unanswered.
     """
 
     event_id: Identifier
-    shopper: ShopperLabel | None
+    shopper: AnswerLabel | None
     sku: Identifier | None
     qty: Annotated[int, Field(ge=0, le=MAX_QTY)]
     resolved: bool = True
@@ -269,7 +350,8 @@ ReviewOutcome = Annotated[ReviewAnswer | ReviewTimedOut, Field(discriminator="ki
 
 
 def check_answers(task: ReviewTask, answers: Sequence[EventAnswer]) -> None:
-    """Every question answered once, with candidates of that question; raises
+    """Every question answered once, with candidates of that question (or people present
+    at its moment); raises
     `ReviewAnswerError` naming the event and the field otherwise."""
     seen: set[str] = set()
     for answer in answers:
@@ -281,9 +363,10 @@ def check_answers(task: ReviewTask, answers: Sequence[EventAnswer]) -> None:
         if answer.event_id in seen:
             raise ReviewAnswerError(f"answers: event {answer.event_id} is answered twice")
         seen.add(answer.event_id)
-        if answer.shopper is not None and question.session_of(answer.shopper) is None:
+        if answer.shopper is not None and task.session_of(answer.event_id, answer.shopper) is None:
             raise ReviewAnswerError(
-                f"answers[{answer.event_id}].shopper: {answer.shopper} is not a candidate"
+                f"answers[{answer.event_id}].shopper: {answer.shopper} is neither a candidate"
+                " nor somebody present then"
             )
         if answer.sku is not None and answer.sku not in {p.sku for p in question.products}:
             raise ReviewAnswerError(

@@ -186,7 +186,7 @@ def _event_answer(item: Any, task: ReviewTask) -> EventAnswer | None:
         return None
     shopper = None if shopper in (None, "", NONE_CHOICE) else shopper
     sku = None if sku in (None, "", NONE_CHOICE) else sku
-    if shopper is not None and question.session_of(shopper) is None:
+    if shopper is not None and task.session_of(question.event_id, shopper) is None:
         return None
     if sku is not None and sku not in {p.sku for p in question.products}:
         return None

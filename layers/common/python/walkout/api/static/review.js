@@ -3,7 +3,8 @@
 //
 // API: POST /review-tasks/next (200 a task, 204 none), POST /review-tasks/{id}/answers
 // with {"answers": [{"event_id", "shopper", "sku", "qty"}]} (200 {"task_id", "status"}).
-// A task names shoppers by letter and colour only; nothing here sees who they are.
+// A task names shoppers by letter and colour only, and everybody else in the store at the
+// moment by number; nothing here sees who they are.
 "use strict";
 
 (function () {
@@ -23,7 +24,8 @@
   const submitButton = document.getElementById("submit-answers");
 
   let task = null;
-  let answers = new Map(); // event_id -> {shopper: undefined|null|"A", sku: null|"x", qty, nothing}
+  // event_id -> {shopper: undefined|null|"A"|"12", sku: null|"x", qty, nothing}
+  let answers = new Map();
   let active = 0;
   let busy = false;
   let idleTimer = null;
@@ -198,15 +200,31 @@
   }
 
   // The shopper's people as the entry gate saw them: whom to recognise on the images.
-  function looks(shopper) {
+  function looks(shopper, name) {
     const urls = (shopper.looks || []).map(evidenceUrl).filter(Boolean);
     if (!urls.length) return null;
     return el("span", { className: "looks" },
       ...urls.map((url, i) => el("img", {
-        src: url, alt: "Shopper " + shopper.label + " at the entry" +
+        src: url, alt: (name || "Shopper " + shopper.label) + " at the entry" +
           (urls.length > 1 ? ", person " + (i + 1) : ""),
         referrerpolicy: "no-referrer", decoding: "async", className: "look",
       })));
+  }
+
+  // Everybody else in the store at that moment, by number with their looks: whom to name
+  // when none of the candidates moved the item (the tracker may have lost who did).
+  function presentPeople(question, who, answer) {
+    const people = question.present || [];
+    if (!people.length) return null;
+    const chosen = people.some((person) => person.label === answer.shopper);
+    return el("details", { className: "present", open: chosen },
+      el("summary", { text: "Somebody else in the store (" +
+        (people.length === 1 ? "1 person" : people.length + " people") + " then)" }),
+      el("div", { className: "present-people" },
+        ...people.map((person) =>
+          radio(who, person.label, answer.shopper === person.label,
+            el("span", { text: "Person " + person.label }),
+            looks(person, "Person " + person.label)))));
   }
 
   function renderQuestion(question, index) {
@@ -232,6 +250,7 @@
           shopper.position ? el("span", { className: "muted", text: " " + shopper.position }) : null)),
       radio(who, "", answer.shopper === null, el("kbd", { text: "0" }),
         el("span", { text: "None of them" })),
+      presentPeople(question, who, answer),
     );
 
     const products = el("fieldset", { className: "products" },
