@@ -497,6 +497,7 @@ def test_the_sessions_in_the_store_during_a_span_are_read_whatever_their_status(
         assert table.open_session(record, cart) is None
 
     stay("open-in", -600, None)
+    stay("open-for-ever", -4 * 3600, None)  # lost its exit: open longer than any visit
     stay("open-later", 61, None)
     stay("closing-in", -30, 30)
     stay("closing-before", -300, -1)

@@ -482,10 +482,17 @@ def test_a_shopper_the_system_never_linked_to_the_event_is_named_from_the_people
     candy = Pick("L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59)
     soap = Pick("L3", who=[("s-w", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
     seeded = cloud.seed([soap, candy])
+    # and two who left 10 s before it: the edge doubted one's exit, not the other's
+    tea = Pick("L2", who=[("s-gone", 0.999)], what=[("tea", 1, 0.999)], p=0.999)
+    doubted = cloud.seed([tea], exit_s=10, same_person=0.2)["s-gone"]
+    sure = cloud.seed([tea], exit_s=10, same_person=0.9)["s-gone"]
     first = cloud.start(seeded["s-x"])
     task = cloud.queued_task(seeded["s-x"])
     [question] = task.questions
     assert seeded["s-w"] not in {s.session_id for s in question.shoppers}
+    # the doubted one may still be inside (its person lost by the tracker), the other not
+    listed = {p.session_id for p in task.people}
+    assert doubted in listed and sure not in listed
     # s-w is listed with the others in the store then, by number, with their look at the gate
     [person] = [p for p in task.people if p.session_id == seeded["s-w"]]
     assert person.label in question.present

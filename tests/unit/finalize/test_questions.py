@@ -156,15 +156,21 @@ def test_the_reviewer_view_hides_sessions_and_probabilities() -> None:
     assert "0.55" not in text
 
 
+def crowded_task() -> ReviewTask:
+    """Forty questions, each with eight candidate shoppers (s-1..s-8)."""
+    crowd = [(f"s-{n}", 0.3 - 0.02 * n) for n in range(1, 9)]
+    return task(
+        *(
+            attribution(n, who=crowd, what=[("candy", 1, 0.98)], p=0.28, lane="L6")
+            for n in range(1, 41)
+        )
+    )
+
+
 def test_a_task_too_long_for_the_review_adapters_keeps_one_look_per_shopper() -> None:
     # Given a task of many questions whose every shopper has four looks at the gate
-    crowd = [(f"s-{n}", 0.3 - 0.02 * n) for n in range(1, 9)]
-    many = [
-        attribution(n, who=crowd, what=[("candy", 1, 0.98)], p=0.28, lane="L6")
-        for n in range(1, 41)
-    ]
     look = "s3://walkout-dev-evidence-1/stores/store-1/evidence/E0/entry-t{n}-cam-1.jpg"
-    built = task(*many).with_looks(lambda s: [look.format(n=n) for n in range(4)])
+    built = crowded_task().with_looks(lambda s: [look.format(n=n) for n in range(4)])
     assert len(built.model_dump_json(by_alias=True)) > MAX_TASK_BYTES
 
     # When fitted, it is short enough: each shopper keeps its first look
@@ -218,15 +224,10 @@ def test_a_crowd_larger_than_the_list_keeps_those_present_at_the_most_moments() 
 
 
 def test_a_task_too_long_for_the_adapters_drops_the_people_before_the_candidates_looks() -> None:
-    crowd = [(f"s-{n}", 0.3 - 0.02 * n) for n in range(1, 9)]
-    many = [
-        attribution(n, who=crowd, what=[("candy", 1, 0.98)], p=0.28, lane="L6")
-        for n in range(1, 41)
-    ]
     look = "s3://walkout-dev-evidence-1/stores/store-1/evidence/E0/entry-{s}-cam-1.jpg"
     stays = {f"p-{n}": (at(0), None) for n in range(MAX_PEOPLE)}
-    built = with_people(task(*many), stays)
-    looks = {s: [look.format(s=s)] for s in [*stays, *(s for s, _ in crowd)]}
+    built = with_people(crowded_task(), stays)
+    looks = {s: [look.format(s=s)] for s in [*stays, *(f"s-{n}" for n in range(1, 9))]}
     full = with_looks(built, looks)
     assert len(full.model_dump_json(by_alias=True)) > MAX_TASK_BYTES
 

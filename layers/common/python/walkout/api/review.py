@@ -104,10 +104,10 @@ class ReviewQuestionOut(Model):
     shoppers: list[ReviewShopperOut]
     products: list[ProductCandidate]
     max_qty: int
-    present: list[ReviewPersonOut] = Field(
+    present: list[str] = Field(
         default_factory=list,
-        description="everybody else in the store at that moment, by number: whom to name"
-        " when none of the candidates moved the item",
+        description="the numbers of the task's `people` in the store at that moment, other"
+        " than the candidates: whom to name when none of the candidates moved the item",
     )
 
 
@@ -117,6 +117,11 @@ class ReviewTaskOut(Model):
     deadline: datetime
     evidence_expires_at: datetime
     questions: list[ReviewQuestionOut]
+    people: list[ReviewPersonOut] = Field(
+        default_factory=list,
+        description="everybody in the store during the task's moments, by number with their"
+        " looks at the entry gate (each question lists who of them was there then)",
+    )
 
 
 @functools.cache
@@ -188,10 +193,11 @@ class ReviewDesk:
                     shoppers=[self._shopper(s, task.store_id) for s in q.shoppers],
                     products=q.products,
                     max_qty=q.max_qty,
-                    present=[self._person(p, task.store_id) for p in q.present],
+                    present=list(q.present),
                 )
                 for q in task.questions
             ],
+            people=[self._person(p, task.store_id) for p in task.people],
         )
 
     def _shopper(self, shopper: ReviewerShopper, store_id: str) -> ReviewShopperOut:

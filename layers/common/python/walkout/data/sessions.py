@@ -745,10 +745,11 @@ def sessions_in_store(
 ) -> list[SessionRecord]:
     """The store's sessions in the store at some moment of [since, until]: entered by
     `until` and not gone before `since`. Read from `by-store-status`: open ones by entry
-    time (up to `until`), closing ones by exit time and ready ones by readiness time (from
-    `since`: a session is ready only after it left)."""
+    time (up to `until`, from `AMBIGUITY_HORIZON` before `since`: a session open longer
+    than any visit lost its exit and is not in the store), closing ones by exit time and
+    ready ones by readiness time (from `since`: a session is ready only after it left)."""
     ranges = (
-        (SessionStatus.OPEN, None, until),
+        (SessionStatus.OPEN, since - AMBIGUITY_HORIZON, until),
         (SessionStatus.CLOSING, since, None),
         (SessionStatus.READY, since, None),
     )

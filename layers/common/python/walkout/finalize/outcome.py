@@ -71,6 +71,12 @@ NOBODY = Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)
 SAME_PERSON_AUDIT_BELOW = 0.5
 
 
+def exit_doubted(same_person: Mapping[str, float]) -> bool:
+    """Whether the edge doubted, for any of the session's tracks, that the person who left
+    on it came in under the session."""
+    return any(p < SAME_PERSON_AUDIT_BELOW for p in same_person.values())
+
+
 def identity_doubts(same_person: Mapping[str, float]) -> tuple[str, ...]:
     """The audit reason for a session whose tracks most likely followed somebody from
     outside the session by the exit: its receipt may charge another shopper's picks or

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from walkout.attribution.record import Action, Attribution
 from walkout.catalog import Catalog
 from walkout.config import ReviewBackend
-from walkout.finalize.outcome import SAME_PERSON_AUDIT_BELOW
+from walkout.finalize.outcome import exit_doubted
 from walkout.review.contract import (
     MAX_EVIDENCE,
     MAX_LOOKS,
@@ -108,8 +108,7 @@ def stay_of(
 ) -> Stay:
     """A session's stay as the list of people present counts it: to its exit, or
     `DOUBTED_EXIT_GRACE` longer when the edge doubted that the person who left was its."""
-    doubted = any(p < SAME_PERSON_AUDIT_BELOW for p in same_person.values())
-    if exit_at is not None and doubted:
+    if exit_at is not None and exit_doubted(same_person):
         return entered_at, exit_at + DOUBTED_EXIT_GRACE
     return entered_at, exit_at
 

@@ -187,14 +187,11 @@ class ReviewTask(Model):
         return found
 
     def shown(self, event_id: str) -> list[str]:
-        """The sessions a reviewer could name for `event_id`: candidates and people present."""
+        """The sessions whom "none of them" rules out for `event_id`: its candidates. Not
+        the people present: a reviewer who cannot tell who moved the item may answer "none
+        of them" without having looked through everybody in the store."""
         question = self.question(event_id)
-        if question is None:
-            return []
-        present = set(question.present)
-        return [s.session_id for s in question.shoppers] + [
-            p.session_id for p in self.people if p.label in present
-        ]
+        return [s.session_id for s in question.shoppers] if question is not None else []
 
     @property
     def deadline(self) -> datetime:
@@ -224,9 +221,8 @@ class ReviewTask(Model):
         return next((q for q in self.questions if q.event_id == event_id), None)
 
     def reviewer_view(self) -> ReviewerTask:
-        """What a reviewer may see: no session ids, no probabilities; each question with
-        the people present at its moment written out (number and looks)."""
-        people = {p.label: ReviewerPerson(label=p.label, looks=list(p.looks)) for p in self.people}
+        """What a reviewer may see: no session ids, no probabilities; the people present
+        once per task (number and looks), each question naming those present then."""
         return ReviewerTask(
             task_id=self.task_id,
             store_id=self.store_id,
@@ -252,10 +248,11 @@ class ReviewTask(Model):
                     ],
                     products=list(q.products),
                     max_qty=q.max_qty,
-                    present=[people[p] for p in q.present],
+                    present=list(q.present),
                 )
                 for i, q in enumerate(self.questions, start=1)
             ],
+            people=[ReviewerPerson(label=p.label, looks=list(p.looks)) for p in self.people],
         )
 
 
@@ -283,7 +280,7 @@ class ReviewerQuestion(Model):
     shoppers: list[ReviewerShopper]
     products: list[ProductCandidate]
     max_qty: int
-    present: list[ReviewerPerson] = []
+    present: list[PersonLabel] = []
 
 
 class ReviewerTask(Model):
@@ -293,6 +290,7 @@ class ReviewerTask(Model):
     store_id: Identifier
     deadline: UtcTimestamp
     questions: list[ReviewerQuestion]
+    people: list[ReviewerPerson] = []
 
 
 class EventAnswer(Model):

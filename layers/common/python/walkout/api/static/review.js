@@ -208,13 +208,15 @@
         src: url, alt: (name || "Shopper " + shopper.label) + " at the entry" +
           (urls.length > 1 ? ", person " + (i + 1) : ""),
         referrerpolicy: "no-referrer", decoding: "async", className: "look",
+        loading: name ? "lazy" : null,
       })));
   }
 
   // Everybody else in the store at that moment, by number with their looks: whom to name
   // when none of the candidates moved the item (the tracker may have lost who did).
   function presentPeople(question, who, answer) {
-    const people = question.present || [];
+    const byLabel = new Map((task.people || []).map((person) => [person.label, person]));
+    const people = (question.present || []).map((label) => byLabel.get(label)).filter(Boolean);
     if (!people.length) return null;
     const chosen = people.some((person) => person.label === answer.shopper);
     return el("details", { className: "present", open: chosen },
@@ -361,6 +363,8 @@
     const target = event.target;
     if (target instanceof HTMLInputElement && target.type === "text") return;
     if (target instanceof HTMLInputElement && target.type === "password") return;
+    // Enter or space on "Somebody else in the store" unfolds it (not a submit).
+    if (target instanceof HTMLElement && target.tagName === "SUMMARY") return;
     // Arrow keys on a radio button keep their usual meaning (move within the group).
     const onRadio = target instanceof HTMLInputElement && target.type === "radio";
     const question = task.questions[active];
