@@ -162,15 +162,15 @@ class SettledEvent(Model):
     task_id: Identifier
     asked_for: Identifier = Field(description="the session whose review asked it")
     shown: list[Identifier] = Field(
-        description='the sessions the reviewers chose among; for "none of them", every'
-        " session any such answer ruled out"
+        description="the candidates the reviewers were shown by letter (not the people"
+        ' present); for "none of them", every candidate any such answer ruled out'
     )
     answered_at: UtcTimestamp
 
     def settles_for(self, session_id: str) -> bool:
         """Whether the answer decides the event for `session_id`: an answer naming a
         session does (whoever it names, the others did not move the item); "none of them"
-        only for the sessions the reviewers were shown (a question lists a few)."""
+        only for the candidates the reviewers were shown by letter (a question lists a few)."""
         return self.decision.session_id is not None or session_id in self.shown
 
 

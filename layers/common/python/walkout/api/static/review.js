@@ -208,7 +208,6 @@
         src: url, alt: (name || "Shopper " + shopper.label) + " at the entry" +
           (urls.length > 1 ? ", person " + (i + 1) : ""),
         referrerpolicy: "no-referrer", decoding: "async", className: "look",
-        loading: name ? "lazy" : null,
       })));
   }
 
@@ -364,7 +363,8 @@
     if (target instanceof HTMLInputElement && target.type === "text") return;
     if (target instanceof HTMLInputElement && target.type === "password") return;
     // Enter or space on "Somebody else in the store" unfolds it (not a submit).
-    if (target instanceof HTMLElement && target.tagName === "SUMMARY") return;
+    if (target instanceof HTMLElement && target.tagName === "SUMMARY" &&
+      (event.key === "Enter" || event.key === " ")) return;
     // Arrow keys on a radio button keep their usual meaning (move within the group).
     const onRadio = target instanceof HTMLInputElement && target.type === "radio";
     const question = task.questions[active];
