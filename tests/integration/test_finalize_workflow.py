@@ -512,6 +512,35 @@ def test_a_shopper_the_system_never_linked_to_the_event_is_named_from_the_people
     assert charged(receipt) == {"soap": 1, "candy": 1}
 
 
+def test_none_of_them_rules_out_the_candidates_but_not_the_people_present(
+    cloud: FinalizeCloud,
+) -> None:
+    # Given the candy pick given to s-x alone, while s-w was in the store
+    candy = Pick("L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59)
+    soap = Pick("L3", who=[("s-w", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
+    seeded = cloud.seed([soap, candy])
+    execution = cloud.start(seeded["s-x"])
+    task = cloud.queued_task(seeded["s-x"])
+    [question] = task.questions
+    assert seeded["s-w"] in {p.session_id for p in task.people}
+
+    # When the reviewer answers "none of them"
+    take(cloud, task)
+    cloud.console().answer_task(
+        task.task_id,
+        [EventAnswer(event_id=question.event_id, shopper=None, sku="candy", qty=1)],
+        reviewer_id="reviewer-7",
+        retailer_id="retailer-1",
+    )
+    assert cloud.wait(execution)["status"] == "SUCCEEDED"
+
+    # Then the answer kept rules out s-x, the candidate, and not s-w, whom the reviewer may
+    # never have looked for among the people present: a later question may still show s-w
+    kept = cloud.sessions().settled_events(STORE, [question.event_id])[question.event_id]
+    assert kept.shown == [seeded["s-x"]]
+    assert kept.settles_for(seeded["s-x"]) and not kept.settles_for(seeded["s-w"])
+
+
 def test_an_answer_that_contradicts_a_receipt_already_issued_flags_it_for_audit(
     cloud: FinalizeCloud,
 ) -> None:
