@@ -25,6 +25,7 @@ from walkout.api.tenancy import require_store
 from walkout.attribution.record import Action
 from walkout.data.catalog_admin import RetailerStores
 from walkout.data.dynamo import Clock, utc_clock
+from walkout.data.evidence import evidence_of_store
 from walkout.data.review_tasks import (
     AnswerConflictError,
     ReviewTasksTable,
@@ -143,7 +144,7 @@ class EvidenceLinks:
     def url(self, uri: str, store_id: str) -> str | None:
         prefix = f"s3://{self.bucket}/"
         key = uri[len(prefix) :] if uri.startswith(prefix) else ""
-        if not key.startswith(f"stores/{store_id}/evidence/") or ".." in key:
+        if not key.startswith(evidence_of_store(store_id)) or ".." in key:
             obs.logger.warning("evidence outside the store's prefix left out")
             return None
         url: str = self.s3.generate_presigned_url(
