@@ -171,7 +171,7 @@ class Oracle:
         label = next(
             (
                 label
-                for label, session in self._nameable(task, question).items()
+                for label, session in task.nameable(question.event_id).items()
                 if self.truth_session(session) == session_id
             ),
             None,
@@ -198,7 +198,7 @@ class Oracle:
             happened = self.truth.what_happened(question)
             by_label = {
                 label: self.truth_session(session)
-                for label, session in self._nameable(task, question).items()
+                for label, session in task.nameable(question.event_id).items()
             }
             letters = {s.label for s in question.shoppers}
             answer = given.get(question.event_id)
@@ -209,12 +209,6 @@ class Oracle:
                 "answer": by_label.get(answer.shopper) if answer and answer.shopper else None,
             }
         return out
-
-    @staticmethod
-    def _nameable(task: ReviewTask, question: EventQuestion) -> dict[str, str]:
-        """Label -> session, for everyone an answer may name: letters first."""
-        labels = [s.label for s in question.shoppers] + list(question.present)
-        return {x: s for x in labels if (s := task.session_of(question.event_id, x)) is not None}
 
     def wrong_answer(self, question: EventQuestion, right: EventAnswer) -> EventAnswer:
         with self.lock:

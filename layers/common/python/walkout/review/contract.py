@@ -175,16 +175,20 @@ class ReviewTask(Model):
                 raise ValueError(f"event {q.event_id}: a candidate is also listed as present")
         return self
 
-    def session_of(self, event_id: str, label: str | None) -> str | None:
-        """The session behind `label` in the question about `event_id`: one of its
-        candidates' letters, or the number of somebody present at that moment."""
+    def nameable(self, event_id: str) -> dict[str, str]:
+        """Label -> session for everyone an answer about `event_id` may name: its
+        candidates' letters first, then the numbers of the people present at that moment."""
         question = self.question(event_id)
-        if question is None or label is None:
-            return None
-        found = next((s.session_id for s in question.shoppers if s.label == label), None)
-        if found is None and label in question.present:
-            found = next((p.session_id for p in self.people if p.label == label), None)
-        return found
+        if question is None:
+            return {}
+        present = set(question.present)
+        return {s.label: s.session_id for s in question.shoppers} | {
+            p.label: p.session_id for p in self.people if p.label in present
+        }
+
+    def session_of(self, event_id: str, label: str | None) -> str | None:
+        """The session behind `label` in the question about `event_id` (`nameable`)."""
+        return None if label is None else self.nameable(event_id).get(label)
 
     def shown(self, event_id: str) -> list[str]:
         """The sessions whom "none of them" rules out for `event_id`: its candidates. Not
