@@ -13,6 +13,7 @@ from walkout.finalize.questions import (
     DOUBTED_EXIT_GRACE,
     build_review_task,
     candidate_sessions,
+    people_span,
     stay_of,
     task_id_for,
     with_looks,
@@ -247,6 +248,8 @@ def test_a_session_whose_exit_the_edge_doubted_is_listed_for_a_while_after_it() 
     assert stay_of(entered, left, {}) == (entered, left)
     assert stay_of(entered, None, {"t-1": 0.2}) == (entered, None)
 
+    # Assess reads the sessions of the task's moments, from the grace before them
+    assert people_span(task(CANDY_WHO)) == (at(29) - DOUBTED_EXIT_GRACE, at(30))
     # CANDY_WHO, at T0+29..30 s: the doubted session is listed, the sure one is not
     listed = with_people(
         task(CANDY_WHO), {"doubted": doubted, "sure": stay_of(entered, left, {"t-1": 0.9})}

@@ -113,6 +113,13 @@ def stay_of(
     return entered_at, exit_at
 
 
+def people_span(task: ReviewTask) -> tuple[datetime, datetime]:
+    """The span whose sessions `with_people` may list for `task`: its questions' moments,
+    from `DOUBTED_EXIT_GRACE` earlier (a doubted exit that long before still counts)."""
+    since = min(q.t_start for q in task.questions) - DOUBTED_EXIT_GRACE
+    return since, max(q.t_end for q in task.questions)
+
+
 def with_people(
     task: ReviewTask,
     stays: Mapping[str, Stay],

@@ -51,9 +51,9 @@ from walkout.finalize.messages import (
 )
 from walkout.finalize.outcome import settle
 from walkout.finalize.questions import (
-    DOUBTED_EXIT_GRACE,
     Stay,
     build_review_task,
+    people_span,
     shown_sessions,
     stay_of,
     task_id_for,
@@ -262,8 +262,7 @@ class Assessor:
     def _stays(self, task: ReviewTask) -> dict[str, Stay]:
         """The stays (`stay_of`) of the sessions that may have been in the store during the
         task's moments."""
-        since = min(q.t_start for q in task.questions) - DOUBTED_EXIT_GRACE
-        until = max(q.t_end for q in task.questions)
+        since, until = people_span(task)
         return {
             s.session_id: stay_of(s.entered_at, s.exit_at, s.same_person)
             for s in sessions_in_store(self.sessions, task.store_id, since, until)
