@@ -475,13 +475,16 @@ def test_an_answer_naming_a_session_whose_cart_never_carried_the_event_reaches_i
     assert receipt.review_status is ReviewStatus.REVIEWED
 
 
+# A pick the system gave s-x alone, and s-w in the store meanwhile, never weighed for it.
+CANDY_X_ALONE = Pick("L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59)
+SOAP_W = Pick("L3", who=[("s-w", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
+
+
 def test_a_shopper_the_system_never_linked_to_the_event_is_named_from_the_people_present(
     cloud: FinalizeCloud,
 ) -> None:
     # Given a candy pick given to s-x alone, while s-w, never weighed for it, was in the store
-    candy = Pick("L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59)
-    soap = Pick("L3", who=[("s-w", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
-    seeded = cloud.seed([soap, candy])
+    seeded = cloud.seed([SOAP_W, CANDY_X_ALONE])
     # and two who left 10 s before it: the edge doubted one's exit, not the other's
     tea = Pick("L2", who=[("s-gone", 0.999)], what=[("tea", 1, 0.999)], p=0.999)
     doubted = cloud.seed([tea], exit_s=10, same_person=0.2)["s-gone"]
@@ -516,9 +519,7 @@ def test_none_of_them_rules_out_the_candidates_but_not_the_people_present(
     cloud: FinalizeCloud,
 ) -> None:
     # Given the candy pick given to s-x alone, while s-w was in the store
-    candy = Pick("L6", who=[("s-x", 0.6)], what=[("candy", 1, 0.98)], p=0.59)
-    soap = Pick("L3", who=[("s-w", 0.999)], what=[("soap", 1, 0.999)], p=0.999)
-    seeded = cloud.seed([soap, candy])
+    seeded = cloud.seed([SOAP_W, CANDY_X_ALONE])
     execution = cloud.start(seeded["s-x"])
     task = cloud.queued_task(seeded["s-x"])
     [question] = task.questions
