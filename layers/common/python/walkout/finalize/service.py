@@ -26,6 +26,7 @@ from walkout.data.evidence import EvidenceImages, evidence_of_store
 from walkout.data.receipts import FlagKind, ReceiptsTable
 from walkout.data.sessions import (
     ConcurrentUpdateError,
+    SessionRecord,
     SessionsTable,
     SettledEvent,
     sessions_by_id,
@@ -51,7 +52,6 @@ from walkout.finalize.messages import (
 )
 from walkout.finalize.outcome import settle
 from walkout.finalize.questions import (
-    Stay,
     build_review_task,
     people_span,
     shown_sessions,
@@ -227,8 +227,12 @@ class Assessor:
                     heartbeat_s=self.heartbeat_s,
                     ruled_out=ruled_out,
                 )
-                review = with_people(review, self._stays(review), ruled_out)
-                looks = self._looks(key.store_id, shown_sessions(review))
+                in_store = self._in_store(review)
+                stays = {
+                    s: stay_of(m.entered_at, m.exit_at, m.same_person) for s, m in in_store.items()
+                }
+                review = with_people(review, stays, ruled_out)
+                looks = self._looks(key.store_id, shown_sessions(review), in_store)
                 review = within_size(with_looks(review, looks))
                 obs.count(MetricName.SESSIONS_SENT_TO_REVIEW)
                 obs.count(MetricName.EVENTS_SENT_TO_REVIEW, len(assessment.to_review))
@@ -259,20 +263,22 @@ class Assessor:
             wait_rounds=key.wait_rounds + (next_step is Route.AWAIT_ANSWERS),
         )
 
-    def _stays(self, task: ReviewTask) -> dict[str, Stay]:
-        """The stays (`stay_of`) of the sessions that may have been in the store during the
-        task's moments."""
+    def _in_store(self, task: ReviewTask) -> dict[str, SessionRecord]:
+        """The sessions that may have been in the store during the task's moments."""
         since, until = people_span(task)
         return {
-            s.session_id: stay_of(s.entered_at, s.exit_at, s.same_person)
-            for s in sessions_in_store(self.sessions, task.store_id, since, until)
+            s.session_id: s for s in sessions_in_store(self.sessions, task.store_id, since, until)
         }
 
-    def _looks(self, store_id: str, session_ids: set[str]) -> dict[str, list[str]]:
-        """Each shown session's looks at the gate (their META items, read in batches; a
-        session expired with the TTL shows none), only those under the store's own
-        evidence prefix (ingest keeps no other, this is the second check)."""
-        found = sessions_by_id(self.sessions, store_id, session_ids)
+    def _looks(
+        self, store_id: str, session_ids: set[str], known: Mapping[str, SessionRecord]
+    ) -> dict[str, list[str]]:
+        """Each shown session's looks at the gate, only those under the store's own evidence
+        prefix (ingest keeps no other, this is the second check). Sessions not in `known`
+        (the store's sessions already read) are read by their META items, in batches; one
+        expired with the TTL shows none."""
+        found = {s: known[s] for s in session_ids if s in known}
+        found |= sessions_by_id(self.sessions, store_id, session_ids - set(found))
         mine = evidence_of_store(store_id)
         return {
             s: [self.evidence.uri(k) for k in m.looks if k.startswith(mine)]
