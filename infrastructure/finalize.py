@@ -70,6 +70,15 @@ ISSUE_SETTLED = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 EVENT_KEYS = ("EVENT#*",)
 UNDER_EVENTS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(EVENT_KEYS)}}
 ASKED_ATTRIBUTES = ("pk", "sk", "task_id", "until", TTL_ATTRIBUTE)
+# IssueReceipt and MarkForAttention note a session done asking (`DONE#<store>#<session>`, a
+# partition of its own, so they cannot touch the session's items): only that item's
+# attributes.
+DONE_KEYS = ("DONE#*",)
+DONE_ATTRIBUTES = ("pk", "sk", "done_at", TTL_ATTRIBUTE)
+MARK_DONE_CONDITIONS = {
+    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(DONE_KEYS)},
+    "ForAllValues:StringEquals": {"dynamodb:Attributes": list(DONE_ATTRIBUTES)},
+}
 ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem")
 ATTENTION_RECEIPTS = ("dynamodb:PutItem",)
 STORES = ("dynamodb:GetItem",)
@@ -185,11 +194,24 @@ class Finalization(Construct):
             ),
         )
         self.issue.allow_table("SessionsTable", sessions, ISSUE_SESSIONS)
+        # The answers naming a session (NAMED#<store>#<session>), and the store's sessions a
+        # held receipt waits for, are read from this index.
+        self.issue.allow(
+            "ReadStoreSessionsAndNamedAnswers",
+            ["dynamodb:Query"],
+            [f"{sessions.table_arn}/index/{STATUS_INDEX}"],
+        )
         self.issue.allow(
             "KeepReviewAnswers",
             ISSUE_SETTLED,
             [sessions.table_arn],
             conditions=UNDER_EVENTS,
+        )
+        self.issue.allow(
+            "MarkQuestionsDone",
+            ["dynamodb:PutItem"],
+            [sessions.table_arn],
+            conditions=MARK_DONE_CONDITIONS,
         )
         self.issue.allow_table("StoresTable", stores, STORES)
         self.issue.allow_table("ReceiptsTable", receipts, ISSUE_RECEIPTS)
@@ -219,6 +241,13 @@ class Finalization(Construct):
             ["dynamodb:DeleteItem"],
             [sessions.table_arn],
             conditions=UNDER_EVENTS,
+        )
+        # ... and sessions holding their receipts for it go on.
+        self.attention.allow(
+            "MarkQuestionsDone",
+            ["dynamodb:PutItem"],
+            [sessions.table_arn],
+            conditions=MARK_DONE_CONDITIONS,
         )
         self.attention.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)
         self.attention.suppress_wildcards(

@@ -239,8 +239,18 @@ class LocalPipeline:
         # takes minutes), so a session waiting for another session's review looks again
         # after about that long instead of the deployed minute.
         await_s = max(1, math.ceil(options.reviewer_delay_s))
+        # A receipt held for the sessions in the store with it (a doubted exit) waits for
+        # their reviews, which come as fast: it looks again every other second, not every
+        # deployed 30 s (a look is one batch read; a query of the store's sessions only when
+        # all it waited for are done).
+        hold_poll_s = max(2, await_s)
         self.config = deployment_config(
-            options.review_backend, {"review_await_s": await_s, **options.config_overrides}
+            options.review_backend,
+            {
+                "review_await_s": await_s,
+                "doubted_exit_poll_s": hold_poll_s,
+                **options.config_overrides,
+            },
         )
         self.truth = Truth.load(self.recording)
         self.run_dir = self.workdir / "run"

@@ -314,6 +314,20 @@ def test_the_assess_step_lists_evidence_under_stores_only(gt: Probe) -> None:
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["stores/*"]}}
 
 
+def _session_table_writes(gt: Probe, role: str) -> dict[str, dict[str, Any]]:
+    return {
+        s["Sid"]: s
+        for s in gt.policy_statements(role)
+        if any(a in json.dumps(s) for a in ("PutItem", "DeleteItem", "UpdateItem"))
+        and "Sessions" in json.dumps(s["Resource"])
+    }
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return sorted([action] if isinstance(action, str) else action)
+
+
 def test_finalize_writes_into_the_sessions_table_only_under_event_partitions(gt: Probe) -> None:
     # Assess marks the events its review asks; IssueReceipt keeps answers and drops marks
     for role, sid, actions in (
@@ -321,23 +335,11 @@ def test_finalize_writes_into_the_sessions_table_only_under_event_partitions(gt:
         ("FinalizeIssueRole", "KeepReviewAnswers", ["dynamodb:DeleteItem", "dynamodb:PutItem"]),
         ("FinalizeAttentionRole", "DropAskedMarks", ["dynamodb:DeleteItem"]),
     ):
-        statements = gt.policy_statements(role)
-        writes = [
-            s
-            for s in statements
-            if any(a in json.dumps(s) for a in ("PutItem", "DeleteItem", "UpdateItem"))
-            and "Sessions" in json.dumps(s["Resource"])
-        ]
-        [statement] = writes
+        writes = _session_table_writes(gt, role)
+        writes.pop("MarkQuestionsDone", None)
+        [statement] = writes.values()
         assert statement["Sid"] == sid
-        assert (
-            sorted(
-                [statement["Action"]]
-                if isinstance(statement["Action"], str)
-                else statement["Action"]
-            )
-            == actions
-        )
+        assert _actions(statement) == actions
         assert statement["Condition"]["ForAllValues:StringLike"] == {
             "dynamodb:LeadingKeys": ["EVENT#*"]
         }
@@ -346,6 +348,30 @@ def test_finalize_writes_into_the_sessions_table_only_under_event_partitions(gt:
     [marks] = [s for s in statements if s.get("Sid") == "MarkAskedEvents"]
     attributes = marks["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
     assert "record" not in attributes and {"pk", "sk", "task_id", "until"} <= set(attributes)
+
+
+@pytest.mark.parametrize(
+    ("role", "writes"),
+    [
+        ("FinalizeAssessRole", False),
+        ("FinalizeIssueRole", True),
+        ("FinalizeAttentionRole", True),
+    ],
+)
+def test_only_issue_and_attention_note_a_session_done_asking_and_nothing_else_there(
+    gt: Probe, role: str, writes: bool
+) -> None:
+    statement = _session_table_writes(gt, role).get("MarkQuestionsDone")
+
+    if not writes:
+        assert statement is None
+        return
+    assert statement is not None
+    assert _actions(statement) == ["dynamodb:PutItem"]
+    assert statement["Condition"]["ForAllValues:StringLike"] == {"dynamodb:LeadingKeys": ["DONE#*"]}
+    attributes = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    # in a partition of its own, and only the marker's attributes
+    assert set(attributes) == {"pk", "sk", "done_at", "expires_at"}
 
 
 # --- Ground Truth -----------------------------------------------------------------------------
@@ -463,9 +489,19 @@ def test_the_asl_file_passes_asl_validator() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_assess_step_reads_the_answers_naming_a_session_on_one_index_only(gt: Probe) -> None:
-    statements = gt.policy_statements("FinalizeAssessRole")
-    [statement] = [s for s in statements if s.get("Sid") == "ReadAnswersNamingSession"]
+@pytest.mark.parametrize(
+    ("role", "sid"),
+    [
+        ("FinalizeAssessRole", "ReadAnswersNamingSession"),
+        # the answers naming a session, and the sessions a held receipt waits for
+        ("FinalizeIssueRole", "ReadStoreSessionsAndNamedAnswers"),
+    ],
+)
+def test_the_steps_read_the_answers_naming_a_session_on_one_index_only(
+    gt: Probe, role: str, sid: str
+) -> None:
+    statements = gt.policy_statements(role)
+    [statement] = [s for s in statements if s.get("Sid") == sid]
 
     assert statement["Action"] == "dynamodb:Query"
     assert json.dumps(statement["Resource"]).endswith('/index/by-store-status"]]}')

@@ -161,12 +161,18 @@ class FinalizeCloud:
         review_timeout_s: int = 30,
         review_heartbeat_s: int = 20,
         review_await_s: int = 1,
+        doubted_exit_hold_s: int = 0,
+        hold_every_exit: bool = False,
     ) -> FinalizeCloud:
-        """Settings for the next executions (a fresh "container" for every function)."""
+        """Settings for the next executions (a fresh "container" for every function). A
+        held receipt looks again every second."""
         os.environ["WALKOUT_REVIEW_BACKEND"] = backend.value
         os.environ["WALKOUT_REVIEW_TIMEOUT_S"] = str(review_timeout_s)
         os.environ["WALKOUT_REVIEW_HEARTBEAT_S"] = str(review_heartbeat_s)
         os.environ["WALKOUT_REVIEW_AWAIT_S"] = str(review_await_s)
+        os.environ["WALKOUT_DOUBTED_EXIT_HOLD_S"] = str(doubted_exit_hold_s)
+        os.environ["WALKOUT_DOUBTED_EXIT_POLL_S"] = "1"
+        os.environ["WALKOUT_HOLD_EVERY_EXIT"] = str(hold_every_exit).lower()
         get_settings.cache_clear()
         with self.dispatcher.lock:
             self.dispatcher.modules.clear()
@@ -235,11 +241,14 @@ class FinalizeCloud:
         exit_s: float = 300.0,
         status: SessionStatus = SessionStatus.READY,
         same_person: float | None = None,
+        day: int = 0,
     ) -> Seeded:
         """Open every session the picks name (under names unique in this deployment),
         commit the picks in order as ingest would, and close the sessions. `same_person`:
         what the edge said, at each session's exit, of its track following the shopper who
-        entered (None: nothing said)."""
+        entered (None: nothing said). `day`: that many days after the others (sessions
+        seeded on one day were all in the store together)."""
+        t0 = T0 + timedelta(days=day)
         self.seeded_sessions += 1
         tag = self.seeded_sessions
         table = self.sessions()
@@ -247,7 +256,7 @@ class FinalizeCloud:
             s: f"{s}-{tag}" for s in sorted({s for p in picks for s, _ in (*p.who, *p.unwritten)})
         }
         carts: dict[str, CartRecord] = {}
-        exit_at = T0 + timedelta(seconds=exit_s)
+        exit_at = t0 + timedelta(seconds=exit_s)
         for i, session_id in enumerate(names.values()):
             record = SessionRecord(
                 store_id=STORE,
@@ -257,7 +266,7 @@ class FinalizeCloud:
                 exits={f"t-{session_id}": exit_at} if status is not SessionStatus.OPEN else {},
                 gate_id="in",
                 account_ref=f"acct-{session_id}",
-                entered_at=T0 + timedelta(seconds=i),
+                entered_at=t0 + timedelta(seconds=i),
                 opened_by=f"open-{session_id}",
                 exit_at=exit_at if status is not SessionStatus.OPEN else None,
                 ready_at=exit_at if status is SessionStatus.READY else None,
@@ -273,7 +282,7 @@ class FinalizeCloud:
             carts[session_id] = cart
         events = []
         for n, pick in enumerate(picks):
-            at = T0 + timedelta(seconds=10 + 10 * n)
+            at = t0 + timedelta(seconds=10 + 10 * n)
             event_id = f"01JEVT{next(self.event_numbers):020d}"
             renamed = Pick(
                 pick.lane,
@@ -382,15 +391,18 @@ class FinalizeCloud:
             time.sleep(0.02)
 
     def queued_task(self, session_id: str, timeout_s: float = 10.0) -> ReviewTask:
-        """The session's review task once the workflow stored it (console backend)."""
+        """The session's review task once the workflow stored it and waits for its answer
+        (console backend). moto takes heartbeats only once the step waits, a moment after
+        the queue function stored the task (a reviewer taking it before then would find the
+        workflow gone and close it); AWS takes them as soon as the step has started."""
         deadline = time.monotonic() + timeout_s
         task_id = task_id_for(STORE, session_id)
         while time.monotonic() < deadline:
             stored = self.review_tasks().get(task_id)
-            if stored is not None:
+            if stored is not None and TaskCallbacks(self.sfn).heartbeat(stored.token):
                 return stored.task
             time.sleep(0.02)
-        raise AssertionError(f"no review task was queued for {session_id}")
+        raise AssertionError(f"no review task is waiting for {session_id}")
 
     def gt_input_lines(self, wait_s: float = 10.0) -> list[dict[str, Any]]:
         """What Ground Truth would take from the input topic (raw SNS messages)."""

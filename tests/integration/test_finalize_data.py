@@ -521,6 +521,23 @@ def test_the_sessions_in_the_store_during_a_span_are_read_whatever_their_status(
     ]
 
 
+def test_sessions_done_asking_are_read_back_in_batches_per_store(ddb: Any) -> None:
+    # Given 130 sessions of one store (more than one BatchGetItem takes), every third done
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+    sessions = [f"s-{n:03d}" for n in range(130)]
+    done = sessions[::3]
+    for session in done:
+        table.mark_questions_done("store-1", session)
+    table.mark_questions_done("store-1", done[0])  # noted twice (a retried step)
+
+    # Then exactly those are read back as done, another store's sessions of the same id not
+    assert table.questions_done("store-1", [*sessions, "s-unknown"]) == set(done)
+    assert table.questions_done("store-2", sessions) == set()
+    # and the note is apart from the session's own items (and expires with the TTL)
+    [item] = ddb.scan(TableName="walkout-data-sessions")["Items"][:1]
+    assert item["pk"]["S"].startswith("DONE#store-1#") and "expires_at" in item
+
+
 # --- reviewers' answers, kept for every session an event touches ------------------------------
 
 

@@ -151,7 +151,7 @@ def test_a_confident_session_whose_shopper_likely_left_as_somebody_else_is_flagg
     assert event["detail"]["needs_audit"] is False
 
 
-def test_the_auto_path_takes_four_transitions(cloud: FinalizeCloud) -> None:
+def test_the_auto_path_takes_five_transitions(cloud: FinalizeCloud) -> None:
     session = cloud.seed(AUTO)["s-auto"]
 
     execution = cloud.start(session)
@@ -162,6 +162,7 @@ def test_the_auto_path_takes_four_transitions(cloud: FinalizeCloud) -> None:
         "Assess",
         "Route",
         "IssueReceipt",
+        "IssuedOrHeld",
         "PublishReceiptIssued",
     ]
 
@@ -201,6 +202,8 @@ def test_a_failing_step_marks_the_session_for_attention_and_fails_visibly(
     assert flag.reason.startswith("SessionNotFoundError")
     assert flag.details["execution"] == execution
     assert cloud.receipt_events("s-ghost", wait_s=0.3) == []
+    # and receipts held for the sessions in the store with it do not wait for it
+    assert cloud.sessions().questions_done(STORE, ["s-ghost"]) == {"s-ghost"}
 
 
 # --- review through the console ---------------------------------------------------------------
@@ -289,6 +292,7 @@ def test_a_console_answer_finishes_the_session_with_the_corrected_receipt(
         "Route",
         "ReviewInConsole",
         "IssueReceipt",
+        "IssuedOrHeld",
         "PublishReceiptIssued",
     ]
 
@@ -354,6 +358,7 @@ def test_an_answer_settles_the_same_event_for_the_other_session_without_asking_a
         "Assess",
         "Route",
         "IssueReceipt",
+        "IssuedOrHeld",
         "PublishReceiptIssued",
     ]
     receipt = cloud.receipts().latest(STORE, other)
@@ -386,7 +391,7 @@ def test_a_session_waits_for_the_open_review_of_the_same_event_instead_of_asking
     assert done["status"] == "SUCCEEDED"
     states = cloud.entered_states(second)
     assert "ReviewInConsole" not in states
-    assert states[-2:] == ["IssueReceipt", "PublishReceiptIssued"]
+    assert states[-3:] == ["IssueReceipt", "IssuedOrHeld", "PublishReceiptIssued"]
     receipt = cloud.receipts().latest(STORE, other)
     assert receipt is not None and charged(receipt) == {"candy": 1}
     assert receipt.review_status is ReviewStatus.REVIEWED
@@ -443,6 +448,7 @@ def test_an_answer_corrects_a_session_that_was_sure_enough_without_it(
         "Assess",
         "Route",
         "IssueReceipt",
+        "IssuedOrHeld",
         "PublishReceiptIssued",
     ]
     receipt = cloud.receipts().latest(STORE, seeded["s-y"])
@@ -540,6 +546,99 @@ def test_none_of_them_rules_out_the_candidates_but_not_the_people_present(
     kept = cloud.sessions().settled_events(STORE, [question.event_id])[question.event_id]
     assert kept.shown == [seeded["s-x"]]
     assert kept.settles_for(seeded["s-x"]) and not kept.settles_for(seeded["s-w"])
+
+
+# --- a doubted exit holds its receipt for those in the store with it ---------------------------
+
+# Each test seeds its sessions on a day of its own: a held receipt waits for every session in
+# the store with it, and the module's other sessions were all in the store together.
+TEA_ALONE = Pick("L2", who=[("s-gone", 0.999)], what=[("tea", 1, 0.999)], p=0.999)
+
+
+@pytest.mark.parametrize(("own_review", "day"), [(True, 1), (False, 3)])
+def test_a_doubted_exit_holds_its_receipt_until_a_review_of_somebody_inside_names_it(
+    deployment: FinalizeCloud, own_review: bool, day: int
+) -> None:
+    cloud = deployment.configure(doubted_exit_hold_s=60)
+    # Given s-gone, whose exit the edge doubted (its person may have stayed inside, lost
+    # by the tracker), with a tea pick: sure, or unsure between chips and tea (its review)
+    chips_or_tea = Pick(
+        "L2", who=[("s-gone", 0.97)], what=[("chips", 1, 0.5), ("tea", 1, 0.45)], p=0.5
+    )
+    tea = chips_or_tea if own_review else TEA_ALONE
+    gone = cloud.seed([tea], same_person=0.2, day=day)["s-gone"]
+    # and s-x in the store with it, given the candy pick alone
+    seeded = cloud.seed([CANDY_X_ALONE], day=day)
+    held = cloud.start(gone)
+    if own_review:
+        own = cloud.queued_task(gone)
+        take(cloud, own)
+        answer(cloud, own, {own.questions[0].event_id: (gone, "tea")})
+    # When it is done asking, it holds its receipt: s-x is not
+    cloud.wait_for_state(held, "HoldForOthersInside")
+    assert cloud.receipts().latest(STORE, gone) is None
+    assert cloud.sessions().questions_done(STORE, [gone, seeded["s-x"]]) == {gone}
+    # and s-x's reviewer then names s-gone, among the people present, for the candy
+    other = cloud.start(seeded["s-x"])
+    task = cloud.queued_task(seeded["s-x"])
+    [question] = task.questions
+    assert label(task, question.event_id, gone) in question.present
+    take(cloud, task, "reviewer-8")
+    answer(cloud, task, {question.event_id: (gone, "candy")}, "reviewer-8")
+    assert cloud.wait(other)["status"] == "SUCCEEDED"
+
+    # Then s-gone's receipt, issued once s-x is done, has its own answer and the candy
+    assert cloud.wait(held)["status"] == "SUCCEEDED"
+    receipt = cloud.receipts().latest(STORE, gone)
+    assert receipt is not None and charged(receipt) == {"tea": 1, "candy": 1}
+    assert receipt.review_status is ReviewStatus.REVIEWED
+    # (it was not flagged for the answer: it had not been issued when the answer came)
+    flags = session_flags(cloud, FlagKind.AUDIT, gone)
+    assert not any("a later review of another visit" in f.reason for f in flags)
+    x_receipt = cloud.receipts().latest(STORE, seeded["s-x"])
+    assert x_receipt is not None and x_receipt.lines == []
+    states = cloud.entered_states(held)
+    assert states[-3:] == ["IssueReceipt", "IssuedOrHeld", "PublishReceiptIssued"]
+    assert "HoldForOthersInside" not in cloud.entered_states(other)
+
+
+def test_a_sure_exit_is_not_held_and_a_doubted_one_stops_waiting_after_the_hold(
+    deployment: FinalizeCloud,
+) -> None:
+    cloud = deployment.configure(doubted_exit_hold_s=2)
+    # Given two sessions with one sure pick each, one exit doubted, the other not, and s-x
+    # in the store with them, never done asking (its workflow never starts)
+    doubted = cloud.seed([TEA_ALONE], same_person=0.2, day=2)["s-gone"]
+    sure = cloud.seed([TEA_ALONE], same_person=0.9, day=2)["s-gone"]
+    cloud.seed([CANDY_X_ALONE], day=2)
+
+    executions = {s: cloud.start(s) for s in (doubted, sure)}
+
+    # Then the sure one is issued at once
+    assert cloud.wait(executions[sure])["status"] == "SUCCEEDED"
+    assert "HoldForOthersInside" not in cloud.entered_states(executions[sure])
+    # and the doubted one after holding about 2 s, as it was
+    assert cloud.wait(executions[doubted])["status"] == "SUCCEEDED"
+    assert "HoldForOthersInside" in cloud.entered_states(executions[doubted])
+    for session in (doubted, sure):
+        receipt = cloud.receipts().latest(STORE, session)
+        assert receipt is not None and charged(receipt) == {"tea": 1}
+
+
+def test_every_exit_holds_its_receipt_when_configured_so(deployment: FinalizeCloud) -> None:
+    cloud = deployment.configure(doubted_exit_hold_s=2, hold_every_exit=True)
+    # Given a session the edge was sure of at its exit, and s-x in the store with it, never
+    # done asking
+    sure = cloud.seed([TEA_ALONE], same_person=0.9, day=4)["s-gone"]
+    cloud.seed([CANDY_X_ALONE], day=4)
+
+    execution = cloud.start(sure)
+
+    # Then it holds its receipt too, until the hold ends
+    assert cloud.wait(execution)["status"] == "SUCCEEDED"
+    assert "HoldForOthersInside" in cloud.entered_states(execution)
+    receipt = cloud.receipts().latest(STORE, sure)
+    assert receipt is not None and charged(receipt) == {"tea": 1}
 
 
 def test_an_answer_that_contradicts_a_receipt_already_issued_flags_it_for_audit(
@@ -707,6 +806,7 @@ def test_a_ground_truth_review_finishes_the_session_with_the_corrected_receipt(
         "Route",
         "ReviewByGroundTruth",
         "IssueReceipt",
+        "IssuedOrHeld",
         "PublishReceiptIssued",
     ]
 

@@ -247,6 +247,10 @@ def test_a_session_whose_exit_the_edge_doubted_is_listed_for_a_while_after_it() 
     assert stay_of(entered, left, {"t-1": 0.9}) == (entered, left)
     assert stay_of(entered, left, {}) == (entered, left)
     assert stay_of(entered, None, {"t-1": 0.2}) == (entered, None)
+    # unless every exit counts as doubted (`hold_every_exit`)
+    for said in ({"t-1": 0.9}, {}):
+        assert stay_of(entered, left, said, every_exit=True) == (entered, doubted[1])
+    assert stay_of(entered, None, {}, every_exit=True) == (entered, None)
 
     # Assess reads the sessions of the task's moments, from the grace before them
     assert people_span(task(CANDY_WHO)) == (at(29) - DOUBTED_EXIT_GRACE, at(30))

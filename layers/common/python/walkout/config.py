@@ -104,6 +104,18 @@ class DeploymentConfig(Model):
     # A session whose uncertain events are already in another session's open review waits
     # for that answer instead of asking the same question again; it looks again this often.
     review_await_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    # A session whose exit the edge doubted (its person may still have been inside, lost by
+    # the tracker, and named later by another shopper's review) holds its receipt until
+    # every session in the store with it has its own questions answered, at most this long
+    # (0: never holds).
+    doubted_exit_hold_s: Annotated[int, Field(ge=0, le=86_400)] = 900
+    # ... looking again this often.
+    doubted_exit_poll_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    # Treat every exit as doubted: every session is listed among the people present 30 s
+    # after it left and holds its receipt for the others in the store (more people per
+    # question, every receipt later). A tracker that swaps people in a crowd is wrong about
+    # exits it was sure of too; a store whose tracker keeps people apart may turn it off.
+    hold_every_exit: bool = True
     # What one reviewed session costs (for cost reports); an assumption, not a price list.
     review_cost_per_task_usd: Annotated[float, Field(ge=0, le=100)] = 0.1
     groundtruth: GroundTruthSettings = GroundTruthSettings()

@@ -49,6 +49,9 @@ CART = "CART"
 ATTRIBUTION = "ATTRIBUTION"
 SETTLED = "SETTLED"
 ASKED = "ASKED"
+# A session whose own questions are settled (its review's answers are kept, or it had
+# none): `DONE#<store>#<session>` / `QUESTIONS`, apart from the session's own items.
+QUESTIONS = "QUESTIONS"
 # DynamoDB's limit on the items of one transaction.
 TRANSACTION_MAX_ITEMS = 100
 # Reads and conditional writes of an event's answers before giving up (concurrent reviews).
@@ -60,6 +63,10 @@ AMBIGUITY_HORIZON = timedelta(hours=3)
 
 def session_pk(store_id: str, session_id: str) -> str:
     return f"SESSION#{store_id}#{session_id}"
+
+
+def done_pk(store_id: str, session_id: str) -> str:
+    return f"DONE#{store_id}#{session_id}"
 
 
 def event_pk(store_id: str, event_id: str) -> str:
@@ -601,6 +608,31 @@ class SessionsTable:
                 ConditionExpression="task_id = :task",
                 ExpressionAttributeValues={":task": value(task_id)},
             )
+
+    def mark_questions_done(self, store_id: str, session_id: str) -> None:
+        """Note that the session asks no more: its review's answers are kept (or it needed
+        none). A session holding its receipt for those in the store with it waits for this
+        (`questions_done`). Idempotent."""
+        self.ddb.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": done_pk(store_id, session_id),
+                    "sk": QUESTIONS,
+                    "done_at": format_timestamp(self.clock()),
+                    **ttl_attribute(self.clock(), self.ttl_days),
+                }
+            ),
+        )
+        self.write_items += 1
+
+    def questions_done(self, store_id: str, session_ids: Iterable[str]) -> set[str]:
+        """Those of `session_ids` whose questions are done (`mark_questions_done`), read in
+        batches (eventually consistent: one marked a moment ago may be missing)."""
+        ids = sorted(set(session_ids))
+        keys = [key(done_pk(store_id, s), QUESTIONS) for s in ids]
+        pks = {str(i["pk"]) for i in batch_get(self.ddb, self.table, keys)}
+        return {s for s in ids if done_pk(store_id, s) in pks}
 
     def settled_events(self, store_id: str, event_ids: Iterable[str]) -> dict[str, SettledEvent]:
         """Reviewers' answers about those of `event_ids` that were answered, by event id."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from walkout._base import Identifier
 from walkout.cart import ReviewStatus
+from walkout.events import UtcTimestamp
 from walkout.finalize.scoring import Route
 from walkout.review.contract import ReviewOutcome, ReviewTask
 
@@ -46,12 +47,24 @@ class AssessOutput(StepModel):
     wait_rounds: int = 0
 
 
+class Hold(StepModel):
+    """A receipt held for the sessions in the store with this one (its exit was doubted):
+    since when, and those whose questions were not done at the last look (empty: look at
+    the store's sessions again before issuing)."""
+
+    since: UtcTimestamp
+    rounds: int = 0
+    waiting_for: list[Identifier] = []
+    wait_s: int = 0
+
+
 class IssueInput(StepModel):
     store_id: Identifier
     session_id: Identifier
     settled_events: list[Identifier] = []
     review: ReviewTask | None = None
     review_outcome: ReviewOutcome | None = None
+    hold: Hold | None = None
 
 
 class ReceiptSummary(StepModel):
@@ -68,6 +81,15 @@ class IssueOutput(StepModel):
     session_id: Identifier
     receipt: ReceiptSummary
     receipt_issued: dict[str, Any]
+    held: bool = False
+
+
+class HeldOutput(IssueInput):
+    """IssueReceipt's output while it holds the receipt: its own input again, with the
+    hold, for the state machine to bring back after `hold.wait_s` (`held` routes it)."""
+
+    held: bool = True
+    hold: Hold
 
 
 class StepError(StepModel):

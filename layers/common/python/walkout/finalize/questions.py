@@ -104,11 +104,17 @@ DOUBTED_EXIT_GRACE = timedelta(seconds=30)
 
 
 def stay_of(
-    entered_at: datetime, exit_at: datetime | None, same_person: Mapping[str, float]
+    entered_at: datetime,
+    exit_at: datetime | None,
+    same_person: Mapping[str, float],
+    *,
+    every_exit: bool = False,
 ) -> Stay:
     """A session's stay as the list of people present counts it: to its exit, or
-    `DOUBTED_EXIT_GRACE` longer when the edge doubted that the person who left was its."""
-    if exit_at is not None and exit_doubted(same_person):
+    `DOUBTED_EXIT_GRACE` longer when the edge doubted that the person who left was its
+    (`every_exit`: whatever the edge said; a tracker that swaps people in a crowd is wrong
+    about sure exits too)."""
+    if exit_at is not None and (every_exit or exit_doubted(same_person)):
         return entered_at, exit_at + DOUBTED_EXIT_GRACE
     return entered_at, exit_at
 

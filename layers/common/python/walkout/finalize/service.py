@@ -2,7 +2,9 @@
 
 - `Assessor` (step Assess): score the session; when unsure, build the review task with only
   its uncertain events (their attributions, evidence and catalog entries).
-- `ReceiptIssuer` (step IssueReceipt): settle the review outcome, price, store version 1.
+- `ReceiptIssuer` (step IssueReceipt): settle the review outcome, price, store version 1;
+  a session whose exit was doubted first holds its receipt (the `HoldForOthers` loop)
+  until those in the store with it have their own questions answered.
 - `AttentionMarker` (step MarkForAttention): flag a session whose finalization failed.
 
 Errors: a throttled or conflicting write becomes `TransientError` (the state machine
@@ -11,7 +13,7 @@ retries it with backoff); a `FinalizeError` means a person must look (no retry).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,12 +47,14 @@ from walkout.finalize.errors import (
 from walkout.finalize.messages import (
     AssessOutput,
     AttentionInput,
+    HeldOutput,
+    Hold,
     IssueInput,
     IssueOutput,
     ReceiptSummary,
     SessionKey,
 )
-from walkout.finalize.outcome import settle
+from walkout.finalize.outcome import exit_doubted, settle
 from walkout.finalize.questions import (
     build_review_task,
     people_span,
@@ -85,6 +89,13 @@ TRANSIENT_CANCELLATIONS: Final = frozenset({"TransactionConflict", "ThrottlingEr
 # duplicate question is harmless): each round adds 9 events to the execution's history
 # (Assess 5, Route 2, the Wait 2), which Step Functions caps at 25,000.
 MAX_AWAIT_ROUNDS: Final = 500
+# A held receipt looks at most this many times (each look adds 9 events too), whatever
+# `doubted_exit_hold_s` says.
+MAX_HOLD_ROUNDS: Final = 500
+# A held receipt looks again after `doubted_exit_poll_s`, then twice as long each time, at
+# most this many times as long: those it waits for take a visit's length to leave, or a
+# reviewer's queue, and every look costs an invocation and three state transitions.
+HOLD_BACKOFF_MAX: Final = 8
 
 
 class MetricName:
@@ -93,6 +104,8 @@ class MetricName:
     EVENTS_SENT_TO_REVIEW: Final = "EventsSentToReview"
     EVENTS_SETTLED_BEFORE: Final = "EventsSettledByEarlierReviews"
     SESSIONS_AWAITING_ANSWERS: Final = "SessionsAwaitingOtherReviews"
+    RECEIPTS_HELD: Final = "ReceiptsHeldForOthersInside"
+    HOLDS_GIVEN_UP: Final = "ReceiptHoldsGivenUp"
     RECEIPTS_ISSUED: Final = "ReceiptsIssued"
     RECEIPTS_REVIEWED: Final = "ReceiptsReviewed"
     RECEIPTS_TIMEOUT_PARTIAL: Final = "ReceiptsTimeoutPartial"
@@ -144,6 +157,7 @@ class Assessor:
     timeout_s: int
     heartbeat_s: int
     await_s: int = 60
+    every_exit: bool = False
     clock: Clock = utc_clock
 
     @classmethod
@@ -160,6 +174,7 @@ class Assessor:
             timeout_s=settings.review_timeout_s,
             heartbeat_s=settings.review_heartbeat_s,
             await_s=settings.review_await_s,
+            every_exit=settings.hold_every_exit,
         )
 
     def assess(self, key: SessionKey) -> AssessOutput:
@@ -229,7 +244,8 @@ class Assessor:
                 )
                 in_store = self._in_store(review)
                 stays = {
-                    s: stay_of(m.entered_at, m.exit_at, m.same_person) for s, m in in_store.items()
+                    s: stay_of(m.entered_at, m.exit_at, m.same_person, every_exit=self.every_exit)
+                    for s, m in in_store.items()
                 }
                 review = with_people(review, stays, ruled_out)
                 looks = self._looks(key.store_id, shown_sessions(review), in_store)
@@ -344,6 +360,10 @@ class ReceiptIssuer:
     stores: StoreDefinitions
     receipts: ReceiptsTable
     clock: Clock = utc_clock
+    # `doubted_exit_hold_s` (0: no session holds its receipt) and `doubted_exit_poll_s`.
+    hold_s: int = 0
+    poll_s: int = 30
+    every_exit: bool = False
     _status_metric: dict[ReviewStatus, str] = field(
         default_factory=lambda: {
             ReviewStatus.REVIEWED: MetricName.RECEIPTS_REVIEWED,
@@ -360,12 +380,21 @@ class ReceiptIssuer:
             ),
             stores=StoreDefinitions(ddb, settings.stores_table, cache_s=settings.store_cache_s),
             receipts=ReceiptsTable(ddb, settings.receipts_table, clock=utc_clock),
+            hold_s=settings.doubted_exit_hold_s,
+            poll_s=settings.doubted_exit_poll_s,
+            every_exit=settings.hold_every_exit,
         )
 
-    def issue(self, request: IssueInput) -> IssueOutput:
+    def issue(self, request: IssueInput) -> IssueOutput | HeldOutput:
         if request.review_outcome is not None and request.review is None:
             raise FinalizeError("a review outcome arrived without its review task")
         with transient_errors():
+            hold = request.hold
+            if hold is not None and hold.waiting_for and not self._hold_over(hold):
+                # A look while held: only whether those it waits for are done asking.
+                still = self._still_asking(request.store_id, hold.waiting_for)
+                if still:
+                    return self._held(request, hold, still)
             session, cart = self.sessions.read_session(request.store_id, request.session_id)
             if session is None or cart is None:
                 raise SessionNotFoundError(
@@ -373,11 +402,11 @@ class ReceiptIssuer:
                 )
             definition = _store(self.stores, request.store_id)
             settled = self._settled(request)
-            if request.review is not None:
-                # Answers kept while this session's own review was open (about events it did
-                # not ask): those that change its receipt. Without a review the assessment
-                # was a moment ago, and its answers are the ones to apply.
-                own = {q.event_id for q in request.review.questions}
+            if request.review is not None or hold is not None:
+                # Answers kept while this session's own review was open or its receipt held
+                # (about events it did not ask): those that change its receipt. Otherwise the
+                # assessment was a moment ago, and its answers are the ones to apply.
+                own = {q.event_id for q in request.review.questions} if request.review else set()
                 late, _ = kept_answers(
                     self.sessions,
                     request.store_id,
@@ -415,6 +444,11 @@ class ReceiptIssuer:
                     [q.event_id for q in request.review.questions],
                     task_id=request.review.task_id,
                 )
+            # Its answers are kept: sessions holding their receipts for it may go on.
+            self.sessions.mark_questions_done(request.store_id, request.session_id)
+            next_hold = self._hold(request, session)
+            if next_hold is not None:
+                return self._held(request, next_hold, next_hold.waiting_for)
             now = self.clock()
             receipt = issue_receipt(
                 store_id=request.store_id,
@@ -473,6 +507,71 @@ class ReceiptIssuer:
                 issued_now=issued_now,
             ),
             receipt_issued=receipt_issued_detail(stored, audit=audit),
+        )
+
+    def _hold(self, request: IssueInput, session: SessionRecord) -> Hold | None:
+        """Whether to hold the receipt, and for whom: when the edge doubted the session's
+        exit (or every exit counts as doubted: `every_exit`), its person may still have
+        been in the store, lost by the tracker, and the review of another session in the
+        store with it may yet name it (by letter, or by number among the people present).
+        It waits until every session whose stay overlaps its own (as the people present
+        count it: `stay_of`) has its questions done, at most `hold_s`. Those it waits for
+        never wait for it (they are done asking before they hold), so holds do not chain."""
+        if self.hold_s <= 0 or session.exit_at is None:
+            return None
+        if not (self.every_exit or exit_doubted(session.same_person)):
+            return None
+        hold = request.hold or Hold(since=self.clock())
+        if self._hold_over(hold):
+            obs.count(MetricName.HOLDS_GIVEN_UP)
+            return None
+        since, until = stay_of(
+            session.entered_at, session.exit_at, session.same_person, every_exit=self.every_exit
+        )
+        assert until is not None  # it has left (above)
+        present = sessions_in_store(self.sessions, session.store_id, since, until)
+        others = {s.session_id for s in present} - {session.session_id}
+        still = self._still_asking(session.store_id, others)
+        if not still:
+            return None
+        if request.hold is None:
+            obs.count(MetricName.RECEIPTS_HELD)
+        return hold.model_copy(update={"waiting_for": still})
+
+    def _hold_over(self, hold: Hold) -> bool:
+        return (
+            self.clock() - hold.since >= timedelta(seconds=self.hold_s)
+            or hold.rounds >= MAX_HOLD_ROUNDS
+        )
+
+    def _still_asking(self, store_id: str, session_ids: Collection[str]) -> list[str]:
+        """Those of `session_ids` whose questions are not done yet."""
+        return sorted(set(session_ids) - self.sessions.questions_done(store_id, session_ids))
+
+    def _held(self, request: IssueInput, hold: Hold, still: list[str]) -> HeldOutput:
+        """This step's input again with the hold, for the state machine's next look."""
+        obs.logger.info(
+            "receipt held for the sessions in the store with it",
+            extra={
+                "store_id": request.store_id,
+                "session_id": request.session_id,
+                "waiting_for": len(still),
+                "rounds": hold.rounds,
+            },
+        )
+        return HeldOutput(
+            store_id=request.store_id,
+            session_id=request.session_id,
+            settled_events=request.settled_events,
+            review=request.review,
+            review_outcome=request.review_outcome,
+            hold=hold.model_copy(
+                update={
+                    "rounds": hold.rounds + 1,
+                    "waiting_for": still,
+                    "wait_s": self.poll_s * min(2**hold.rounds, HOLD_BACKOFF_MAX),
+                }
+            ),
         )
 
     def _settled(self, request: IssueInput) -> dict[str, Hypothesis]:
@@ -584,6 +683,8 @@ class AttentionMarker:
             if task_id is not None:
                 # Sessions waiting for this review's answers must not wait for ever.
                 self.sessions.release_questions(state.store_id, asked, task_id=task_id)
+            # Nor those holding their receipts until this session is done asking.
+            self.sessions.mark_questions_done(state.store_id, state.session_id)
         if flagged:
             obs.count(MetricName.SESSIONS_NEEDING_ATTENTION)
         obs.logger.error(

@@ -29,6 +29,9 @@ ENV_REVIEW_BACKEND: Final = "WALKOUT_REVIEW_BACKEND"
 ENV_REVIEW_TIMEOUT_S: Final = "WALKOUT_REVIEW_TIMEOUT_S"
 ENV_REVIEW_HEARTBEAT_S: Final = "WALKOUT_REVIEW_HEARTBEAT_S"
 ENV_REVIEW_AWAIT_S: Final = "WALKOUT_REVIEW_AWAIT_S"
+ENV_DOUBTED_EXIT_HOLD_S: Final = "WALKOUT_DOUBTED_EXIT_HOLD_S"
+ENV_DOUBTED_EXIT_POLL_S: Final = "WALKOUT_DOUBTED_EXIT_POLL_S"
+ENV_HOLD_EVERY_EXIT: Final = "WALKOUT_HOLD_EVERY_EXIT"
 
 ASSESS_SERVICE: Final = "finalize-assess"
 ISSUE_SERVICE: Final = "finalize-issue"
@@ -53,6 +56,7 @@ class AssessSettings(FunctionSettings):
     review_timeout_s: Annotated[int, Field(alias=ENV_REVIEW_TIMEOUT_S, ge=1, le=28_800)]
     review_heartbeat_s: Annotated[int, Field(alias=ENV_REVIEW_HEARTBEAT_S, ge=1, le=28_800)]
     review_await_s: Annotated[int, Field(alias=ENV_REVIEW_AWAIT_S, ge=1, le=3600)] = 60
+    hold_every_exit: Annotated[bool, Field(alias=ENV_HOLD_EVERY_EXIT)] = False
     transient_ttl_days: Annotated[int, Field(alias=ENV_TRANSIENT_TTL_DAYS, ge=1)]
     store_cache_s: Annotated[float, Field(alias=ENV_STORE_CACHE_S, ge=0)] = 60.0
 
@@ -70,6 +74,7 @@ class AssessSettings(FunctionSettings):
             ENV_REVIEW_TIMEOUT_S: str(config.review_timeout_s),
             ENV_REVIEW_HEARTBEAT_S: str(config.review_heartbeat_s),
             ENV_REVIEW_AWAIT_S: str(config.review_await_s),
+            ENV_HOLD_EVERY_EXIT: str(config.hold_every_exit).lower(),
             ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
         }
 
@@ -81,6 +86,9 @@ class IssueSettings(FunctionSettings):
     receipts_table: Annotated[str, Field(alias=ENV_RECEIPTS_TABLE, min_length=3)]
     transient_ttl_days: Annotated[int, Field(alias=ENV_TRANSIENT_TTL_DAYS, ge=1)]
     store_cache_s: Annotated[float, Field(alias=ENV_STORE_CACHE_S, ge=0)] = 60.0
+    doubted_exit_hold_s: Annotated[int, Field(alias=ENV_DOUBTED_EXIT_HOLD_S, ge=0, le=86_400)] = 0
+    doubted_exit_poll_s: Annotated[int, Field(alias=ENV_DOUBTED_EXIT_POLL_S, ge=1, le=3600)] = 30
+    hold_every_exit: Annotated[bool, Field(alias=ENV_HOLD_EVERY_EXIT)] = False
 
     @staticmethod
     def environment(
@@ -92,6 +100,9 @@ class IssueSettings(FunctionSettings):
             ENV_STORES_TABLE: stores_table,
             ENV_RECEIPTS_TABLE: receipts_table,
             ENV_TRANSIENT_TTL_DAYS: str(config.transient_ttl_days),
+            ENV_DOUBTED_EXIT_HOLD_S: str(config.doubted_exit_hold_s),
+            ENV_DOUBTED_EXIT_POLL_S: str(config.doubted_exit_poll_s),
+            ENV_HOLD_EVERY_EXIT: str(config.hold_every_exit).lower(),
         }
 
 
