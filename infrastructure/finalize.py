@@ -79,7 +79,8 @@ MARK_DONE_CONDITIONS = {
     "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(DONE_KEYS)},
     "ForAllValues:StringEquals": {"dynamodb:Attributes": list(DONE_ATTRIBUTES)},
 }
-ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem")
+# (BatchGetItem: whether those a held receipt waits for have receipts, keys only)
+ISSUE_RECEIPTS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem")
 ATTENTION_RECEIPTS = ("dynamodb:PutItem",)
 STORES = ("dynamodb:GetItem",)
 

@@ -239,11 +239,11 @@ class LocalPipeline:
         # takes minutes), so a session waiting for another session's review looks again
         # after about that long instead of the deployed minute.
         await_s = max(1, math.ceil(options.reviewer_delay_s))
-        # A receipt held for the sessions in the store with it (a doubted exit) waits for
-        # their reviews, which come as fast: it looks again every other second, not every
-        # deployed 30 s (a look is one batch read; a query of the store's sessions only when
-        # all it waited for are done).
-        hold_poll_s = max(2, await_s)
+        # A receipt held for the sessions in the store with it waits for their reviews,
+        # which come as fast: its first look is after 4 s, not the deployed 30 s (then twice
+        # as long each time). Shorter looks kept moto's server too busy on a 2-core machine
+        # (requests to it timed out on a stadium-rush day of 1,114 visits).
+        hold_poll_s = max(4, await_s)
         self.config = deployment_config(
             options.review_backend,
             {

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from walkout.attribution.record import Action
+from walkout.data.dynamo import error_code
 from walkout.data.review_tasks import ReviewTasksTable
 from walkout.data.sessions import SessionsTable, attributions_of
 from walkout.data.task_tokens import CLOSED_TOKEN_CODES, TaskCallbacks
@@ -397,7 +398,7 @@ class LocalTaskCallbacks(TaskCallbacks):
                 self.sfn.send_task_heartbeat(taskToken=token)
                 return True
             except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                code = error_code(exc)
                 if code == "InvalidToken" and time.monotonic() < deadline:
                     time.sleep(HEARTBEAT_RETRY_EVERY_S)
                     continue

@@ -303,7 +303,11 @@ def test_the_issue_step_may_write_receipts_but_not_delete_them(gt: Probe) -> Non
     statements = gt.policy_statements("FinalizeIssueRole")
     receipts = next(s for s in statements if s.get("Sid") == "ReceiptsTable")
 
-    assert set(receipts["Action"]) == {"dynamodb:PutItem", "dynamodb:GetItem"}
+    assert set(receipts["Action"]) == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+    }
     assert gt.function("finalize-issue")["Environment"]["Variables"][ENV_RECEIPTS_TABLE]
 
 

@@ -531,8 +531,10 @@ def test_sessions_done_asking_are_read_back_in_batches_per_store(ddb: Any) -> No
     table.mark_questions_done("store-1", done[0])  # noted twice (a retried step)
 
     # Then exactly those are read back as done, another store's sessions of the same id not
-    assert table.questions_done("store-1", [*sessions, "s-unknown"]) == set(done)
-    assert table.questions_done("store-2", sessions) == set()
+    found = table.questions_done("store-1", [*sessions, "s-unknown"])
+    assert found.keys() == set(done)
+    assert set(found.values()) == {NOW}  # when each was noted
+    assert table.questions_done("store-2", sessions) == {}
     # and the note is apart from the session's own items (and expires with the TTL)
     [item] = ddb.scan(TableName="walkout-data-sessions")["Items"][:1]
     assert item["pk"]["S"].startswith("DONE#store-1#") and "expires_at" in item

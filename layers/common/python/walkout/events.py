@@ -87,6 +87,11 @@ def _parse_timestamp(value: Any) -> datetime:
     return _utc_ms(parsed)
 
 
+def parse_timestamp(text: str) -> datetime:
+    """A timestamp `format_timestamp` wrote, back as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def format_timestamp(value: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ`, the only way Walkout writes a timestamp."""
     if value.utcoffset() is None:

@@ -27,13 +27,9 @@ from typing import Any
 from walkout.data.dynamo import cancellation_codes, from_item, key, to_item, value
 from walkout.data.stores import DEFINITION, store_pk
 from walkout.definition import StoreDefinition
-from walkout.events import format_timestamp
+from walkout.events import format_timestamp, parse_timestamp
 
 STORE_PREFIX = "STORE#"
-
-
-def parse_timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def retailer_pk(retailer_id: str) -> str:

@@ -104,11 +104,17 @@ def query_all(ddb: Any, **params: Any) -> Iterator[dict[str, Any]]:
         params = {**params, "ExclusiveStartKey": last}
 
 
-def batch_get(ddb: Any, table: str, keys: Sequence[Item]) -> list[dict[str, Any]]:
-    """Items for `keys` (missing ones are left out), retrying unprocessed keys."""
+def batch_get(
+    ddb: Any, table: str, keys: Sequence[Item], *, only_keys: bool = False
+) -> list[dict[str, Any]]:
+    """Items for `keys` (missing ones are left out), retrying unprocessed keys;
+    `only_keys`: their `pk` and `sk` only (whether they exist)."""
     found: list[dict[str, Any]] = []
+    projection = {"ProjectionExpression": "pk, sk"} if only_keys else {}
     for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
-        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + BATCH_GET_MAX_KEYS])}}
+        request: dict[str, Any] = {
+            table: {"Keys": list(keys[start : start + BATCH_GET_MAX_KEYS]), **projection}
+        }
         for attempt in range(8):
             page = ddb.batch_get_item(RequestItems=request)
             found.extend(from_item(i) for i in page.get("Responses", {}).get(table, []))
@@ -125,9 +131,21 @@ def ttl_attribute(now: datetime, days: int) -> dict[str, int]:
     return {TTL_ATTRIBUTE: expires_at(now, days)}
 
 
+def error_response(exc: BaseException) -> dict[str, Any]:
+    """A botocore error's parsed response; empty for anything else. botocore's connection
+    and read timeouts (`HTTPClientError`) carry `response = None`."""
+    response = getattr(exc, "response", None)
+    return response if isinstance(response, dict) else {}
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore `ClientError` (None for other errors)."""
+    code = error_response(exc).get("Error", {}).get("Code")
+    return str(code) if code is not None else None
+
+
 def is_conditional_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return bool(code == "ConditionalCheckFailedException")
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 def conditional_write(write: Callable[..., Any], **params: Any) -> bool:
@@ -144,5 +162,5 @@ def conditional_write(write: Callable[..., Any], **params: Any) -> bool:
 
 def cancellation_codes(exc: Exception) -> list[str]:
     """Per-item reasons of a cancelled transaction ("None" for items that were fine)."""
-    reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
+    reasons = error_response(exc).get("CancellationReasons", [])
     return [str(r.get("Code", "None")) for r in reasons]

@@ -8,13 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from walkout.data.dynamo import error_code, error_response
+
 
 def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    return error_code(exc) or ""
 
 
 def _message(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Message", ""))
+    return str(error_response(exc).get("Error", {}).get("Message", ""))
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

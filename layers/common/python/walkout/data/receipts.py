@@ -14,7 +14,7 @@ FLAG#<kind>#<store>). Receipts are financial records: no TTL on anything here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +26,7 @@ from walkout._base import Identifier, Model
 from walkout.cart import Receipt, ReviewStatus
 from walkout.data.dynamo import (
     Clock,
+    batch_get,
     cancellation_codes,
     conditional_write,
     from_item,
@@ -191,6 +192,14 @@ class ReceiptsTable:
                 f"receipt {receipt.receipt_id}: version {receipt.version} cannot be appended"
                 f" (version {receipt.version - 1} {which}, or {receipt.version} exists)"
             ) from exc
+
+    def issued(self, store_id: str, session_ids: Iterable[str]) -> set[str]:
+        """Those of `session_ids` whose receipt was issued (version 1 exists), read in
+        batches of keys only."""
+        ids = sorted(set(session_ids))
+        keys = [key(receipt_pk(store_id, s), version_sk(1)) for s in ids]
+        found = {str(i["pk"]) for i in batch_get(self.ddb, self.table, keys, only_keys=True)}
+        return {s for s in ids if receipt_pk(store_id, s) in found}
 
     def version(self, store_id: str, session_id: str, version: int) -> Receipt | None:
         page = self.ddb.get_item(

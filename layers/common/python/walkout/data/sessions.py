@@ -41,7 +41,7 @@ from walkout.data.dynamo import (
     ttl_attribute,
     value,
 )
-from walkout.events import UtcTimestamp, format_timestamp
+from walkout.events import UtcTimestamp, format_timestamp, parse_timestamp
 from walkout.ingest.lifecycle import SessionStatus
 
 META = "META"
@@ -626,13 +626,18 @@ class SessionsTable:
         )
         self.write_items += 1
 
-    def questions_done(self, store_id: str, session_ids: Iterable[str]) -> set[str]:
-        """Those of `session_ids` whose questions are done (`mark_questions_done`), read in
-        batches (eventually consistent: one marked a moment ago may be missing)."""
+    def questions_done(self, store_id: str, session_ids: Iterable[str]) -> dict[str, datetime]:
+        """Those of `session_ids` whose questions are done (`mark_questions_done`), with
+        when, read in batches (eventually consistent: one marked a moment ago may be
+        missing)."""
         ids = sorted(set(session_ids))
         keys = [key(done_pk(store_id, s), QUESTIONS) for s in ids]
-        pks = {str(i["pk"]) for i in batch_get(self.ddb, self.table, keys)}
-        return {s for s in ids if done_pk(store_id, s) in pks}
+        found = {str(i["pk"]): i["done_at"] for i in batch_get(self.ddb, self.table, keys)}
+        return {
+            s: parse_timestamp(found[done_pk(store_id, s)])
+            for s in ids
+            if done_pk(store_id, s) in found
+        }
 
     def settled_events(self, store_id: str, event_ids: Iterable[str]) -> dict[str, SettledEvent]:
         """Reviewers' answers about those of `event_ids` that were answered, by event id."""
@@ -763,8 +768,9 @@ def sessions_page(
     )
 
 
-# Sessions read per page when listing who was in the store.
-PRESENT_PAGE = 200
+# Sessions read per page when listing who was in the store (DynamoDB stops a page at 1 MB
+# anyway; moto reads the whole table once per page of an index query).
+PRESENT_PAGE = 1000
 
 
 def sessions_in_store(

@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from walkout.data.dynamo import error_code
+
 CLOSED_TOKEN_CODES: Final = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 # SendTaskFailure limits: error 256 characters, cause 32,768.
 MAX_ERROR = 256
@@ -19,8 +21,7 @@ MAX_CAUSE = 32_768
 
 
 def _closed(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return code in CLOSED_TOKEN_CODES
+    return error_code(exc) in CLOSED_TOKEN_CODES
 
 
 class TaskCallbacks:

@@ -13,17 +13,20 @@ retries it with backoff); a `FinalizeError` means a person must look (no retry).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
+
+from botocore.exceptions import HTTPClientError
 
 from walkout import observability as obs
 from walkout.attribution.record import Attribution, Hypothesis
 from walkout.cart import Cart, Receipt, ReviewStatus
 from walkout.config import ReviewBackend
-from walkout.data.dynamo import Clock, cancellation_codes, client, utc_clock
+from walkout.data.dynamo import Clock, cancellation_codes, client, error_code, utc_clock
 from walkout.data.evidence import EvidenceImages, evidence_of_store
 from walkout.data.receipts import FlagKind, ReceiptsTable
 from walkout.data.sessions import (
@@ -96,6 +99,10 @@ MAX_HOLD_ROUNDS: Final = 500
 # most this many times as long: those it waits for take a visit's length to leave, or a
 # reviewer's queue, and every look costs an invocation and three state transitions.
 HOLD_BACKOFF_MAX: Final = 8
+# A held receipt is issued only once the newest note of those in the store with it is this
+# old: the answers kept before the note are listed under the sessions they name through an
+# eventually consistent index.
+NOTE_SETTLE: Final = timedelta(seconds=2)
 
 
 class MetricName:
@@ -121,8 +128,11 @@ def transient_errors() -> Iterator[None]:
         yield
     except ConcurrentUpdateError as exc:
         raise TransientError(str(exc)) from exc
+    except HTTPClientError as exc:
+        # No answer from the service in time, or the connection dropped: try again.
+        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        code = error_code(exc)
         if code in TRANSIENT_CODES or TRANSIENT_CANCELLATIONS & set(cancellation_codes(exc)):
             raise TransientError(f"{code}: {exc}") from exc
         raise
@@ -400,12 +410,21 @@ class ReceiptIssuer:
                 raise SessionNotFoundError(
                     f"session {request.store_id}/{request.session_id} is unknown"
                 )
+            if hold is not None:
+                # It waited: look at the store's sessions again (somebody may have come in)
+                # before reading the answers that name it (each is kept before its note).
+                again = self._hold(request, session)
+                if again is not None:
+                    return self._held(request, again, again.waiting_for)
             definition = _store(self.stores, request.store_id)
             settled = self._settled(request)
-            if request.review is not None or hold is not None:
+            answers_read_at = self.clock()
+            if request.review is not None or self._may_hold(session):
                 # Answers kept while this session's own review was open or its receipt held
-                # (about events it did not ask): those that change its receipt. Otherwise the
-                # assessment was a moment ago, and its answers are the ones to apply.
+                # (about events it did not ask): those that change its receipt; read here
+                # too before a receipt may be held (it waits for answers given after this
+                # read). Otherwise the assessment was a moment ago, and its answers are the
+                # ones to apply.
                 own = {q.event_id for q in request.review.questions} if request.review else set()
                 late, _ = kept_answers(
                     self.sessions,
@@ -446,9 +465,9 @@ class ReceiptIssuer:
                 )
             # Its answers are kept: sessions holding their receipts for it may go on.
             self.sessions.mark_questions_done(request.store_id, request.session_id)
-            next_hold = self._hold(request, session)
-            if next_hold is not None:
-                return self._held(request, next_hold, next_hold.waiting_for)
+            first = self._hold(request, session, answers_read_at) if hold is None else None
+            if first is not None:
+                return self._held(request, first, first.waiting_for)
             now = self.clock()
             receipt = issue_receipt(
                 store_id=request.store_id,
@@ -509,17 +528,18 @@ class ReceiptIssuer:
             receipt_issued=receipt_issued_detail(stored, audit=audit),
         )
 
-    def _hold(self, request: IssueInput, session: SessionRecord) -> Hold | None:
+    def _hold(
+        self, request: IssueInput, session: SessionRecord, answers_read_at: datetime | None = None
+    ) -> Hold | None:
         """Whether to hold the receipt, and for whom: when the edge doubted the session's
         exit (or every exit counts as doubted: `every_exit`), its person may still have
         been in the store, lost by the tracker, and the review of another session in the
         store with it may yet name it (by letter, or by number among the people present).
         It waits until every session whose stay overlaps its own (as the people present
         count it: `stay_of`) has its questions done, at most `hold_s`. Those it waits for
-        never wait for it (they are done asking before they hold), so holds do not chain."""
-        if self.hold_s <= 0 or session.exit_at is None:
-            return None
-        if not (self.every_exit or exit_doubted(session.same_person)):
+        never wait for it (they are done asking before they hold), so holds do not chain.
+        `answers_read_at`: when the answers naming it were read, if before this look."""
+        if not self._may_hold(session):
             return None
         hold = request.hold or Hold(since=self.clock())
         if self._hold_over(hold):
@@ -531,12 +551,25 @@ class ReceiptIssuer:
         assert until is not None  # it has left (above)
         present = sessions_in_store(self.sessions, session.store_id, since, until)
         others = {s.session_id for s in present} - {session.session_id}
-        still = self._still_asking(session.store_id, others)
-        if not still:
+        done = self.sessions.questions_done(session.store_id, others)
+        still = self._without_receipts(session.store_id, others - set(done))
+        # The answers kept before a note may not be listed under the sessions they name
+        # until a moment later (the index is eventually consistent): a note written since
+        # (or just before) the answers were read means one more look.
+        newer = (answers_read_at or self.clock()) - NOTE_SETTLE
+        settling = any(at > newer for at in done.values())
+        if not still and not settling:
             return None
         if request.hold is None:
             obs.count(MetricName.RECEIPTS_HELD)
         return hold.model_copy(update={"waiting_for": still})
+
+    def _may_hold(self, session: SessionRecord) -> bool:
+        return (
+            self.hold_s > 0
+            and session.exit_at is not None
+            and (self.every_exit or exit_doubted(session.same_person))
+        )
 
     def _hold_over(self, hold: Hold) -> bool:
         return (
@@ -546,7 +579,21 @@ class ReceiptIssuer:
 
     def _still_asking(self, store_id: str, session_ids: Collection[str]) -> list[str]:
         """Those of `session_ids` whose questions are not done yet."""
-        return sorted(set(session_ids) - self.sessions.questions_done(store_id, session_ids))
+        done = self.sessions.questions_done(store_id, session_ids)
+        return self._without_receipts(store_id, set(session_ids) - set(done))
+
+    def _without_receipts(self, store_id: str, session_ids: set[str]) -> list[str]:
+        """Those of `session_ids` without a receipt either (one issued before sessions
+        noted when they were done asking is done too)."""
+        if not session_ids:
+            return []
+        return sorted(session_ids - self.receipts.issued(store_id, session_ids))
+
+    def _next_look_s(self, hold: Hold) -> int:
+        """The backoff, never past the end of the hold."""
+        left = self.hold_s - (self.clock() - hold.since).total_seconds()
+        factor = min(1 << min(hold.rounds, 16), HOLD_BACKOFF_MAX)
+        return max(1, min(self.poll_s * factor, math.ceil(left)))
 
     def _held(self, request: IssueInput, hold: Hold, still: list[str]) -> HeldOutput:
         """This step's input again with the hold, for the state machine's next look."""
@@ -569,7 +616,7 @@ class ReceiptIssuer:
                 update={
                     "rounds": hold.rounds + 1,
                     "waiting_for": still,
-                    "wait_s": self.poll_s * min(2**hold.rounds, HOLD_BACKOFF_MAX),
+                    "wait_s": self._next_look_s(hold),
                 }
             ),
         )
