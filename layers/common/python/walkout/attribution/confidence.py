@@ -17,6 +17,10 @@ from collections.abc import Mapping
 
 # A factor is floored here before the log: 0 would make every later product 0 for ever.
 MIN_FACTOR = 1e-12
+# Taking an event's log factor back out of a running sum leaves rounding error: a rest
+# exactly at the threshold (0.125 x 0.5 less 0.125, against 0.5) may come out a hair
+# below it. Sums within this of the threshold's log count as reaching it.
+LOG_ROUNDING = 1e-12
 
 
 def log_factor(factor: float) -> float:
@@ -35,7 +39,7 @@ def events_to_review(factors: Mapping[str, float], threshold: float) -> list[str
     total = sum(log_factor(f) for f in factors.values())
     chosen: list[str] = []
     for event_id, factor in sorted(factors.items(), key=lambda kv: (kv[1], kv[0])):
-        if total >= log_threshold:
+        if total >= log_threshold - LOG_ROUNDING:
             break
         chosen.append(event_id)
         total -= log_factor(factor)
