@@ -114,8 +114,8 @@ class DeploymentConfig(Model):
     # Treat every exit as doubted: every session is listed among the people present 30 s
     # after it left and holds its receipt for the others in the store (more people per
     # question, every receipt later). A tracker that swaps people in a crowd is wrong about
-    # exits it was sure of too; a store whose tracker keeps people apart may turn it off.
-    hold_every_exit: bool = True
+    # exits it was sure of too (docs/review.md: measured gain and cost).
+    hold_every_exit: bool = False
     # What one reviewed session costs (for cost reports); an assumption, not a price list.
     review_cost_per_task_usd: Annotated[float, Field(ge=0, le=100)] = 0.1
     groundtruth: GroundTruthSettings = GroundTruthSettings()

@@ -56,6 +56,9 @@ class Hold(StepModel):
     rounds: int = 0
     waiting_for: list[Identifier] = []
     wait_s: int = 0
+    # The last look found everyone done, some a moment before: only the answers they kept
+    # had to settle (no need to list the store's sessions again).
+    settling: bool = False
 
 
 class IssueInput(StepModel):

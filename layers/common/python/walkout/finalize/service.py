@@ -410,7 +410,7 @@ class ReceiptIssuer:
                 raise SessionNotFoundError(
                     f"session {request.store_id}/{request.session_id} is unknown"
                 )
-            if hold is not None:
+            if hold is not None and not hold.settling:
                 # It waited: look at the store's sessions again (somebody may have come in)
                 # before reading the answers that name it (each is kept before its note).
                 again = self._hold(request, session)
@@ -562,7 +562,7 @@ class ReceiptIssuer:
             return None
         if request.hold is None:
             obs.count(MetricName.RECEIPTS_HELD)
-        return hold.model_copy(update={"waiting_for": still})
+        return hold.model_copy(update={"waiting_for": still, "settling": not still})
 
     def _may_hold(self, session: SessionRecord) -> bool:
         return (
