@@ -3,8 +3,8 @@
 - `Assessor` (step Assess): score the session; when unsure, build the review task with only
   its uncertain events (their attributions, evidence and catalog entries).
 - `ReceiptIssuer` (step IssueReceipt): settle the review outcome, price, store version 1;
-  a session whose exit was doubted first holds its receipt (the `HoldForOthers` loop)
-  until those in the store with it have their own questions answered.
+  a session whose exit counts as doubted first holds its receipt (the
+  `HoldForOthersInside` loop) until those in the store with it are done asking.
 - `AttentionMarker` (step MarkForAttention): flag a session whose finalization failed.
 
 Errors: a throttled or conflicting write becomes `TransientError` (the state machine
