@@ -49,16 +49,14 @@ class AssessOutput(StepModel):
 
 class Hold(StepModel):
     """A receipt held for the sessions in the store with this one (its exit was doubted):
-    since when, and those whose questions were not done at the last look (empty: look at
-    the store's sessions again before issuing)."""
+    since when, and those whose questions were not done at the last look (empty: the last
+    look found everyone done, some a moment before, and only the answers they kept had to
+    settle)."""
 
     since: UtcTimestamp
     rounds: int = 0
     waiting_for: list[Identifier] = []
     wait_s: int = 0
-    # The last look found everyone done, some a moment before: only the answers they kept
-    # had to settle (no need to list the store's sessions again).
-    settling: bool = False
 
 
 class IssueInput(StepModel):

@@ -402,20 +402,21 @@ class ReceiptIssuer:
             hold = request.hold
             if hold is not None and hold.waiting_for and not self._hold_over(hold):
                 # A look while held: only whether those it waits for are done asking.
-                still = self._still_asking(request.store_id, hold.waiting_for)
+                still, _ = self._asking(request.store_id, hold.waiting_for)
                 if still:
-                    return self._held(request, hold, still)
+                    return self._held(request, hold.model_copy(update={"waiting_for": still}))
             session, cart = self.sessions.read_session(request.store_id, request.session_id)
             if session is None or cart is None:
                 raise SessionNotFoundError(
                     f"session {request.store_id}/{request.session_id} is unknown"
                 )
-            if hold is not None and not hold.settling:
-                # It waited: look at the store's sessions again (somebody may have come in)
-                # before reading the answers that name it (each is kept before its note).
+            if hold is not None and hold.waiting_for:
+                # It waited for some: look at the store's sessions again (somebody may have
+                # come in) before reading the answers that name it (each is kept before its
+                # note). A hold waiting for nobody only let the answers settle.
                 again = self._hold(request, session)
                 if again is not None:
-                    return self._held(request, again, again.waiting_for)
+                    return self._held(request, again)
             definition = _store(self.stores, request.store_id)
             settled = self._settled(request)
             answers_read_at = self.clock()
@@ -467,7 +468,7 @@ class ReceiptIssuer:
             self.sessions.mark_questions_done(request.store_id, request.session_id)
             first = self._hold(request, session, answers_read_at) if hold is None else None
             if first is not None:
-                return self._held(request, first, first.waiting_for)
+                return self._held(request, first)
             now = self.clock()
             receipt = issue_receipt(
                 store_id=request.store_id,
@@ -551,8 +552,7 @@ class ReceiptIssuer:
         assert until is not None  # it has left (above)
         present = sessions_in_store(self.sessions, session.store_id, since, until)
         others = {s.session_id for s in present} - {session.session_id}
-        done = self.sessions.questions_done(session.store_id, others)
-        still = self._without_receipts(session.store_id, others - set(done))
+        still, done = self._asking(session.store_id, others)
         # The answers kept before a note may not be listed under the sessions they name
         # until a moment later (the index is eventually consistent): a note written since
         # (or just before) the answers were read means one more look.
@@ -562,7 +562,7 @@ class ReceiptIssuer:
             return None
         if request.hold is None:
             obs.count(MetricName.RECEIPTS_HELD)
-        return hold.model_copy(update={"waiting_for": still, "settling": not still})
+        return hold.model_copy(update={"waiting_for": still})
 
     def _may_hold(self, session: SessionRecord) -> bool:
         return (
@@ -577,17 +577,17 @@ class ReceiptIssuer:
             or hold.rounds >= MAX_HOLD_ROUNDS
         )
 
-    def _still_asking(self, store_id: str, session_ids: Collection[str]) -> list[str]:
-        """Those of `session_ids` whose questions are not done yet."""
+    def _asking(
+        self, store_id: str, session_ids: Collection[str]
+    ) -> tuple[list[str], dict[str, datetime]]:
+        """Those of `session_ids` whose questions are not done yet, and when the others
+        noted they were. One with a receipt but no note is done too (issued before sessions
+        noted it)."""
         done = self.sessions.questions_done(store_id, session_ids)
-        return self._without_receipts(store_id, set(session_ids) - set(done))
-
-    def _without_receipts(self, store_id: str, session_ids: set[str]) -> list[str]:
-        """Those of `session_ids` without a receipt either (one issued before sessions
-        noted when they were done asking is done too)."""
-        if not session_ids:
-            return []
-        return sorted(session_ids - self.receipts.issued(store_id, session_ids))
+        missing = set(session_ids) - set(done)
+        if missing:
+            missing -= self.receipts.issued(store_id, missing)
+        return sorted(missing), done
 
     def _next_look_s(self, hold: Hold) -> int:
         """The backoff, never past the end of the hold."""
@@ -595,31 +595,22 @@ class ReceiptIssuer:
         factor = min(1 << min(hold.rounds, 16), HOLD_BACKOFF_MAX)
         return max(1, min(self.poll_s * factor, math.ceil(left)))
 
-    def _held(self, request: IssueInput, hold: Hold, still: list[str]) -> HeldOutput:
-        """This step's input again with the hold, for the state machine's next look."""
+    def _held(self, request: IssueInput, hold: Hold) -> HeldOutput:
+        """This step's input again (every field of it) with the hold, for the state
+        machine's next look."""
         obs.logger.info(
             "receipt held for the sessions in the store with it",
             extra={
                 "store_id": request.store_id,
                 "session_id": request.session_id,
-                "waiting_for": len(still),
+                "waiting_for": len(hold.waiting_for),
                 "rounds": hold.rounds,
             },
         )
-        return HeldOutput(
-            store_id=request.store_id,
-            session_id=request.session_id,
-            settled_events=request.settled_events,
-            review=request.review,
-            review_outcome=request.review_outcome,
-            hold=hold.model_copy(
-                update={
-                    "rounds": hold.rounds + 1,
-                    "waiting_for": still,
-                    "wait_s": self._next_look_s(hold),
-                }
-            ),
+        looked = hold.model_copy(
+            update={"rounds": hold.rounds + 1, "wait_s": self._next_look_s(hold)}
         )
+        return HeldOutput(**{**dict(request), "hold": looked})
 
     def _settled(self, request: IssueInput) -> dict[str, Hypothesis]:
         """The answers of other sessions' reviews that the assessment counted on."""
