@@ -36,7 +36,7 @@ from walkout.data.dynamo import (
     to_item,
     value,
 )
-from walkout.events import UtcTimestamp, format_timestamp
+from walkout.events import UtcTimestamp, format_timestamp, parse_timestamp
 
 TIME_INDEX = "by-store-time"
 MAX_REASON = 2000
@@ -284,7 +284,7 @@ class ReceiptsTable:
                 session_id=item["session_id"],
                 kind=FlagKind(item["kind"]),
                 reason=item["reason"],
-                flagged_at=datetime.fromisoformat(item["flagged_at"].replace("Z", "+00:00")),
+                flagged_at=parse_timestamp(item["flagged_at"]),
                 details=dict(item.get("details", {})),
             )
             for item in query_all(
@@ -420,9 +420,7 @@ def first_versions(
                     IssuedReceipt(
                         session_id=receipt["session_id"],
                         review_status=ReviewStatus(receipt["review_status"]),
-                        issued_at=datetime.fromisoformat(
-                            receipt["issued_at"].replace("Z", "+00:00")
-                        ),
+                        issued_at=parse_timestamp(receipt["issued_at"]),
                     )
                 )
         read += len(page.get("Items", []))

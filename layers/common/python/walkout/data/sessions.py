@@ -693,8 +693,8 @@ class SessionsTable:
             out.append(
                 Ambiguity(
                     event_id=item["event_id"],
-                    t_start=_parse_ts(item["t_start"]),
-                    t_end=_parse_ts(item["t_end"]),
+                    t_start=parse_timestamp(item["t_start"]),
+                    t_end=parse_timestamp(item["t_end"]),
                     track_a=item["tracks"][0],
                     track_b=item["tracks"][1],
                     swap_probability=float(item["swap_probability"]),
@@ -715,10 +715,6 @@ def _session(item: Mapping[str, Any]) -> SessionRecord:
 
 def _cart(item: Mapping[str, Any]) -> CartRecord:
     return CartRecord.model_validate(_fields(item, CartRecord))
-
-
-def _parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # --- reads for the HTTP API (issue 8) -------------------------------------------------------
