@@ -64,8 +64,20 @@ DATA: dict[str, dict[str, Any]] = {
         "t_end": "2026-11-25T18:03:11.900Z",
         "noise_g": 2.5,
         "candidates": [
-            {"track_id": "trk-1", "session_id": "sess-1", "reach_score": 0.92, "distance_m": 0.3},
-            {"track_id": "trk-7", "session_id": None, "reach_score": 0.05, "distance_m": 1.4},
+            {
+                "track_id": "trk-1",
+                "session_id": "sess-1",
+                "reach_score": 0.92,
+                "distance_m": 0.3,
+                "same_person_probability": 0.97,
+            },
+            {
+                "track_id": "trk-7",
+                "session_id": None,
+                "reach_score": 0.05,
+                "distance_m": 1.4,
+                "same_person_probability": None,
+            },
         ],
         "evidence": ["store-042/2026-11-25/cam-3/18-03-11.jpg"],
     },
@@ -192,6 +204,24 @@ def test_a_session_names_its_peoples_looks_at_the_gate_or_none(type_: str) -> No
     event = parse_event(record(type_, data=older))
     assert isinstance(event, SessionEntered | SessionJoined)
     assert event.data.evidence == []
+
+
+def test_a_candidate_says_how_likely_its_track_was_on_its_sessions_person() -> None:
+    event = parse_event(record("shelf.changed"))
+    assert isinstance(event, ShelfChanged)
+    assert [c.same_person_probability for c in event.data.candidates] == [0.97, None]
+    # An edge that does not check says nothing of it
+    older = json.loads(json.dumps(DATA["shelf.changed"]))
+    for cand in older["candidates"]:
+        del cand["same_person_probability"]
+    event = parse_event(record("shelf.changed", data=older))
+    assert isinstance(event, ShelfChanged)
+    assert [c.same_person_probability for c in event.data.candidates] == [None, None]
+    # and a value that is no probability is refused, naming the field
+    older["candidates"][0]["same_person_probability"] = -0.1
+    assert "data.candidates[0].same_person_probability" in rejected(
+        record("shelf.changed", data=older)
+    )
 
 
 def test_an_exit_says_how_likely_the_person_leaving_is_who_entered_a_probability() -> None:
@@ -556,7 +586,8 @@ candidates = st.fixed_dictionaries(
         "session_id": st.none() | identifiers,
         "reach_score": probabilities,
         "distance_m": non_negative,
-    }
+    },
+    optional={"same_person_probability": st.none() | probabilities},
 )
 DATA_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "session.entered": st.fixed_dictionaries(

@@ -42,9 +42,9 @@ from walkout.ids import new_ulid
 from walkout.store import Rect
 from walkout_edge.perception.appearance import Appearance
 from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
-from walkout_edge.perception.reach import ReachParams, ReachScorer
+from walkout_edge.perception.reach import ReachCandidate, ReachParams, ReachScorer
 from walkout_edge.perception.sources import CameraFrame, LoadCellReadings, Reading
-from walkout_edge.perception.tracking import AmbiguityReport, Track
+from walkout_edge.perception.tracking import AmbiguityReport, IdentityCheck, Track
 from walkout_edge.perception.vision import CameraPipeline, VisionParams
 from walkout_edge.perception.weights import SettleDetector, WeightChange, WeightParams
 from walkout_edge.sinks import EventSink, EvidenceImage, evidence_key
@@ -70,6 +70,9 @@ ENTRY_WALK_M_S = 1.0
 # for telling whether a member leaving later left as one of them (longer than any visit;
 # the tracker forgets an exited track after `forget_exited_s`).
 LEFT_LOOKS_KEEP_S = 3 * 3600.0
+# A candidate's looks from this long before a shelf change to this long after it are how
+# it looked at the change (a reach lasts 1-2 s; the looks in the middle of one are few).
+IDENTITY_MARGIN_S = 1.0
 
 log = logging.getLogger("walkout_edge.perception.pipeline")
 
@@ -92,10 +95,17 @@ class TrackLog:
 
     Rows are held for `lag_s` before being written, so that an identity swap decided when
     two people separate also corrects the positions written during their encounter.
+    `checks`, if given, gets one CSV row per candidate of each shelf change: the identity
+    check behind its `same_person_probability` (what `benchmarks.identity_fit` fits on).
     """
 
-    def __init__(self, out: IO[str], lag_s: float = 120.0) -> None:
+    CHECKS_HEADER = "event_id,track_id,t_start,t_end,similarity,doubts,same_person_probability\n"
+
+    def __init__(self, out: IO[str], lag_s: float = 120.0, checks: IO[str] | None = None) -> None:
         self._out = out
+        self._checks = checks
+        if checks is not None:
+            checks.write(self.CHECKS_HEADER)
         self._lag_s = lag_s
         self._rows: list[tuple[float, str, float, float]] = []
         # Whether the rows held are in time order (steps come in order, except live
@@ -125,10 +135,21 @@ class TrackLog:
         start = bisect.bisect_left(rows, since, key=_row_time)
         rows[start:] = [(t, other(tid), x, y) for t, tid, x, y in rows[start:]]
 
+    def check(
+        self, event_id: str, track_id: str, t_start: float, t_end: float, check: IdentityCheck
+    ) -> None:
+        if self._checks is not None:
+            self._checks.write(
+                f"{event_id},{track_id},{t_start:.3f},{t_end:.3f},{check.similarity:.4f},"
+                f"{check.doubts},{check.same_person_probability:.4f}\n"
+            )
+
     def close(self) -> None:
         self._write(self._rows)
         self._rows = []
         self._out.close()
+        if self._checks is not None:
+            self._checks.close()
 
     def _write(self, rows: list[tuple[float, str, float, float]]) -> None:
         self._out.write("".join(f"{t:.3f},{tid},{x:.3f},{y:.3f}\n" for t, tid, x, y in rows))
@@ -501,18 +522,36 @@ class PerceptionPipeline:
             "t_start": utc(change.t_start),
             "t_end": utc(change.t_end),
             "noise_g": change.noise_g,
-            "candidates": [
-                {
-                    "track_id": c.track_id,
-                    "session_id": self.binder.session_of.get(c.track_id),
-                    "reach_score": c.reach_score,
-                    "distance_m": c.distance_m,
-                }
-                for c in cands
-            ],
+            "candidates": [self._candidate(c, change, event_id) for c in cands],
             "evidence": [image.key for image in evidence],
         }
         self._emit("shelf.changed", data, ts, evidence, event_id)
+
+    def _candidate(
+        self, cand: ReachCandidate, change: WeightChange, event_id: str
+    ) -> dict[str, Any]:
+        """A candidate on the wire, with how likely its track was on one of its session's
+        people during the change (as they looked then against their birth looks)."""
+        session_id = self.binder.session_of.get(cand.track_id)
+        out: dict[str, Any] = {
+            "track_id": cand.track_id,
+            "session_id": session_id,
+            "reach_score": cand.reach_score,
+            "distance_m": cand.distance_m,
+        }
+        track = self.vision.tracker.tracks.get(cand.track_id)
+        if track is None or session_id is None:
+            return out
+        t0 = change.t_start - IDENTITY_MARGIN_S
+        t1 = change.t_end + IDENTITY_MARGIN_S
+        check = self.vision.tracker.identity_check(
+            track, t0, t1, self._group_looks(track, session_id)
+        )
+        if check is not None:
+            out["same_person_probability"] = round(check.same_person_probability, 3)
+            if self.track_log is not None:
+                self.track_log.check(event_id, cand.track_id, t0, t1, check)
+        return out
 
     def _emit_ambiguity(self, report: AmbiguityReport, t: float) -> None:
         self._emit(
@@ -605,7 +644,16 @@ def _distance_to_rect(xy: tuple[float, float], rect: Rect) -> float:
 
 
 def open_track_log(path: Path | None) -> TrackLog | None:
+    """A track log at `path`, with its identity checks beside it (`checks_path`)."""
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return TrackLog(path.open("w", encoding="utf-8"))
+    return TrackLog(
+        path.open("w", encoding="utf-8"), checks=checks_path(path).open("w", encoding="utf-8")
+    )
+
+
+def checks_path(tracks: Path) -> Path:
+    """Where the identity checks of the track log at `tracks` go (`x.tracks.csv` ->
+    `x.tracks.identity.csv`)."""
+    return tracks.with_name(tracks.stem + ".identity.csv")

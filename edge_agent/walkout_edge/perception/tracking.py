@@ -91,6 +91,18 @@ class TrackerParams:
     # (docs/edge-perception.md).
     same_person_a: float = -3.47
     same_person_b: float = 13.4
+    # Is the person a track follows at a shelf change the one it was born on, or one of
+    # their session? The same look comparison (its looks during the change against the
+    # birth looks), plus how often the tracker had doubts about the track by then
+    # (encounters and re-acquisitions it reported): logit p = a + b * (sim - 0.5) + c *
+    # log(1 + doubts). Fitted by `python -m benchmarks.identity_fit` on the replays of
+    # stadium-rush 123, crowded 131 and busy 202 (5,147 candidates judged against the
+    # truth; docs/edge-perception.md). A track bound to the wrong session at the gate was
+    # on the person it was born on: no look can tell that, and the fit does not try.
+    at_change_a: float = -1.617
+    at_change_b: float = 12.898
+    at_change_c: float = -0.748
+    looks_kept_s: float = 20.0  # timed looks kept per track (a change is emitted within that)
     # An exited track is forgotten once its last point is this old: shelf events look back
     # seconds, not minutes, and a store open all day must not keep every visitor's path.
     forget_exited_s: float = 120.0
@@ -125,6 +137,10 @@ class Track:
     identity: Appearance = field(default_factory=Appearance)
     identity_looks: int = 0
     met: bool = False  # has been in an encounter
+    # Its looks of the last `looks_kept_s`, with their times: how it looked at a change.
+    timed_looks: deque[tuple[float, Appearance]] = field(default_factory=deque)
+    # When each doubt about who it follows began (encounters and re-acquisitions reported).
+    doubts: list[float] = field(default_factory=list)
     # No point of `history` is earlier than `history_from_t` nor later than `history_to_t`
     # (kept by `record`), so a look-up of a time window can skip a track at once.
     history_from_t: float = math.inf
@@ -158,6 +174,15 @@ class Track:
         if best is None or abs(best.t - t) > 0.3:
             return None
         return best.x, best.y
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """Is a track on one of its session's people at a moment (`Tracker.identity_check`)."""
+
+    similarity: float  # of its looks then to the nearest birth look of its session
+    doubts: int  # ambiguities reported about it by then
+    same_person_probability: float
 
 
 @dataclass
@@ -357,6 +382,10 @@ class Tracker:
         tr.record(TrackPoint(t, det.x, det.y, seen=True))
         if det.look.valid:
             tr.recent_looks.append(det.look)
+            tr.timed_looks.append((t, det.look))
+            horizon = t - self.params.looks_kept_s
+            while tr.timed_looks and tr.timed_looks[0][0] < horizon:
+                tr.timed_looks.popleft()
             if not self._in_encounter(tr.track_id):
                 tr.appearance = tr.appearance.blend(det.look, 0.1)
                 learning = not tr.met or not tr.identity.valid
@@ -466,6 +495,8 @@ class Tracker:
                     partner, best = other, d
             if partner is None:
                 continue
+            tr.doubts.append(tr.last_seen_t)
+            partner.doubts.append(tr.last_seen_t)
             self.ambiguities.append(
                 AmbiguityReport(
                     _pair(tr.track_id, partner.track_id), tr.last_seen_t, t, round(chance, 3), False
@@ -548,6 +579,8 @@ class Tracker:
         # A swap is always reported: the track log relabels on the report, and the cloud
         # learns that these two were confused.
         if swapped or p_swap >= self.params.ambiguity_min_p or enc.merged_steps >= 3:
+            a.doubts.append(enc.t_start)
+            b.doubts.append(enc.t_start)
             self.ambiguities.append(
                 AmbiguityReport(key, enc.t_start, enc.t_end, round(p_swap, 3), swapped)
             )
@@ -658,13 +691,28 @@ class Tracker:
         look is in `group` (the others who came in under its session: a swap inside a
         group changes no receipt), from its last looks; None when it has no birth look, or
         no look of late, to compare."""
-        recent = Appearance.mean(list(track.recent_looks))
-        if not track.identity.valid or not recent.valid:
+        sim = _birth_similarity(track, list(track.recent_looks), group)
+        if sim is None:
             return None
-        sim = max(similarity(look, recent) for look in (track.identity, *group) if look.valid)
         p = self.params
         z = p.same_person_a + p.same_person_b * (sim - 0.5)
         return 1.0 / (1.0 + math.exp(-z))
+
+    def identity_check(
+        self, track: Track, t0: float, t1: float, group: Sequence[Appearance] = ()
+    ) -> IdentityCheck | None:
+        """Whether `track` followed, between t0 and t1, the person it was born on or one
+        whose birth look is in `group` (its session's other members): its looks then (of
+        late, when it has none then) against those birth looks, the doubts reported about
+        it by t1, and the chance they give; None when there is no look to compare."""
+        during = [look for ts, look in track.timed_looks if t0 <= ts <= t1]
+        sim = _birth_similarity(track, during or list(track.recent_looks), group)
+        if sim is None:
+            return None
+        doubts = sum(1 for ts in track.doubts if ts <= t1)
+        p = self.params
+        z = p.at_change_a + p.at_change_b * (sim - 0.5) + p.at_change_c * math.log1p(doubts)
+        return IdentityCheck(sim, doubts, 1.0 / (1.0 + math.exp(-z)))
 
     def mark_exited(self, track_id: str) -> None:
         tr = self.tracks.get(track_id)
@@ -689,6 +737,17 @@ def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
+def _birth_similarity(
+    track: Track, looks: list[Appearance], group: Sequence[Appearance]
+) -> float | None:
+    """How like the mean of `looks` is to the track's birth look or the nearest of `group`;
+    None without a birth look or a look."""
+    mean = Appearance.mean(looks)
+    if not track.identity.valid or not mean.valid:
+        return None
+    return float(max(similarity(look, mean) for look in (track.identity, *group) if look.valid))
+
+
 def _likelihood(sim: float) -> float:
     """How likely two looks of one person are this similar (vs two different people)."""
     return math.exp(6.0 * (sim - 1.0)) + 1e-3
@@ -703,6 +762,11 @@ def _swap_identity(a: Track, b: Track, since: float) -> None:
     a.p, b.p = b.p, a.p
     a.last_seen_t, b.last_seen_t = b.last_seen_t, a.last_seen_t
     a.recent_looks, b.recent_looks = b.recent_looks, a.recent_looks
+    kept_a = [item for item in a.timed_looks if item[0] < since]
+    kept_b = [item for item in b.timed_looks if item[0] < since]
+    moved_a = [item for item in a.timed_looks if item[0] >= since]
+    moved_b = [item for item in b.timed_looks if item[0] >= since]
+    a.timed_looks, b.timed_looks = deque(kept_a + moved_b), deque(kept_b + moved_a)
     tail_a = [pt for pt in a.history if pt.t >= since]
     tail_b = [pt for pt in b.history if pt.t >= since]
     for tr, new_tail in ((a, tail_b), (b, tail_a)):

@@ -11,7 +11,7 @@ L6     candy      60 g          2 g
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -110,6 +110,13 @@ def small_definition() -> StoreDefinition:
 ShelfEventFactory = Callable[..., ShelfChanged]
 
 
+def _checked(track_id: str, same_person: Mapping[str, float]) -> dict[str, float]:
+    """The edge's identity check of a candidate, when the test gives one."""
+    if track_id not in same_person:
+        return {}
+    return {"same_person_probability": same_person[track_id]}
+
+
 def shelf_event_factory() -> ShelfEventFactory:
     """Build a `shelf.changed` on a lane with (track, session, reach, distance) candidates."""
     counter = iter(range(1, 1_000_000))
@@ -121,6 +128,7 @@ def shelf_event_factory() -> ShelfEventFactory:
         *,
         at_s: float = 10.0,
         noise_g: float = 1.5,
+        same_person: Mapping[str, float] | None = None,
     ) -> ShelfChanged:
         n = next(counter)
         t = T0 + timedelta(seconds=at_s)
@@ -133,6 +141,7 @@ def shelf_event_factory() -> ShelfEventFactory:
             "noise_g": noise_g,
             "candidates": [
                 {"track_id": tr, "session_id": s, "reach_score": r, "distance_m": d}
+                | _checked(tr, same_person or {})
                 for tr, s, r, d in candidates
             ],
             "evidence": [],

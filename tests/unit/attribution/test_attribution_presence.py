@@ -91,3 +91,56 @@ def test_a_track_that_joined_after_the_scan_is_trusted_less() -> None:
     assert joined.p_nobody == pytest.approx(0.4, abs=0.01)
     s2 = joined.share_of("s2")
     assert s2 is not None and s2.factor < 0.95
+
+
+def test_a_track_the_edge_finds_on_somebody_else_charges_its_session_less() -> None:
+    # Given a clear pick by s1's track, s2 also in the store
+    floor = Floor.of(small_definition())
+    make = shelf_event_factory()
+    grams = -PRODUCTS[LANES["L1"]][0]
+    context = ShelfContext(present={"s1": 1, "s2": 1})
+    plain = attribute(make("L1", grams, [("t1", "s1", 0.95, 0.3)]), floor, context)
+    # When the edge's look check says the track was most likely on somebody else then
+    event = make("L1", grams, [("t1", "s1", 0.95, 0.3)], same_person={"t1": 0.2})
+    doubted = attribute(event, floor, context)
+    # Then s1 is still the one named, but only as likely as the check, and the rest is
+    # somebody the candidates do not name (so the change goes to review)
+    assert doubted.decision.session_id == "s1" == plain.decision.session_id
+    assert doubted.probability == pytest.approx(0.2 * plain.probability, rel=1e-3)
+    assert doubted.p_nobody == pytest.approx(0.8, abs=0.01)
+    assert any("the edge gives 0.20 that track t1" in r for r in doubted.reasons)
+    # ... and s2, present and not listed, may be the one who took it
+    s2 = doubted.share_of("s2")
+    assert s2 is not None and s2.factor < 0.5
+
+
+def test_a_check_that_does_not_say_somebody_else_changes_nothing() -> None:
+    floor = Floor.of(small_definition())
+    make = shelf_event_factory()
+    grams = -PRODUCTS[LANES["L1"]][0]
+    context = ShelfContext(present={"s1": 1, "s2": 1})
+    plain = attribute(make("L1", grams, [("t1", "s1", 0.95, 0.3)]), floor, context)
+    alarm = DEFAULT_PARAMS.same_person_alarm
+    # A check at the alarm level or above, or none at all, leaves the attribution as it was
+    for same in ({"t1": alarm}, {"t1": 0.97}, None):
+        checked = attribute(
+            make("L1", grams, [("t1", "s1", 0.95, 0.3)], same_person=same), floor, context
+        )
+        assert checked.probability == pytest.approx(plain.probability)
+        assert not any("the edge gives" in r for r in checked.reasons)
+
+
+def test_a_check_caps_only_the_own_session_not_a_swap_already_reported() -> None:
+    # Given t1 (s1) reported swapped with t2 (s2) with probability 0.7: t1 is s2's person
+    amb = Ambiguity("01AMB", at(1), at(2), "t1", "t2", 0.7, "s1", "s2")
+    floor = Floor.of(small_definition())
+    make = shelf_event_factory()
+    grams = -PRODUCTS[LANES["L1"]][0]
+    context = ShelfContext(present={"s1": 1, "s2": 1}, ambiguities=[amb])
+    # When the edge's check gives 0.4 that t1 is still on s1's person (above s1's 0.3)
+    event = make("L1", grams, [("t1", "s1", 0.95, 0.3)], same_person={"t1": 0.4})
+    checked = attribute(event, floor, context)
+    plain = attribute(make("L1", grams, [("t1", "s1", 0.95, 0.3)]), floor, context)
+    # Then nothing moves: the check only ever lowers the own session's share
+    assert checked.decision.session_id == "s2" == plain.decision.session_id
+    assert checked.probability == pytest.approx(plain.probability)

@@ -217,12 +217,18 @@ class TrackExitedData(WireModel):
 
 
 class Candidate(WireModel):
-    """A person who was reaching near the lane while its weight changed."""
+    """A person who was reaching near the lane while its weight changed.
+
+    `same_person_probability`: how likely the person the track followed during the change
+    is one who came in under its session, from how they looked then against how those
+    people looked at the gate and the doubts the edge reported about the track by then;
+    null when the edge could not compare (or the track has no session)."""
 
     track_id: Identifier
     session_id: Identifier | None
     reach_score: Probability
     distance_m: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    same_person_probability: Probability | None = None
 
 
 class ShelfChangedData(WireModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -344,3 +345,51 @@ def test_leaving_as_another_of_ones_own_group_is_still_leaving_as_the_session() 
     assert same["trk-a"] is not None and same["trk-a"] > 0.9
     assert same["trk-b"] is not None and same["trk-b"] > 0.9
     assert same["trk-c"] is not None and same["trk-c"] < 0.1
+
+
+def test_each_candidate_says_how_likely_its_track_was_on_its_sessions_person(
+    tmp_path: Path,
+) -> None:
+    from collections import deque  # noqa: PLC0415
+
+    from walkout_edge.perception.pipeline import checks_path, open_track_log  # noqa: PLC0415
+
+    # Given A (born red, seen red) and B (born blue, but seen green through the last ten
+    # seconds: its track drifted onto somebody else) at lane p0, of two sessions
+    red, blue, green = _look(3), _look(40), _look(20)
+    sink = ListSink()
+    log = open_track_log(tmp_path / "run.tracks.csv")
+    pipe = PerceptionPipeline(
+        definition(), sink, store_id="store-t", device_id="edge-1", track_log=log
+    )
+    tracker = pipe.vision.tracker
+    for track_id, x, y, born_as, seen_as in (
+        ("trk-a", 1.25, 2.25, red, red),
+        ("trk-b", 1.7, 2.4, blue, green),
+    ):
+        track = _standing(track_id, x, y, T0 + 10, seen_as)
+        track.identity = born_as  # type: ignore[attr-defined]
+        track.timed_looks = deque((T0 + k / 10, seen_as) for k in range(101))  # type: ignore[attr-defined]
+        tracker.tracks[track_id] = track  # type: ignore[attr-defined]
+        tracker._live[track_id] = track  # type: ignore[attr-defined]
+    pipe.binder.session_of.update({"trk-a": "ses-a", "trk-b": "ses-b"})
+    # When a 355 g can leaves p0 at +5 s and the cameras have seen up to +10 s
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
+        pipe.feed(
+            LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),))
+        )
+    pipe.vision.last_step_t = T0 + 10.0
+    pipe._after_step()
+    pipe.finish()
+    # Then A is very likely on its own person, B most likely on somebody else
+    (shelf,) = [e for e in sink.events if e.type == "shelf.changed"]
+    same = {c.track_id: c.same_person_probability for c in shelf.data.candidates}
+    assert same["trk-a"] is not None and same["trk-a"] > 0.9
+    assert same["trk-b"] is not None and same["trk-b"] < 0.1
+    # And the track log has the check behind each, for fitting it against the truth
+    rows = checks_path(tmp_path / "run.tracks.csv").read_text().splitlines()
+    assert rows[0].startswith("event_id,track_id,t_start,t_end,similarity,doubts,")
+    assert sorted(row.split(",")[1] for row in rows[1:]) == ["trk-a", "trk-b"]
+    assert all(row.split(",")[0] == shelf.event_id for row in rows[1:])

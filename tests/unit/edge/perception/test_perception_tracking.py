@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from walkout.store import Rect
 from walkout_edge.perception.appearance import BINS, Appearance, similarity
@@ -284,3 +285,57 @@ def test_a_track_on_another_member_of_its_group_is_still_on_its_session() -> Non
     assert alone is not None and alone < 0.1
     grouped = tr.same_person_probability(track, [member.identity])
     assert grouped is not None and grouped > 0.9
+
+
+def test_at_a_shelf_change_a_track_is_judged_by_how_it_looked_then() -> None:
+    # Given a track born blue, seen blue until 3 s, then red (it drifted onto somebody else
+    # without an encounter the tracker could see)
+    tr = tracker()
+    for k in range(60):
+        colour = BLUE if k < 30 else RED
+        tr.step(k * DT, [DetectionIn(1.0 + 0.05 * k, 4.0, 0.9, colour)])
+    (track,) = tr.tracks.values()
+    # Then during a change at 1.5-2.5 s it was its own person; at 4-5 s somebody else
+    before = tr.identity_check(track, 1.5, 2.5)
+    after = tr.identity_check(track, 4.0, 5.0)
+    assert before is not None and after is not None
+    assert before.similarity > 0.95 and before.same_person_probability > 0.9
+    assert after.similarity < 0.2 and after.same_person_probability < 0.1
+    # ... with no doubts reported about it either way
+    assert before.doubts == after.doubts == 0
+    # And a moment it has no looks of falls back on its latest looks
+    latest = tr.identity_check(track, 20.0, 21.0)
+    assert latest is not None and latest.similarity == pytest.approx(after.similarity)
+
+
+def test_doubts_reported_by_the_change_lower_the_check_later_ones_do_not() -> None:
+    # Given red and blue brushing past each other (one encounter, reported) at about 2.7 s
+    tr = tracker()
+    cross(tr, RED, BLUE)
+    assert tr.take_ambiguities()
+    red = next(t for t in tr.tracks.values() if t.born_t == 0.0 and t.xy[0] > 5)
+    # Then a change before the encounter counts no doubt, one after it counts one
+    early = tr.identity_check(red, 0.5, 1.5)
+    late = tr.identity_check(red, 4.5, 5.5)
+    assert early is not None and late is not None
+    assert early.doubts == 0 and late.doubts == 1
+    assert late.similarity > 0.9
+    assert late.same_person_probability < early.same_person_probability
+
+
+def test_a_swap_moves_the_looks_since_it_began_with_the_path() -> None:
+    from walkout_edge.perception.tracking import _swap_identity  # noqa: PLC0415
+
+    # Given red (left) and blue (right), each seen alone for two seconds
+    tr = tracker()
+    for k in range(20):
+        tr.step(k * DT, [DetectionIn(2.0, 2.0, 0.9, RED), DetectionIn(6.0, 2.25, 0.9, BLUE)])
+    red, blue = tr.tracks[nearest(tr, 2.0, 2.0)], tr.tracks[nearest(tr, 6.0, 2.25)]
+    # When their labels are exchanged from 1 s on (a swap decided when an encounter ends)
+    _swap_identity(red, blue, 1.0)
+    # Then red's label carries blue's looks from then on, and its own before
+    before, after = tr.identity_check(red, 0.2, 0.8), tr.identity_check(red, 1.2, 1.8)
+    assert before is not None and before.similarity > 0.95
+    assert after is not None and after.similarity < 0.2
+    moved = tr.identity_check(blue, 1.2, 1.8)
+    assert moved is not None and moved.similarity < 0.2

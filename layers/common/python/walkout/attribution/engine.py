@@ -165,7 +165,7 @@ def _solve(
             track: _only_open(identity, context.open_sessions) for track, identity in ids.items()
         }
     shares, absent = actor_distribution(data.candidates, params)
-    p_who = session_distribution(shares, absent, ids, params, context.joined)
+    p_who = session_distribution(shares, absent, ids, params, context.joined, bound=base)
     linked = _linked(
         base,
         shares,
@@ -174,7 +174,9 @@ def _solve(
         before=data.t_end,
         params=params,
     )
-    reasons.extend(_who_reasons(data.candidates, shares, absent, ids, relevant))
+    reasons.extend(
+        _who_reasons(data.candidates, shares, absent, ids, relevant, alarm=params.same_person_alarm)
+    )
 
     # --- what, joined with who
     weighted: list[_Weighted] = []
@@ -498,6 +500,8 @@ def _who_reasons(
     absent: float,
     ids: Mapping[str, Mapping[str | None, float]],
     ambiguities: Sequence[Ambiguity],
+    *,
+    alarm: float,
 ) -> list[str]:
     if not shares:
         return ["who: no candidate was reaching here; nobody can be charged"]
@@ -515,6 +519,14 @@ def _who_reasons(
             f" at {c.distance_m:.2f} m -> P(actor) {share.probability:.3f};"
             f" identity: {identity}"
         )
+        own = ids[track].get(c.session_id, 0.0) if c.session_id is not None else 0.0
+        check = share.same_person
+        if check is not None and check < alarm and own > check:
+            out.append(
+                f"who: the edge gives {check:.2f} that track {track} was on"
+                f" one of {c.session_id}'s people then (by their looks); the rest of its"
+                " share is somebody the candidates do not name"
+            )
     if absent >= 0.001:
         out.append(
             f"who: P(actor is none of the candidates) {absent:.3f}: nobody to charge for"

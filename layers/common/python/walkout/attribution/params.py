@@ -47,6 +47,13 @@ class AttributionParams(Model):
     # The same for a track bound by a `session.joined` (a member joining after the scan),
     # which the edge gets wrong far more often than a scan's own tracks.
     joined_binding_error_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    # The edge's check of a candidate track at the change (its looks then against its
+    # session's birth looks, and the doubts it reported: `same_person_probability`) caps
+    # the track's own session share only when it says the track more likely followed
+    # somebody else: above this, it is not used (on the busy recordings every track was
+    # on its own person while the check, fitted mostly on the stadium crowd, gave 0.94 on
+    # average, so a cap everywhere sent most of their sessions to review).
+    same_person_alarm: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.5
     # Reach scores are clipped into [clip, 1 - clip] before the logs.
     reach_clip: Fraction = 0.01
 

@@ -24,9 +24,14 @@ then follows its track's identity (see `identity.py`):
 A listed track's binding may itself be wrong beyond the reported swaps
 (`binding_error_rate`, or `joined_binding_error_rate` for a track bound by a
 `session.joined`; both fitted on edge output): that share of its session mass goes to a
-session nobody can name, like an absent actor's. An absent actor is still somebody: with
-`unlisted_unbound_share` a person bound to no
-session (S = None: staff, a tailgater), otherwise a session nobody can name (`UNLISTED`).
+session nobody can name, like an absent actor's. The edge's own check of the track at the
+change (the candidate's `same_person_probability`: its looks then against its session's
+birth looks, and the doubts it reported) caps the share of the track's own session: what
+the swaps reported leave it above that goes to a session nobody can name too (the two are
+not multiplied: the check already counts the doubts behind those swaps). It is used only
+below `same_person_alarm`, where it says the track more likely followed somebody else. An
+absent actor is still somebody: with `unlisted_unbound_share` a person bound to no session
+(S = None: staff, a tailgater), otherwise a session nobody can name (`UNLISTED`).
 Hypotheses about an unlisted actor take their share of probability but can never be the
 decision: no cart can be charged to them, so such an event is left to review.
 """
@@ -49,6 +54,8 @@ UNLISTED = "?unlisted"
 class CandidateShare:
     track_id: str
     probability: float  # P(actor = this candidate)
+    # The edge's check that the track was on one of its session's people (None: none made).
+    same_person: float | None = None
 
 
 def clipped(p: float, clip: float) -> float:
@@ -83,9 +90,22 @@ def actor_distribution(
     absent = math.exp(absent_score - top)
     total = absent + sum(weights)
     shares = [
-        CandidateShare(c.track_id, w / total) for c, w in zip(candidates, weights, strict=True)
+        CandidateShare(c.track_id, w / total, c.same_person_probability)
+        for c, w in zip(candidates, weights, strict=True)
     ]
     return shares, absent / total
+
+
+def checked_identity(identity: Identity, own: str | None, same_person: float | None) -> Identity:
+    """A track's identity with its own session's share capped by the edge's check of the
+    track (`same_person`); the rest of that share goes to a session nobody can name."""
+    share = identity.get(own, 0.0) if own is not None else 0.0
+    if same_person is None or share <= same_person:
+        return identity
+    out = dict(identity)
+    out[own] = same_person
+    out[UNLISTED] = out.get(UNLISTED, 0.0) + share - same_person
+    return out
 
 
 def session_distribution(
@@ -94,9 +114,12 @@ def session_distribution(
     identities: Mapping[str, Identity],
     params: AttributionParams,
     joined: Collection[str] = (),
+    *,
+    bound: Mapping[str, str | None] | None = None,
 ) -> dict[str | None, float]:
     """P(session = S) from the actor distribution and each track's identity (keys: session
-    ids, None for no session, `UNLISTED` for an unnamed one)."""
+    ids, None for no session, `UNLISTED` for an unnamed one); `bound`: each track's own
+    session, which its `same_person` check is about (no check applied without it)."""
     out: dict[str | None, float] = {}
     if absent > 0:
         out[None] = absent * params.unlisted_unbound_share
@@ -107,9 +130,13 @@ def session_distribution(
             if share.track_id in joined
             else params.binding_error_rate
         )
-        for session, p in identities[share.track_id].items():
+        identity = identities[share.track_id]
+        check = share.same_person
+        if bound is not None and check is not None and check < params.same_person_alarm:
+            identity = checked_identity(identity, bound.get(share.track_id), check)
+        for session, p in identity.items():
             mass = share.probability * p
-            if session is not None and wrong > 0:
+            if session is not None and session != UNLISTED and wrong > 0:
                 out[UNLISTED] = out.get(UNLISTED, 0.0) + mass * wrong
                 mass *= 1 - wrong
             out[session] = out.get(session, 0.0) + mass
