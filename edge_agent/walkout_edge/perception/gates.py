@@ -18,11 +18,22 @@ it. A gate that sends no pulses falls back to "the latest scan before the track 
 
 Announcing a session waits `hold_s` after its first member, so a group walking through
 together is one `session.entered` with all its tracks; a member bound later is a
-`session.joined`. Pure: times in, decisions out; the pipeline turns them into events.
+`session.joined`.
+
+In a rush (strangers through the turnstile every half second) a passing time reckoned
+from where a track was confirmed can be off by more than the gap between two pulses, and
+two tracks of different sessions may each have taken the other's. Each binding by a pulse
+is weighed against the recent ones of other sessions: with the passing times off by
+`passing_sigma_s` (about twice the spread of right bindings on the stadium-rush 123
+replay), the chance of the exchanged pairing against the one made. Where it is at least
+`doubt_min_p` the pair is a `BindingDoubt` (at most `doubt_max_p`: a pairing the times fit
+better than the one made was still right about as often as not). Pure: times in,
+decisions out; the pipeline turns them into events.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +64,31 @@ class MemberJoined:
 
 
 GateDecision = SessionOpened | MemberJoined
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A track bound to a session by a turnstile pulse: when the track is reckoned to have
+    passed the turnstile, and when the pulse it took came."""
+
+    track_id: str
+    session_id: str
+    born_t: float
+    passed_t: float
+    pulse_ts: float
+    t: float  # when it was bound
+
+
+@dataclass(frozen=True)
+class BindingDoubt:
+    """Two tracks of different sessions bound by pulses so close in time that each may be
+    the other's: the chance that the pulses (and so the sessions) are the other way round,
+    from the start of the earlier track."""
+
+    track_ids: tuple[str, str]
+    t_start: float
+    t_end: float
+    swap_probability: float
 
 
 @dataclass
@@ -96,6 +132,9 @@ class GateBinder:
         scan_to_pass_s: float = 0.4,
         pulse_lead_s: float = 1.0,
         claim_gap_s: float = 0.6,
+        passing_sigma_s: float = 0.2,
+        doubt_min_p: float = 0.03,
+        doubt_max_p: float = 0.5,
     ) -> None:
         self._new_session_id = new_session_id
         self.hold_s = hold_s
@@ -105,6 +144,9 @@ class GateBinder:
         self.scan_to_pass_s = scan_to_pass_s
         self.pulse_lead_s = pulse_lead_s
         self.claim_gap_s = claim_gap_s
+        self.passing_sigma_s = passing_sigma_s
+        self.doubt_min_p = doubt_min_p
+        self.doubt_max_p = doubt_max_p
         self._sessions: list[_Session] = []
         self._pulses: deque[_Pulse] = deque()
         self.pulses_seen = False
@@ -112,6 +154,9 @@ class GateBinder:
         self.session_of: dict[str, str] = {}
         self._out: list[GateDecision] = []
         self._waiting: list[_Waiting] = []
+        self._recent: deque[Binding] = deque()  # bindings by pulse of the last seconds
+        self.bindings: list[Binding] = []  # made since the last `take_bindings`
+        self.doubts: list[BindingDoubt] = []  # found since the last `take_doubts`
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -132,7 +177,7 @@ class GateBinder:
                 # late one that waited for a pulse to fit it.
                 waiting = min(fits, key=lambda w: abs(w.passed_t - event.ts))
                 self._waiting.remove(waiting)
-                self._bind(waiting.track_id, pulse.session, event.ts)
+                self._bind(waiting.track_id, pulse.session, event.ts, waiting, pulse.ts)
             else:
                 self._pulses.append(pulse)
         elif event.kind == "exit":
@@ -173,7 +218,10 @@ class GateBinder:
             if pulse is None:
                 self._waiting.append(_Waiting(track_id, now, born_t, passed))
                 return
-            session = pulse.session
+            self._bind(
+                track_id, pulse.session, now, _Waiting(track_id, now, born_t, passed), pulse.ts
+            )
+            return
         elif at_entry:
             session = self._session_for_pulse(born_t, None)
         else:
@@ -200,9 +248,20 @@ class GateBinder:
         self._pulses.remove(pulse)
         return pulse
 
-    def _bind(self, track_id: str, session: _Session | None, now: float) -> None:
+    def _bind(
+        self,
+        track_id: str,
+        session: _Session | None,
+        now: float,
+        passed: _Waiting | None = None,
+        pulse_ts: float | None = None,
+    ) -> None:
         if session is None:
             return
+        if passed is not None and pulse_ts is not None:
+            self._weigh(
+                Binding(track_id, session.session_id, passed.born_t, passed.passed_t, pulse_ts, now)
+            )
         session.members.append(track_id)
         self.session_of[track_id] = session.session_id
         if session.first_bound_t is None:
@@ -210,7 +269,39 @@ class GateBinder:
         if session.announced:
             self._out.append(MemberJoined(now, session.session_id, track_id))
 
+    def _weigh(self, new: Binding) -> None:
+        """Doubt a binding by a pulse against each recent one of another session: the two
+        tracks' passing times are reckoned with an error of `passing_sigma_s`, so their
+        pulses may be each other's (the likelihood of the exchanged pairing over both)."""
+        # Pulses more than ten sigmas apart are never each other's (the chance underflows).
+        reach = 10 * self.passing_sigma_s
+        while self._recent and self._recent[0].pulse_ts < new.pulse_ts - 2 * reach:
+            self._recent.popleft()
+        var2 = 2 * self.passing_sigma_s**2
+        for old in self._recent:
+            if old.session_id == new.session_id or abs(old.pulse_ts - new.pulse_ts) > reach:
+                continue
+            kept = (new.passed_t - new.pulse_ts) ** 2 + (old.passed_t - old.pulse_ts) ** 2
+            swapped = (new.passed_t - old.pulse_ts) ** 2 + (old.passed_t - new.pulse_ts) ** 2
+            chance = 1.0 / (1.0 + math.exp(min(50.0, (swapped - kept) / var2)))
+            if chance >= self.doubt_min_p:
+                start = min(old.born_t, new.born_t)
+                doubt = min(chance, self.doubt_max_p)
+                self.doubts.append(
+                    BindingDoubt((old.track_id, new.track_id), start, max(start, new.t), doubt)
+                )
+        self._recent.append(new)
+        self.bindings.append(new)
+
     # --- outputs -------------------------------------------------------------------------
+
+    def take_bindings(self) -> list[Binding]:
+        out, self.bindings = self.bindings, []
+        return out
+
+    def take_doubts(self) -> list[BindingDoubt]:
+        out, self.doubts = self.doubts, []
+        return out
 
     def unclaimed_pulses(self, now: float) -> int | None:
         """People the turnstiles let in that no track has claimed (None: no pulses)."""
@@ -307,7 +398,7 @@ class GateBinder:
                 # nobody at all.
                 waiting = min(near, key=lambda w: abs(w.passed_t - pulse.ts))
                 self._waiting.remove(waiting)
-                self._bind(waiting.track_id, pulse.session, now)
+                self._bind(waiting.track_id, pulse.session, now, waiting, pulse.ts)
             elif pulse.session is not None:
                 pulse.session.missing += 1
                 pulse.session.missing_since = now

@@ -41,7 +41,13 @@ from walkout.events import Event, format_timestamp, make_event
 from walkout.ids import new_ulid
 from walkout.store import Rect
 from walkout_edge.perception.appearance import Appearance
-from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
+from walkout_edge.perception.gates import (
+    Binding,
+    GateBinder,
+    GateEvent,
+    MemberJoined,
+    SessionOpened,
+)
 from walkout_edge.perception.reach import ReachCandidate, ReachParams, ReachScorer
 from walkout_edge.perception.sources import CameraFrame, LoadCellReadings, Reading
 from walkout_edge.perception.tracking import AmbiguityReport, IdentityCheck, Track
@@ -96,16 +102,29 @@ class TrackLog:
     Rows are held for `lag_s` before being written, so that an identity swap decided when
     two people separate also corrects the positions written during their encounter.
     `checks`, if given, gets one CSV row per candidate of each shelf change: the identity
-    check behind its `same_person_probability` (what `benchmarks.identity_fit` fits on).
+    check behind its `same_person_probability` (what `benchmarks.identity_fit` fits on);
+    `bindings` one per track bound by a turnstile pulse (what `benchmarks.binding_fit`
+    checks the gate's doubts with).
     """
 
     CHECKS_HEADER = "event_id,track_id,t_start,t_end,similarity,doubts,same_person_probability\n"
 
-    def __init__(self, out: IO[str], lag_s: float = 120.0, checks: IO[str] | None = None) -> None:
+    BINDINGS_HEADER = "track_id,session_id,born_t,passed_t,pulse_ts,t\n"
+
+    def __init__(
+        self,
+        out: IO[str],
+        lag_s: float = 120.0,
+        checks: IO[str] | None = None,
+        bindings: IO[str] | None = None,
+    ) -> None:
         self._out = out
         self._checks = checks
+        self._bindings = bindings
         if checks is not None:
             checks.write(self.CHECKS_HEADER)
+        if bindings is not None:
+            bindings.write(self.BINDINGS_HEADER)
         self._lag_s = lag_s
         self._rows: list[tuple[float, str, float, float]] = []
         # Whether the rows held are in time order (steps come in order, except live
@@ -144,12 +163,20 @@ class TrackLog:
                 f"{check.doubts},{check.same_person_probability:.4f}\n"
             )
 
+    def bound(self, b: Binding) -> None:
+        if self._bindings is not None:
+            self._bindings.write(
+                f"{b.track_id},{b.session_id},{b.born_t:.3f},{b.passed_t:.3f},"
+                f"{b.pulse_ts:.3f},{b.t:.3f}\n"
+            )
+
     def close(self) -> None:
         self._write(self._rows)
         self._rows = []
         self._out.close()
-        if self._checks is not None:
-            self._checks.close()
+        for side in (self._checks, self._bindings):
+            if side is not None:
+                side.close()
 
     def _write(self, rows: list[tuple[float, str, float, float]]) -> None:
         self._out.write("".join(f"{t:.3f},{tid},{x:.3f},{y:.3f}\n" for t, tid, x, y in rows))
@@ -228,6 +255,8 @@ class PerceptionPipeline:
         # session -> (time of its latest exit, birth looks of its tracks that left)
         self._left_looks: dict[str, tuple[float, list[Appearance]]] = {}
         self.track_log = track_log
+        # track -> the gate's largest doubt that it is of its session (a BindingDoubt)
+        self._bound_doubt: dict[str, float] = {}
         self.now: float | None = None
         self.unknown_cells: set[str] = set()
         self.emitted: dict[str, int] = {}
@@ -351,6 +380,7 @@ class PerceptionPipeline:
             self.binder.on_track_born(
                 track.track_id, track.born_t, at_entry, t, self._at_turnstile_t(track, t)
             )
+        self._gate_doubts()
         for report in tracker.take_ambiguities():
             if report.swapped and self.track_log is not None:
                 first, second = report.track_ids
@@ -362,6 +392,28 @@ class PerceptionPipeline:
         for decision in self.binder.poll(t):
             self._emit_gate_decision(decision)
         self._release_shelf(final=False)
+
+    def _gate_doubts(self) -> None:
+        """Emit the gate's doubts about who is whose as `track.ambiguity` (a track bound
+        by the pulse another took may be that one's session from its start: the cloud
+        mixes their identities as for any swap), and log the bindings."""
+        for binding in self.binder.take_bindings():
+            if self.track_log is not None:
+                self.track_log.bound(binding)
+        for doubt in self.binder.take_doubts():
+            for track_id in doubt.track_ids:
+                known = self._bound_doubt.get(track_id, 0.0)
+                self._bound_doubt[track_id] = max(known, doubt.swap_probability)
+            self._emit_ambiguity(
+                AmbiguityReport(
+                    doubt.track_ids,
+                    doubt.t_start,
+                    doubt.t_end,
+                    round(doubt.swap_probability, 3),
+                    False,
+                ),
+                doubt.t_end,
+            )
 
     def _at_turnstile_t(self, track: Track, t: float) -> float:
         """When a track confirmed at `t` passed the turnstile, which its pulse says.
@@ -418,6 +470,11 @@ class PerceptionPipeline:
         tracker = self.vision.tracker
         session_id = self.binder.session_of.get(track.track_id)
         same = tracker.same_person_probability(track, self._group_looks(track, session_id))
+        doubt = self._bound_doubt.pop(track.track_id, 0.0)
+        if same is not None:
+            # Looking like the person it was born on says nothing of whether that person
+            # was of its session, which the gate may have doubted.
+            same *= 1.0 - doubt
         if session_id is not None:
             self._remember_left(session_id, track, ts)
         tracker.mark_exited(track.track_id)
@@ -649,7 +706,9 @@ def open_track_log(path: Path | None) -> TrackLog | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     return TrackLog(
-        path.open("w", encoding="utf-8"), checks=checks_path(path).open("w", encoding="utf-8")
+        path.open("w", encoding="utf-8"),
+        checks=checks_path(path).open("w", encoding="utf-8"),
+        bindings=bindings_path(path).open("w", encoding="utf-8"),
     )
 
 
@@ -657,3 +716,8 @@ def checks_path(tracks: Path) -> Path:
     """Where the identity checks of the track log at `tracks` go (`x.tracks.csv` ->
     `x.tracks.identity.csv`)."""
     return tracks.with_name(tracks.stem + ".identity.csv")
+
+
+def bindings_path(tracks: Path) -> Path:
+    """Where the gate's bindings of the track log at `tracks` go (`x.tracks.bindings.csv`)."""
+    return tracks.with_name(tracks.stem + ".bindings.csv")

@@ -206,9 +206,10 @@ class TrackExitedData(WireModel):
 
     `same_person_probability`: how likely the person leaving is one who came in under the
     track's session (the one the track was born on, or another of its group), from how
-    they look at the exit against how those people looked at the gate; null when the edge
-    could not compare. A low value means the track most likely followed somebody from
-    outside the session by the end of the visit."""
+    they look at the exit against how those people looked at the gate, and from any doubt
+    the gate had about the track's binding; null when the edge could not compare. A low
+    value means the track most likely followed somebody from outside the session by the
+    end of the visit."""
 
     track_id: Identifier
     session_id: Identifier | None

@@ -229,3 +229,59 @@ def test_a_waiting_track_takes_a_later_pulse_that_fits_it() -> None:
     b.on_track_born("t", 1.0, True, 1.1, passed_t=1.05)  # no pulse yet (hub clock behind)
     b.on_gate(enter(1.3))
     assert b.session_of == {"t": "ses-1"}
+
+
+def _two_strangers(b: GateBinder, passed_a: float, passed_b: float) -> None:
+    """A scans at 0.0 and passes the turnstile at 1.0, B scans at 1.2 and passes at 1.6;
+    their tracks are reckoned to have passed at `passed_a` and `passed_b`."""
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(1.0))
+    b.on_gate(scan(1.2, "acct-b"))
+    b.on_gate(enter(1.6))
+    b.on_track_born("trk-a", passed_a, True, 2.0, passed_t=passed_a)
+    b.on_track_born("trk-b", passed_b, True, 2.1, passed_t=passed_b)
+
+
+def test_strangers_whose_passing_times_fit_each_others_pulses_too_are_doubted() -> None:
+    # Given two strangers through the turnstile 0.6 s apart, each track reckoned to have
+    # passed halfway between the two pulses (seen late, one blob at the gate)
+    b = binder()
+    _two_strangers(b, 1.25, 1.35)
+    # Then each took the pulse nearer to it, and the pair is doubted: the chance that they
+    # are the other way round, as far as the gate can tell (at most an even chance)
+    assert b.session_of == {"trk-a": "ses-1", "trk-b": "ses-2"}
+    (doubt,) = b.take_doubts()
+    assert doubt.track_ids == ("trk-a", "trk-b")
+    assert 0.1 < doubt.swap_probability < 0.5
+    assert doubt.t_start == 1.25 and doubt.t_end == 2.1
+    # And the bindings by pulse are there to be logged
+    assert [(x.track_id, x.pulse_ts) for x in b.take_bindings()] == [
+        ("trk-a", 1.0),
+        ("trk-b", 1.6),
+    ]
+
+
+def test_a_doubt_is_never_more_than_the_gates_cap() -> None:
+    b = binder(doubt_max_p=0.1)
+    _two_strangers(b, 1.25, 1.35)
+    assert [d.swap_probability for d in b.take_doubts()] == [0.1]
+
+
+def test_strangers_seen_passing_with_their_own_pulses_are_not_doubted() -> None:
+    b = binder()
+    _two_strangers(b, 1.05, 1.55)
+    assert b.session_of == {"trk-a": "ses-1", "trk-b": "ses-2"}
+    assert b.take_doubts() == []
+
+
+def test_a_group_under_one_scan_is_never_doubted_among_itself() -> None:
+    # Given two members of one group passing as close together as the doubted strangers
+    b = binder()
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(1.0))
+    b.on_gate(enter(1.6))
+    b.on_track_born("trk-a", 1.25, True, 2.0, passed_t=1.25)
+    b.on_track_born("trk-b", 1.35, True, 2.1, passed_t=1.35)
+    # Then whichever is whom, the same cart pays: nothing to doubt
+    assert set(b.session_of.values()) == {"ses-1"}
+    assert b.take_doubts() == []

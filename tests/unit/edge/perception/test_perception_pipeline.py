@@ -393,3 +393,36 @@ def test_each_candidate_says_how_likely_its_track_was_on_its_sessions_person(
     assert rows[0].startswith("event_id,track_id,t_start,t_end,similarity,doubts,")
     assert sorted(row.split(",")[1] for row in rows[1:]) == ["trk-a", "trk-b"]
     assert all(row.split(",")[0] == shelf.event_id for row in rows[1:])
+
+
+def test_a_doubt_of_the_gate_is_an_ambiguity_and_lowers_the_exits_word() -> None:
+    from walkout_edge.perception.gates import BindingDoubt  # noqa: PLC0415
+
+    # Given two strangers' tracks, each looking at the exit as it did at the gate
+    red, blue = _look(3), _look(40)
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    tracker = pipe.vision.tracker
+    tracks = {}
+    for track_id, look in (("trk-a", red), ("trk-b", blue)):
+        track = _standing(track_id, 1.5, 2.0, T0 + 10, look)
+        track.identity = look  # type: ignore[attr-defined]
+        tracker.tracks[track_id] = track  # type: ignore[attr-defined]
+        tracker._live[track_id] = track  # type: ignore[attr-defined]
+        tracks[track_id] = track
+    pipe.binder.session_of.update({"trk-a": "ses-a", "trk-b": "ses-b"})
+    # When the gate doubted (0.4) which of the two pulses each took
+    pipe.binder.doubts.append(BindingDoubt(("trk-a", "trk-b"), T0 + 1.0, T0 + 2.0, 0.4))
+    pipe._gate_doubts()
+    # Then the cloud hears it as an ambiguity of the two from the earlier one's start
+    (amb,) = [e for e in sink.events if e.type == "track.ambiguity"]
+    assert amb.data.track_ids == ["trk-a", "trk-b"]
+    assert amb.data.swap_probability == 0.4
+    assert amb.data.t_start.timestamp() == pytest.approx(T0 + 1.0, abs=1e-3)
+    assert amb.data.t_end.timestamp() == pytest.approx(T0 + 2.0, abs=1e-3)
+    # And at the exit, looking like the person it was born on counts for 60 % only
+    pipe._exit(tracks["trk-a"], "exit-1", T0 + 10)  # type: ignore[arg-type]
+    (exited,) = [e for e in sink.events if e.type == "track.exited"]
+    looks_alone = tracker.same_person_probability(tracks["trk-a"])  # type: ignore[arg-type]
+    assert looks_alone is not None and looks_alone > 0.9
+    assert exited.data.same_person_probability == pytest.approx(0.6 * looks_alone, abs=1e-3)
