@@ -11,6 +11,7 @@ from attribution_support import LANES, PRODUCTS, shelf_event_factory, small_defi
 from walkout.attribution import DEFAULT_PARAMS, Floor, ShelfContext, attribute
 from walkout.attribution.engine import unlisted_shares
 from walkout.attribution.identity import Ambiguity, bound_later, identities
+from walkout.attribution.record import Attribution
 from walkout.ingest.lifecycle import is_ready, people_present, stale_devices
 
 T0 = datetime(2026, 11, 25, 18, 0, 0, tzinfo=UTC)
@@ -93,16 +94,22 @@ def test_a_track_that_joined_after_the_scan_is_trusted_less() -> None:
     assert s2 is not None and s2.factor < 0.95
 
 
+def _clear_pick_by_t1(
+    same_person: dict[str, float] | None = None, ambiguities: tuple[Ambiguity, ...] = ()
+) -> Attribution:
+    """A clear pick by s1's track t1 with s2 also in the store, as the cloud attributes it
+    given the edge's check of t1 (`same_person`) and the ambiguities reported."""
+    event = shelf_event_factory()(
+        "L1", -PRODUCTS[LANES["L1"]][0], [("t1", "s1", 0.95, 0.3)], same_person=same_person
+    )
+    context = ShelfContext(present={"s1": 1, "s2": 1}, ambiguities=ambiguities)
+    return attribute(event, Floor.of(small_definition()), context)
+
+
 def test_a_track_the_edge_finds_on_somebody_else_charges_its_session_less() -> None:
-    # Given a clear pick by s1's track, s2 also in the store
-    floor = Floor.of(small_definition())
-    make = shelf_event_factory()
-    grams = -PRODUCTS[LANES["L1"]][0]
-    context = ShelfContext(present={"s1": 1, "s2": 1})
-    plain = attribute(make("L1", grams, [("t1", "s1", 0.95, 0.3)]), floor, context)
+    plain = _clear_pick_by_t1()
     # When the edge's look check says the track was most likely on somebody else then
-    event = make("L1", grams, [("t1", "s1", 0.95, 0.3)], same_person={"t1": 0.2})
-    doubted = attribute(event, floor, context)
+    doubted = _clear_pick_by_t1({"t1": 0.2})
     # Then s1 is still the one named, but only as likely as the check, and the rest is
     # somebody the candidates do not name (so the change goes to review)
     assert doubted.decision.session_id == "s1" == plain.decision.session_id
@@ -115,32 +122,21 @@ def test_a_track_the_edge_finds_on_somebody_else_charges_its_session_less() -> N
 
 
 def test_a_check_that_does_not_say_somebody_else_changes_nothing() -> None:
-    floor = Floor.of(small_definition())
-    make = shelf_event_factory()
-    grams = -PRODUCTS[LANES["L1"]][0]
-    context = ShelfContext(present={"s1": 1, "s2": 1})
-    plain = attribute(make("L1", grams, [("t1", "s1", 0.95, 0.3)]), floor, context)
+    plain = _clear_pick_by_t1()
     alarm = DEFAULT_PARAMS.same_person_alarm
     # A check at the alarm level or above, or none at all, leaves the attribution as it was
     for same in ({"t1": alarm}, {"t1": 0.97}, None):
-        checked = attribute(
-            make("L1", grams, [("t1", "s1", 0.95, 0.3)], same_person=same), floor, context
-        )
+        checked = _clear_pick_by_t1(same)
         assert checked.probability == pytest.approx(plain.probability)
         assert not any("the edge gives" in r for r in checked.reasons)
 
 
 def test_a_check_caps_only_the_own_session_not_a_swap_already_reported() -> None:
     # Given t1 (s1) reported swapped with t2 (s2) with probability 0.7: t1 is s2's person
-    amb = Ambiguity("01AMB", at(1), at(2), "t1", "t2", 0.7, "s1", "s2")
-    floor = Floor.of(small_definition())
-    make = shelf_event_factory()
-    grams = -PRODUCTS[LANES["L1"]][0]
-    context = ShelfContext(present={"s1": 1, "s2": 1}, ambiguities=[amb])
+    amb = (Ambiguity("01AMB", at(1), at(2), "t1", "t2", 0.7, "s1", "s2"),)
     # When the edge's check gives 0.4 that t1 is still on s1's person (above s1's 0.3)
-    event = make("L1", grams, [("t1", "s1", 0.95, 0.3)], same_person={"t1": 0.4})
-    checked = attribute(event, floor, context)
-    plain = attribute(make("L1", grams, [("t1", "s1", 0.95, 0.3)]), floor, context)
+    checked = _clear_pick_by_t1({"t1": 0.4}, amb)
+    plain = _clear_pick_by_t1(None, amb)
     # Then nothing moves: the check only ever lowers the own session's share
     assert checked.decision.session_id == "s2" == plain.decision.session_id
     assert checked.probability == pytest.approx(plain.probability)
