@@ -314,6 +314,8 @@ class PerceptionPipeline:
         if self.now is not None:
             for decision in self.binder.flush(self.now):
                 self._emit_gate_decision(decision)
+            # Flushing may bind waiting tracks to expiring pulses: their doubts go out too.
+            self._gate_doubts()
         return {k: n - before.get(k, 0) for k, n in self.emitted.items() if n > before.get(k, 0)}
 
     def finish(self) -> dict[str, int]:

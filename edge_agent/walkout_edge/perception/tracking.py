@@ -102,7 +102,10 @@ class TrackerParams:
     at_change_a: float = -1.617
     at_change_b: float = 12.898
     at_change_c: float = -0.748
-    looks_kept_s: float = 20.0  # timed looks kept per track (a change is emitted within that)
+    # Timed looks kept per track: a shelf change is emitted up to about 13 s after its end
+    # (held while an encounter near it is open), and its check looks from 1 s before its
+    # start; a reach of several seconds still fits.
+    looks_kept_s: float = 30.0
     # An exited track is forgotten once its last point is this old: shelf events look back
     # seconds, not minutes, and a store open all day must not keep every visitor's path.
     forget_exited_s: float = 120.0

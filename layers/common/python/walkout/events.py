@@ -222,8 +222,8 @@ class Candidate(WireModel):
 
     `same_person_probability`: how likely the person the track followed during the change
     is one who came in under its session, from how they looked then against how those
-    people looked at the gate and the doubts the edge reported about the track by then;
-    null when the edge could not compare (or the track has no session)."""
+    people looked at the gate and the encounters the tracker reported for the track by
+    then; null when the edge could not compare (or the track has no session)."""
 
     track_id: Identifier
     session_id: Identifier | None
