@@ -177,7 +177,9 @@ class GateBinder:
                 # late one that waited for a pulse to fit it.
                 waiting = min(fits, key=lambda w: abs(w.passed_t - event.ts))
                 self._waiting.remove(waiting)
-                self._bind(waiting.track_id, pulse.session, event.ts, waiting, pulse.ts)
+                self._bind_by_pulse(
+                    waiting.track_id, waiting.born_t, waiting.passed_t, pulse, event.ts
+                )
             else:
                 self._pulses.append(pulse)
         elif event.kind == "exit":
@@ -218,9 +220,7 @@ class GateBinder:
             if pulse is None:
                 self._waiting.append(_Waiting(track_id, now, born_t, passed))
                 return
-            self._bind(
-                track_id, pulse.session, now, _Waiting(track_id, now, born_t, passed), pulse.ts
-            )
+            self._bind_by_pulse(track_id, born_t, passed, pulse, now)
             return
         elif at_entry:
             session = self._session_for_pulse(born_t, None)
@@ -248,20 +248,20 @@ class GateBinder:
         self._pulses.remove(pulse)
         return pulse
 
-    def _bind(
-        self,
-        track_id: str,
-        session: _Session | None,
-        now: float,
-        passed: _Waiting | None = None,
-        pulse_ts: float | None = None,
+    def _bind_by_pulse(
+        self, track_id: str, born_t: float, passed_t: float, pulse: _Pulse, now: float
     ) -> None:
+        """Bind a track to the session of the pulse it took, weighing the binding against
+        the recent ones (`_weigh`)."""
+        if pulse.session is not None:
+            binding = Binding(track_id, pulse.session.session_id, born_t, passed_t, pulse.ts, now)
+            self._weigh(binding)
+            self.bindings.append(binding)
+        self._bind(track_id, pulse.session, now)
+
+    def _bind(self, track_id: str, session: _Session | None, now: float) -> None:
         if session is None:
             return
-        if passed is not None and pulse_ts is not None:
-            self._weigh(
-                Binding(track_id, session.session_id, passed.born_t, passed.passed_t, pulse_ts, now)
-            )
         session.members.append(track_id)
         self.session_of[track_id] = session.session_id
         if session.first_bound_t is None:
@@ -291,7 +291,6 @@ class GateBinder:
                     BindingDoubt((old.track_id, new.track_id), start, max(start, new.t), doubt)
                 )
         self._recent.append(new)
-        self.bindings.append(new)
 
     # --- outputs -------------------------------------------------------------------------
 
@@ -398,7 +397,7 @@ class GateBinder:
                 # nobody at all.
                 waiting = min(near, key=lambda w: abs(w.passed_t - pulse.ts))
                 self._waiting.remove(waiting)
-                self._bind(waiting.track_id, pulse.session, now, waiting, pulse.ts)
+                self._bind_by_pulse(waiting.track_id, waiting.born_t, waiting.passed_t, pulse, now)
             elif pulse.session is not None:
                 pulse.session.missing += 1
                 pulse.session.missing_since = now

@@ -35,6 +35,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -43,6 +44,7 @@ from walkout.store import Rect
 from walkout_edge.perception.appearance import Appearance, similarity
 
 BIG = 1e6
+_T = TypeVar("_T")
 IDENTITY_LOOKS = 15  # looks averaged into a track's identity look, at most
 _EYE2 = np.eye(2)
 _EYE4 = np.eye(4)
@@ -751,6 +753,19 @@ def _birth_similarity(
     return float(max(similarity(look, mean) for look in (track.identity, *group) if look.valid))
 
 
+def _exchange_tails(
+    a: deque[_T], b: deque[_T], since: float, time_of: Callable[[_T], float]
+) -> None:
+    """Exchange the items of two time-ordered deques from `since` on, in place (each keeps
+    its own `maxlen`)."""
+    tail_a = [item for item in a if time_of(item) >= since]
+    tail_b = [item for item in b if time_of(item) >= since]
+    for items, new_tail in ((a, tail_b), (b, tail_a)):
+        keep = [item for item in items if time_of(item) < since]
+        items.clear()
+        items.extend(keep + new_tail)
+
+
 def _likelihood(sim: float) -> float:
     """How likely two looks of one person are this similar (vs two different people)."""
     return math.exp(6.0 * (sim - 1.0)) + 1e-3
@@ -765,17 +780,8 @@ def _swap_identity(a: Track, b: Track, since: float) -> None:
     a.p, b.p = b.p, a.p
     a.last_seen_t, b.last_seen_t = b.last_seen_t, a.last_seen_t
     a.recent_looks, b.recent_looks = b.recent_looks, a.recent_looks
-    kept_a = [item for item in a.timed_looks if item[0] < since]
-    kept_b = [item for item in b.timed_looks if item[0] < since]
-    moved_a = [item for item in a.timed_looks if item[0] >= since]
-    moved_b = [item for item in b.timed_looks if item[0] >= since]
-    a.timed_looks, b.timed_looks = deque(kept_a + moved_b), deque(kept_b + moved_a)
-    tail_a = [pt for pt in a.history if pt.t >= since]
-    tail_b = [pt for pt in b.history if pt.t >= since]
-    for tr, new_tail in ((a, tail_b), (b, tail_a)):
-        keep = [pt for pt in tr.history if pt.t < since]
-        tr.history.clear()
-        tr.history.extend(keep + new_tail)
+    _exchange_tails(a.timed_looks, b.timed_looks, since, lambda item: item[0])
+    _exchange_tails(a.history, b.history, since, lambda pt: pt.t)
     # Each history now mixes both: both take the union of the bounds.
     a.history_from_t = b.history_from_t = min(a.history_from_t, b.history_from_t)
     a.history_to_t = b.history_to_t = max(a.history_to_t, b.history_to_t)
