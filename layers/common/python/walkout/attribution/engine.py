@@ -48,6 +48,7 @@ from walkout.attribution.who import (
     UNLISTED,
     CandidateShare,
     actor_distribution,
+    checked_identities,
     session_distribution,
 )
 from walkout.events import Candidate, ShelfChanged
@@ -165,7 +166,8 @@ def _solve(
             track: _only_open(identity, context.open_sessions) for track, identity in ids.items()
         }
     shares, absent = actor_distribution(data.candidates, params)
-    p_who = session_distribution(shares, absent, ids, params, context.joined, bound=base)
+    checked = checked_identities(ids, shares, base, params.same_person_alarm)
+    p_who = session_distribution(shares, absent, checked, params, context.joined)
     linked = _linked(
         base,
         shares,
@@ -174,9 +176,7 @@ def _solve(
         before=data.t_end,
         params=params,
     )
-    reasons.extend(
-        _who_reasons(data.candidates, shares, absent, ids, relevant, alarm=params.same_person_alarm)
-    )
+    reasons.extend(_who_reasons(data.candidates, shares, absent, ids, relevant, checked=checked))
 
     # --- what, joined with who
     weighted: list[_Weighted] = []
@@ -501,7 +501,7 @@ def _who_reasons(
     ids: Mapping[str, Mapping[str | None, float]],
     ambiguities: Sequence[Ambiguity],
     *,
-    alarm: float,
+    checked: Mapping[str, Mapping[str | None, float]],
 ) -> list[str]:
     if not shares:
         return ["who: no candidate was reaching here; nobody can be charged"]
@@ -519,11 +519,9 @@ def _who_reasons(
             f" at {c.distance_m:.2f} m -> P(actor) {share.probability:.3f};"
             f" identity: {identity}"
         )
-        own = ids[track].get(c.session_id, 0.0) if c.session_id is not None else 0.0
-        check = share.same_person
-        if check is not None and check < alarm and own > check:
+        if checked[track] != ids[track]:
             out.append(
-                f"who: the edge gives {check:.2f} that track {track} was on"
+                f"who: the edge gives {share.same_person:.2f} that track {track} was on"
                 f" one of {c.session_id}'s people then (by their looks); the rest of its"
                 " share is somebody the candidates do not name"
             )

@@ -51,7 +51,7 @@ class AttributionParams(Model):
     # session's birth looks, and the doubts it reported: `same_person_probability`) caps
     # the track's own session share only when it says the track more likely followed
     # somebody else: above this, it is not used (on the busy recordings every track was
-    # on its own person while the check, fitted mostly on the stadium crowd, gave 0.94 on
+    # on its own person while the check, fitted mostly on the stadium crowd, gave 0.95 on
     # average, so a cap everywhere sent most of their sessions to review).
     same_person_alarm: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.5
     # Reach scores are clipped into [clip, 1 - clip] before the logs.

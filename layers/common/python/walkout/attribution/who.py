@@ -96,15 +96,29 @@ def actor_distribution(
     return shares, absent / total
 
 
-def checked_identity(identity: Identity, own: str | None, same_person: float | None) -> Identity:
-    """A track's identity with its own session's share capped by the edge's check of the
-    track (`same_person`); the rest of that share goes to a session nobody can name."""
-    share = identity.get(own, 0.0) if own is not None else 0.0
-    if same_person is None or share <= same_person:
-        return identity
-    out = dict(identity)
-    out[own] = same_person
-    out[UNLISTED] = out.get(UNLISTED, 0.0) + share - same_person
+def checked_identities(
+    identities: Mapping[str, Identity],
+    shares: Sequence[CandidateShare],
+    bound: Mapping[str, str | None],
+    alarm: float,
+) -> dict[str, Identity]:
+    """The identities with the edge's checks applied: where a candidate's check is below
+    `alarm` (its track more likely followed somebody else), its own session's share
+    (`bound`) is capped at the check, the rest going to a session nobody can name. A share
+    already at or below the check is left as it is; so is every unchecked identity."""
+    out = dict(identities)
+    for share in shares:
+        check, own = share.same_person, bound.get(share.track_id)
+        if check is None or check >= alarm or own is None:
+            continue
+        identity = identities[share.track_id]
+        excess = identity.get(own, 0.0) - check
+        if excess > 0:
+            out[share.track_id] = {
+                **identity,
+                own: check,
+                UNLISTED: identity.get(UNLISTED, 0.0) + excess,
+            }
     return out
 
 
@@ -114,12 +128,9 @@ def session_distribution(
     identities: Mapping[str, Identity],
     params: AttributionParams,
     joined: Collection[str] = (),
-    *,
-    bound: Mapping[str, str | None] | None = None,
 ) -> dict[str | None, float]:
     """P(session = S) from the actor distribution and each track's identity (keys: session
-    ids, None for no session, `UNLISTED` for an unnamed one); `bound`: each track's own
-    session, which its `same_person` check is about (no check applied without it)."""
+    ids, None for no session, `UNLISTED` for an unnamed one)."""
     out: dict[str | None, float] = {}
     if absent > 0:
         out[None] = absent * params.unlisted_unbound_share
@@ -130,11 +141,7 @@ def session_distribution(
             if share.track_id in joined
             else params.binding_error_rate
         )
-        identity = identities[share.track_id]
-        check = share.same_person
-        if bound is not None and check is not None and check < params.same_person_alarm:
-            identity = checked_identity(identity, bound.get(share.track_id), check)
-        for session, p in identity.items():
+        for session, p in identities[share.track_id].items():
             mass = share.probability * p
             if session is not None and session != UNLISTED and wrong > 0:
                 out[UNLISTED] = out.get(UNLISTED, 0.0) + mass * wrong
