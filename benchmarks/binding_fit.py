@@ -27,15 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from walkout_cli.eval import (
-    BIRTH_ROWS,
-    BIRTH_WINDOW_S,
-    _nearest_person,
-    load_events,
-    load_tracks,
-    load_truth,
-    truth_frames,
-)
+from walkout_cli.eval import birth_people, edge_sessions, load_events, load_tracks, load_truth
 from walkout_edge.perception.pipeline import bindings_path
 from walkout_edge.perception.replay_cli import default_tracks_path
 
@@ -59,30 +51,16 @@ def judged(recording: Path, events_path: Path) -> list[Judged]:
     truth = load_truth(recording)
     events = load_events(events_path)
     tracks_path = default_tracks_path(events_path)
-    account_session = {s["account_ref"]: s["session_id"] for s in truth["sessions"]}
-    edge_session = {
-        e.data.session_id: account_session[e.data.account_ref]
-        for e in events
-        if e.type == "session.entered" and e.data.account_ref in account_session
-    }
+    edge_session = edge_sessions(truth, events)
     person_session = {p["person_id"]: p["session_id"] for p in truth["people"]}
-    start = float(truth.get("start_ts", 0.0))
-    dt = float(truth.get("trajectory_dt_s", 0.1))
-    frames = truth_frames(truth)
-    first: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for ts, tid, x, y in sorted(load_tracks(tracks_path)):
-        rows = first[tid]
-        if not rows or (len(rows) < BIRTH_ROWS and ts <= rows[0][0] + BIRTH_WINDOW_S):
-            rows.append((ts, x, y))
+    born_on = birth_people(truth, load_tracks(tracks_path))
     out = []
     with bindings_path(tracks_path).open(encoding="utf-8", newline="") as f:
         for rec in csv.DictReader(f):
             session = edge_session.get(rec["session_id"])
             if session is None:
                 continue
-            rows = first.get(rec["track_id"], [])
-            seen = [frames.get(round((ts - start) / dt), []) for ts, _, _ in rows]
-            person = _nearest_person(rows, seen)
+            person = born_on.get(rec["track_id"])
             out.append(
                 Judged(
                     rec["track_id"],

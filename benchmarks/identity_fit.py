@@ -36,13 +36,11 @@ from scipy.optimize import minimize
 
 from walkout.events import ShelfChanged
 from walkout_cli.eval import (
-    BIRTH_ROWS,
-    BIRTH_WINDOW_S,
-    GATE_M,
+    TruthPositions,
+    birth_people,
     load_events,
     load_tracks,
     load_truth,
-    truth_frames,
 )
 from walkout_edge.perception.pipeline import IDENTITY_MARGIN_S, checks_path
 from walkout_edge.perception.replay_cli import default_tracks_path
@@ -54,7 +52,6 @@ class Row:
     similarity: float
     doubts: int
     right: bool  # on the person it was born on, or one of their session
-    billed_right: bool  # on a person of the session it is bound to
 
 
 def judged_rows(recording: Path, events_path: Path) -> tuple[list[Row], int]:
@@ -62,39 +59,33 @@ def judged_rows(recording: Path, events_path: Path) -> tuple[list[Row], int]:
     truth = load_truth(recording)
     events = load_events(events_path)
     tracks_path = default_tracks_path(events_path)
-    account_session = {s["account_ref"]: s["session_id"] for s in truth["sessions"]}
-    edge_session: dict[str, str] = {}
-    bound: dict[tuple[str, str], str | None] = {}
-    for e in events:
-        if e.type == "session.entered" and e.data.account_ref in account_session:
-            edge_session[e.data.session_id] = account_session[e.data.account_ref]
-        elif isinstance(e, ShelfChanged):
-            for c in e.data.candidates:
-                bound[(e.event_id, c.track_id)] = c.session_id
+    bound = {
+        (e.event_id, c.track_id): c.session_id
+        for e in events
+        if isinstance(e, ShelfChanged)
+        for c in e.data.candidates
+    }
     person_session = {p["person_id"]: p["session_id"] for p in truth["people"]}
-    start = float(truth.get("start_ts", 0.0))
-    dt = float(truth.get("trajectory_dt_s", 0.1))
-    frames = truth_frames(truth)
+    track_rows = load_tracks(tracks_path)
+    where = TruthPositions.of(truth)
+    born_on = birth_people(truth, track_rows)
     positions: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for ts, tid, x, y in load_tracks(tracks_path):
+    for ts, tid, x, y in sorted(track_rows):
         positions[tid].append((ts, x, y))
-    for rows in positions.values():
-        rows.sort()
-    born_on: dict[str, str | None] = {}
-    for tid, rows in positions.items():
-        first = [r for r in rows if r[0] <= rows[0][0] + BIRTH_WINDOW_S][:BIRTH_ROWS]
-        born_on[tid] = _nearest(first, frames, start, dt)
     out: list[Row] = []
     unjudged = 0
     with checks_path(tracks_path).open(encoding="utf-8", newline="") as f:
         for rec in csv.DictReader(f):
-            session = bound.get((rec["event_id"], rec["track_id"]))
             t0 = float(rec["t_start"]) + IDENTITY_MARGIN_S
             t1 = float(rec["t_end"]) - IDENTITY_MARGIN_S
             rows = [r for r in positions.get(rec["track_id"], []) if t0 <= r[0] <= t1]
-            person = _nearest(rows, frames, start, dt)
+            person = where.nearest(rows)
             birth = born_on.get(rec["track_id"])
-            if person is None or birth is None or session is None:
+            if (
+                person is None
+                or birth is None
+                or bound.get((rec["event_id"], rec["track_id"])) is None
+            ):
                 unjudged += 1
                 continue
             out.append(
@@ -102,32 +93,9 @@ def judged_rows(recording: Path, events_path: Path) -> tuple[list[Row], int]:
                     float(rec["similarity"]),
                     int(rec["doubts"]),
                     person_session[person] == person_session[birth],
-                    session in edge_session and person_session[person] == edge_session[session],
                 )
             )
     return out, unjudged
-
-
-def _nearest(
-    rows: list[tuple[float, float, float]],
-    frames: dict[int, list[tuple[str, float, float]]],
-    start: float,
-    dt: float,
-) -> str | None:
-    """The true person nearest on average to `rows`, present at each, within the gate."""
-    if not rows:
-        return None
-    total: dict[str, float] = defaultdict(float)
-    seen: dict[str, int] = defaultdict(int)
-    for ts, x, y in rows:
-        for pid, px, py in frames.get(round((ts - start) / dt), []):
-            total[pid] += math.hypot(px - x, py - y)
-            seen[pid] += 1
-    mean = {pid: total[pid] / len(rows) for pid in total if seen[pid] == len(rows)}
-    if not mean:
-        return None
-    pid = min(mean, key=lambda k: (mean[k], k))
-    return pid if mean[pid] <= GATE_M else None
 
 
 def features(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:

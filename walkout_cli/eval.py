@@ -35,6 +35,7 @@ import csv
 import json
 import math
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -290,15 +291,8 @@ def evaluate(
     else:
         result["tracking"] = None
 
-    account_session = {s["account_ref"]: s["session_id"] for s in truth["sessions"]}
-    edge_session: dict[str, str] = {}
-    entered = 0
-    for e in events:
-        if e.type == "session.entered":
-            entered += 1
-            true_sid = account_session.get(e.data.account_ref)
-            if true_sid is not None:
-                edge_session[e.data.session_id] = true_sid
+    edge_session = edge_sessions(truth, events)
+    entered = sum(1 for e in events if e.type == "session.entered")
 
     actor_ok = session_ok = 0
     right_margins: list[float] = []
@@ -364,21 +358,11 @@ def bound_at_birth(
     track_rows: list[tuple[float, str, float, float]],
 ) -> dict[str, int]:
     """Bound tracks judged by the person each followed when born (module docstring)."""
-    first: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for ts, tid, x, y in sorted(track_rows):
-        if tid not in bound:
-            continue
-        rows = first[tid]
-        if not rows or (len(rows) < BIRTH_ROWS and ts <= rows[0][0] + BIRTH_WINDOW_S):
-            rows.append((ts, x, y))
-    start = float(truth.get("start_ts", 0.0))
-    dt = float(truth.get("trajectory_dt_s", 0.1))
-    frames = truth_frames(truth)
+    born_on = birth_people(truth, track_rows, bound)
     person_session = {p["person_id"]: p["session_id"] for p in truth["people"]}
     out = {"tracks": len(bound), "right": 0, "wrong": 0, "unjudged": 0}
     for tid, session_id in bound.items():
-        seen = [frames.get(round((ts - start) / dt), []) for ts, _, _ in first.get(tid, [])]
-        person = _nearest_person(first.get(tid, []), seen)
+        person = born_on.get(tid)
         if person is None:
             out["unjudged"] += 1
         elif edge_session.get(session_id) == person_session[person]:
@@ -386,6 +370,56 @@ def bound_at_birth(
         else:
             out["wrong"] += 1
     return out
+
+
+def edge_sessions(truth: dict[str, Any], events: list[Any]) -> dict[str, str]:
+    """Each session the edge opened, as the truth's session of the same scan (account_ref)."""
+    account_session = {s["account_ref"]: s["session_id"] for s in truth["sessions"]}
+    return {
+        e.data.session_id: account_session[e.data.account_ref]
+        for e in events
+        if e.type == "session.entered" and e.data.account_ref in account_session
+    }
+
+
+def birth_people(
+    truth: dict[str, Any],
+    track_rows: list[tuple[float, str, float, float]],
+    tracks: Collection[str] | None = None,
+) -> dict[str, str | None]:
+    """The person each track (of `tracks`, default all) followed when it was born: the
+    nearest on average to its first second of positions (at most `BIRTH_ROWS`)."""
+    first: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for ts, tid, x, y in sorted(track_rows):
+        if tracks is not None and tid not in tracks:
+            continue
+        rows = first[tid]
+        if not rows or (len(rows) < BIRTH_ROWS and ts <= rows[0][0] + BIRTH_WINDOW_S):
+            rows.append((ts, x, y))
+    where = TruthPositions.of(truth)
+    return {tid: where.nearest(rows) for tid, rows in first.items()}
+
+
+@dataclass(frozen=True)
+class TruthPositions:
+    """The truth's positions by camera tick, for judging a track's rows."""
+
+    frames: dict[int, list[tuple[str, float, float]]]
+    start: float
+    dt: float
+
+    @classmethod
+    def of(cls, truth: dict[str, Any]) -> TruthPositions:
+        return cls(
+            truth_frames(truth),
+            float(truth.get("start_ts", 0.0)),
+            float(truth.get("trajectory_dt_s", 0.1)),
+        )
+
+    def nearest(self, rows: list[tuple[float, float, float]]) -> str | None:
+        """The person nearest on average to `rows` (`(ts, x, y)`), see `_nearest_person`."""
+        seen = [self.frames.get(round((ts - self.start) / self.dt), []) for ts, _, _ in rows]
+        return _nearest_person(rows, seen)
 
 
 def _nearest_person(
