@@ -5,9 +5,9 @@
 `walkout-edge replay --recording REC --out EVENTS` logs every track the gate bound by a
 turnstile pulse (`EVENTS.tracks.bindings.csv`: when the track is reckoned to have passed
 the turnstile, and the pulse it took). Each binding is judged as `walkout eval
-perception`'s `gates.bound_at_birth` judges it: right when the person the track followed
-in its first second is of the session it was bound to (sessions matched by the scan's
-account_ref). Printed for each recording:
+perception`'s `gates.bound_after_entry` judges it: right when the person the track followed
+from 1.5 s after its birth, about when the gate bound it, is of the session it was bound
+to (sessions matched by the scan's account_ref). Printed for each recording:
 
 - how far the passing time was from the pulse taken, for right and wrong bindings (the
   spread of the right ones is what `GateBinder.passing_sigma_s` stands for);
@@ -27,7 +27,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from walkout_cli.eval import birth_people, edge_sessions, load_events, load_tracks, load_truth
+from walkout_cli.eval import (
+    SETTLED_AFTER_S,
+    birth_people,
+    edge_sessions,
+    load_events,
+    load_tracks,
+    load_truth,
+)
 from walkout_edge.perception.pipeline import bindings_path
 from walkout_edge.perception.replay_cli import default_tracks_path
 
@@ -38,7 +45,7 @@ REPORT_MIN_P = 0.03
 class Judged:
     track_id: str
     session: str  # the truth's session id of the edge session it was bound to
-    person_session: str | None  # the truth's session of the person it was born on
+    person_session: str | None  # the truth's session of the person it followed when bound
     passed_t: float
     pulse_ts: float
 
@@ -53,7 +60,7 @@ def judged(recording: Path, events_path: Path) -> list[Judged]:
     tracks_path = default_tracks_path(events_path)
     edge_session = edge_sessions(truth, events)
     person_session = {p["person_id"]: p["session_id"] for p in truth["people"]}
-    born_on = birth_people(truth, load_tracks(tracks_path))
+    born_on = birth_people(truth, load_tracks(tracks_path), after_s=SETTLED_AFTER_S)
     out = []
     with bindings_path(tracks_path).open(encoding="utf-8", newline="") as f:
         for rec in csv.DictReader(f):

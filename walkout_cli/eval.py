@@ -22,6 +22,11 @@
   the gate. A binding is made when a track is born at the entry, so this is the gate's own
   error, apart from the swaps the IDF1 assignment behind `people_bound_to_their_session`
   mixes in.
+- `gates.bound_after_entry`: the same, judged by the person the track followed from
+  `SETTLED_AFTER_S` after its birth (for one second): the gate binds an entry track a
+  second after it was confirmed, by where it stands then, and in a queue a track born on
+  one person is often on the one behind by then. That person is the one whose receipt the
+  track's session will pay for.
 - also: `session_top1_accuracy` (top candidate's session is the true session, via the scan's
   account_ref), margins of right and wrong top candidates, ambiguity events.
 
@@ -50,6 +55,9 @@ GATE_M = 0.5
 # A binding is judged on the track's first second of positions, at most this many of them.
 BIRTH_WINDOW_S = 1.0
 BIRTH_ROWS = 8
+# `gates.bound_after_entry` judges a binding on the track's positions from this long after
+# its birth (`PipelineParams.entry_settle_s` after its confirmation, a few frames later).
+SETTLED_AFTER_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -341,6 +349,9 @@ def evaluate(
         "bound_at_birth": None
         if track_rows is None
         else bound_at_birth(truth, bound, edge_session, track_rows),
+        "bound_after_entry": None
+        if track_rows is None
+        else bound_at_birth(truth, bound, edge_session, track_rows, SETTLED_AFTER_S),
         "tracks_exited": sum(1 for e in events if e.type == "track.exited"),
     }
     result["ambiguity"] = {
@@ -356,9 +367,11 @@ def bound_at_birth(
     bound: dict[str, str],
     edge_session: dict[str, str],
     track_rows: list[tuple[float, str, float, float]],
+    after_s: float = 0.0,
 ) -> dict[str, int]:
-    """Bound tracks judged by the person each followed when born (module docstring)."""
-    born_on = birth_people(truth, track_rows, bound)
+    """Bound tracks judged by the person each followed when born, or from `after_s` after
+    its birth (module docstring)."""
+    born_on = birth_people(truth, track_rows, bound, after_s)
     person_session = {p["person_id"]: p["session_id"] for p in truth["people"]}
     out = {"tracks": len(bound), "right": 0, "wrong": 0, "unjudged": 0}
     for tid, session_id in bound.items():
@@ -386,12 +399,17 @@ def birth_people(
     truth: dict[str, Any],
     track_rows: list[tuple[float, str, float, float]],
     tracks: Collection[str] | None = None,
+    after_s: float = 0.0,
 ) -> dict[str, str | None]:
     """The person each track (of `tracks`, default all) followed when it was born: the
-    nearest on average to its first second of positions (at most `BIRTH_ROWS`)."""
+    nearest on average to its first second of positions (at most `BIRTH_ROWS`); or to the
+    second from `after_s` after its first position."""
+    born: dict[str, float] = {}
     first: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for ts, tid, x, y in sorted(track_rows):
         if tracks is not None and tid not in tracks:
+            continue
+        if ts < born.setdefault(tid, ts) + after_s:
             continue
         rows = first[tid]
         if not rows or (len(rows) < BIRTH_ROWS and ts <= rows[0][0] + BIRTH_WINDOW_S):
@@ -491,15 +509,19 @@ def print_table(name: str, result: dict[str, Any]) -> None:
             f"{result['gates']['people_bound_to_their_session']} of {result['gates']['people']}",
         ),
     ]
-    births = result["gates"].get("bound_at_birth")
-    if births is not None:
-        rows.append(
-            (
-                "bound tracks, judged at birth",
-                f"{births['right']} right, {births['wrong']} wrong, {births['unjudged']} unjudged"
-                f" (of {births['tracks']})",
+    for key, label in (
+        ("bound_at_birth", "bound tracks, judged at birth"),
+        ("bound_after_entry", f"bound tracks, judged {SETTLED_AFTER_S:g} s after birth"),
+    ):
+        judged = result["gates"].get(key)
+        if judged is not None:
+            rows.append(
+                (
+                    label,
+                    f"{judged['right']} right, {judged['wrong']} wrong, "
+                    f"{judged['unjudged']} unjudged (of {judged['tracks']})",
+                )
             )
-        )
     width = max(len(k) for k, _ in rows)
     print(f"perception on {name}")
     for k, v in rows:

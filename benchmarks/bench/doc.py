@@ -83,7 +83,7 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
             f"Edge perception: {fmt(gates.get('people_bound_to_their_session'))} of "
             f"{fmt(gates.get('people'))} people bound to their own session (a track's person"
             " by the IDF1 assignment);"
-            + birth_line(gates.get("bound_at_birth"))
+            + birth_line(gates.get("bound_at_birth"), gates.get("bound_after_entry"))
             + f" session top-1 of shelf changes {fmt(perception.get('session_top1_accuracy'))}; "
             f"{fmt((perception.get('ambiguity') or {}).get('events'))} track ambiguities "
             "reported.",
@@ -133,16 +133,22 @@ def scenario_section(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def birth_line(births: Mapping[str, Any] | None) -> str:
-    """The gates' bindings judged at each track's birth (`walkout eval perception`), or
-    nothing for a run without them."""
+def birth_line(births: Mapping[str, Any] | None, settled: Mapping[str, Any] | None = None) -> str:
+    """The gates' bindings judged at each track's birth and once past the entry (`walkout
+    eval perception`), or nothing for a run without them."""
     if not births:
         return ""
-    return (
+    line = (
         f" of {fmt(births['tracks'])} tracks the gates bound, {fmt(births['right'])} went to"
         f" the session of the person they followed when born and {fmt(births['wrong'])} to"
-        f" another ({fmt(births['unjudged'])} with nobody near);"
+        f" another ({fmt(births['unjudged'])} with nobody near)"
     )
+    if settled:
+        line += (
+            f"; judged by the person they followed 1.5 s after birth, {fmt(settled['right'])}"
+            f" right and {fmt(settled['wrong'])} wrong"
+        )
+    return line + ";"
 
 
 def receipt_errors_line(errors: Mapping[str, Any]) -> str:

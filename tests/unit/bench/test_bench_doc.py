@@ -84,6 +84,7 @@ def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_targ
             "people": 1348,
             "people_bound_to_their_session": 326,
             "bound_at_birth": {"tracks": 1300, "right": 1090, "wrong": 200, "unjudged": 10},
+            "bound_after_entry": {"tracks": 1300, "right": 1150, "wrong": 120, "unjudged": 30},
         },
         "session_top1_accuracy": 0.19,
         "ambiguity": {"events": 6215},
@@ -100,7 +101,8 @@ def test_an_unfinished_run_is_marked_as_such_with_its_wall_time_against_the_targ
     assert "326 of 1,348 people bound to their own session" in text
     assert (
         "of 1,300 tracks the gates bound, 1,090 went to the session of the person they"
-        " followed when born and 200 to another (10 with nobody near);" in text
+        " followed when born and 200 to another (10 with nobody near); judged by the person"
+        " they followed 1.5 s after birth, 1,150 right and 120 wrong;" in text
     )
 
 

@@ -144,8 +144,12 @@ def test_a_binding_is_judged_by_the_person_the_track_followed_when_born() -> Non
     # Then the binding of trk-a is right (its first second was on p1, whatever came later),
     # trk-b's is wrong, trk-c cannot be judged
     assert gates["bound_at_birth"] == {"tracks": 3, "right": 1, "wrong": 1, "unjudged": 1}
+    # And judged once past the entry (from 1.5 s after birth), trk-a is on p2 by then: wrong
+    assert gates["bound_after_entry"] == {"tracks": 3, "right": 0, "wrong": 2, "unjudged": 1}
 
 
 def test_without_tracks_bindings_are_not_judged() -> None:
     events = [entered(0, "e1", "acct-1", "trk-a")]
-    assert evaluate(truth(), events, None)["gates"]["bound_at_birth"] is None
+    gates = evaluate(truth(), events, None)["gates"]
+    assert gates["bound_at_birth"] is None
+    assert gates["bound_after_entry"] is None

@@ -426,3 +426,54 @@ def test_a_doubt_of_the_gate_is_an_ambiguity_and_lowers_the_exits_word() -> None
     looks_alone = tracker.same_person_probability(tracks["trk-a"])  # type: ignore[arg-type]
     assert looks_alone is not None and looks_alone > 0.9
     assert exited.data.same_person_probability == pytest.approx(0.6 * looks_alone, abs=1e-3)
+
+
+def test_an_entry_track_takes_the_pulse_of_whom_it_follows_a_second_after_confirmation() -> None:
+    # Given two strangers through the turnstile 0.6 s apart, the gate's centre at (1.0, 0.4)
+    from walkout_edge.perception.tracking import Track  # noqa: PLC0415
+
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    for ts, kind, account in (
+        (T0, "scan", "acct-ahead"),
+        (T0 + 0.5, "enter", None),
+        (T0 + 0.6, "scan", "acct-behind"),
+        (T0 + 1.1, "enter", None),
+    ):
+        pipe.feed(GateEvent(ts, "entry-1", kind, account))
+
+    def track(track_id: str, born: float, x: float, y: float) -> Track:
+        return Track(
+            track_id=track_id,
+            born_t=born,
+            x=np.array([x, y, 0.0, 0.0]),
+            p=np.eye(4),
+            appearance=Appearance(),
+            last_seen_t=born,
+            confirmed=True,
+        )
+
+    def step(t: float, *births: Track) -> None:
+        pipe.vision.tracker.births.extend(births)
+        pipe.vision.last_step_t = t
+        pipe._after_step()
+
+    # When trk-1 is confirmed at the turnstile as the one ahead passes (1.2 s) ...
+    first = track("trk-1", T0 + 0.5, 1.0, 0.4)
+    step(T0 + 0.6, first)
+    # ... and slides onto the one behind, while trk-2 is born on the one ahead further in
+    second = track("trk-2", T0 + 0.8, 1.0, 0.9)
+    step(T0 + 1.0, second)
+    assert pipe.binder.session_of == {}  # nothing bound before they settle
+    first.x[:2] = (1.0, 0.9)  # a second later: 0.5 m past the gate, 0.5 s after its pulse
+    second.x[:2] = (1.0, 1.5)  # 1.1 m past it, ~1.1 s after the first pulse
+    step(T0 + 1.6)
+    step(T0 + 2.0)
+    pipe.feed(LoadCellReadings(T0 + 4.5, ()))
+    pipe.flush()
+
+    # Then each is bound to the session of the person it stands on a second later
+    sessions = {
+        e.data.account_ref: e.data.track_ids for e in sink.events if e.type == "session.entered"
+    }
+    assert sessions == {"acct-ahead": ["trk-2"], "acct-behind": ["trk-1"]}
