@@ -436,7 +436,7 @@ class PerceptionPipeline:
 
     def _births_allowed(self, now: float) -> int | None:
         """People let in that no track has claimed: a settling track will claim one."""
-        unclaimed = self.binder.unclaimed_pulses(now)
+        unclaimed: int | None = self.binder.unclaimed_pulses(now)
         if unclaimed is None:
             return None
         return max(0, unclaimed - len(self._settling))
