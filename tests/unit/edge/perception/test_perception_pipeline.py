@@ -477,3 +477,47 @@ def test_an_entry_track_takes_the_pulse_of_whom_it_follows_a_second_after_confir
         e.data.account_ref: e.data.track_ids for e in sink.events if e.type == "session.entered"
     }
     assert sessions == {"acct-ahead": ["trk-2"], "acct-behind": ["trk-1"]}
+
+
+def test_a_missing_member_goes_to_a_track_that_walks_not_to_one_that_stands_still() -> None:
+    # Given a scan and a pulse nobody at the gate claimed (a member the cameras missed)
+    from walkout_edge.perception.tracking import Track  # noqa: PLC0415
+
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    pipe.feed(GateEvent(T0, "entry-1", "scan", "acct-1"))
+    pipe.feed(GateEvent(T0 + 0.5, "entry-1", "enter", None))
+
+    def inside(track_id: str, t: float) -> Track:
+        return Track(
+            track_id=track_id,
+            born_t=t,
+            x=np.array([2.0, 3.0, 0.0, 0.0]),
+            p=np.eye(4),
+            appearance=Appearance(),
+            last_seen_t=t,
+            confirmed=True,
+            from_entry=False,
+        )
+
+    def step(t: float, *births: Track) -> None:
+        pipe.vision.tracker.births.extend(births)
+        pipe.vision.last_step_t = t
+        pipe._after_step()
+
+    # When, once the pulse has expired, two tracks are born inside the store: a ghost that
+    # stands where it was born, and a person who walks on 1.2 m
+    step(T0 + 5.0)
+    ghost, person = inside("trk-ghost", T0 + 6.0), inside("trk-person", T0 + 6.0)
+    step(T0 + 6.0, ghost, person)
+    person.x[:2] = (2.0, 3.6)
+    step(T0 + 7.0)
+    assert pipe.binder.session_of == {}  # neither has walked a metre yet
+    person.x[:2] = (2.0, 4.2)
+    step(T0 + 8.0)
+    step(T0 + 11.0)
+
+    # Then the session is the walker's; the ghost stays unbound
+    (entered,) = [e for e in sink.events if e.type == "session.entered"]
+    assert entered.data.track_ids == ["trk-person"]
+    assert "trk-ghost" not in pipe.binder.session_of
