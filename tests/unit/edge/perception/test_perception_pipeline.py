@@ -521,3 +521,29 @@ def test_a_missing_member_goes_to_a_track_that_walks_not_to_one_that_stands_stil
     (entered,) = [e for e in sink.events if e.type == "session.entered"]
     assert entered.data.track_ids == ["trk-person"]
     assert "trk-ghost" not in pipe.binder.session_of
+
+
+def test_a_doubt_made_while_flushing_is_sent() -> None:
+    # Given two scans and their pulses 0.6 s apart; trk-1, reckoned to pass at +1.3 s, took
+    # the second pulse; trk-2, reckoned at +1.25 s, fits neither closely enough and waits
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    for ts, kind, account in (
+        (T0, "scan", "acct-a"),
+        (T0 + 0.5, "scan", "acct-b"),
+        (T0 + 0.6, "enter", None),
+        (T0 + 1.2, "enter", None),
+    ):
+        pipe.feed(GateEvent(ts, "entry-1", kind, account))
+    pipe.binder.on_track_born("trk-1", T0 + 0.3, True, T0 + 1.4, T0 + 1.3)
+    pipe.binder.on_track_born("trk-2", T0 + 0.4, True, T0 + 1.4, T0 + 1.25)
+    pipe._gate_doubts()
+    assert pipe.binder.session_of.keys() == {"trk-1"}
+    # When the daemon stops 5 s in: the first pulse expires, and trk-2 takes it
+    pipe.feed(LoadCellReadings(T0 + 5.0, ()))
+    pipe.flush()
+    # Then the gate's doubt that the two are the other way round reaches the cloud
+    assert pipe.binder.session_of.keys() == {"trk-1", "trk-2"}
+    (amb,) = [e for e in sink.events if e.type == "track.ambiguity"]
+    assert set(amb.data.track_ids) == {"trk-1", "trk-2"}
+    assert amb.data.swap_probability == pytest.approx(0.32, abs=0.01)
