@@ -69,6 +69,11 @@ MAX_UNDECIDED_HOLD_S = 12.0
 EXIT_PULSE_WAIT_S = 2.5
 EXIT_VANISH_S = 1.5
 LOST_EXIT_S = 2.0
+# When the turnstiles have let out as many people as they let in for this long, every
+# session's track still in the store is a ghost (a track left on a shadow or a moved item,
+# which keeps it from fading into the background): it is made to leave, so that its session
+# closes (an open session holds the receipts waiting for the answers of those in the store).
+EMPTY_STORE_S = 5.0
 # How fast a person walks on from the turnstile (from standing, so slower than a walk): a
 # track confirmed d metres past the gate was at the turnstile about d / this seconds before.
 ENTRY_WALK_M_S = 1.0
@@ -265,6 +270,9 @@ class PerceptionPipeline:
         self._pending_shelf: list[_PendingShelf] = []
         self._pending_exits: list[GateEvent] = []
         self._exited: set[str] = set()
+        # People inside by the turnstiles' pulses (enter - exit), and since when none.
+        self._people_in = 0
+        self._empty_since: float | None = None
         # session -> (time of its latest exit, birth looks of its tracks that left)
         self._left_looks: dict[str, tuple[float, list[Appearance]]] = {}
         self.track_log = track_log
@@ -299,7 +307,10 @@ class PerceptionPipeline:
         else:
             self._advance(reading.ts)
             self.binder.on_gate(reading)
-            if reading.kind == "exit":
+            if reading.kind == "enter":
+                self._people_in += 1
+            elif reading.kind == "exit":
+                self._people_in -= 1
                 self._pending_exits.append(reading)
 
     def flush(self) -> dict[str, int]:
@@ -539,6 +550,27 @@ class PerceptionPipeline:
                     self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g])
                 )
                 self._exit(track, gate_id, track.last_seen_t)
+        self._empty_store(t)
+
+    def _empty_store(self, t: float) -> None:
+        """Make every bound track leave once the turnstiles say nobody is inside
+        (`EMPTY_STORE_S`)."""
+        counted = self.binder.pulses_seen and self.binder.exit_pulses_seen
+        if not counted or self._people_in > 0 or self._pending_exits:
+            self._empty_since = None
+            return
+        if self._empty_since is None:
+            self._empty_since = t
+        if t - self._empty_since < EMPTY_STORE_S or not self._exit_gates:
+            return
+        session_of = self.binder.session_of
+        for track in self.vision.tracker.active():
+            if track.track_id in self._exited or track.track_id not in session_of:
+                continue
+            gate_id = min(
+                self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g])
+            )
+            self._exit(track, gate_id, t)
 
     def _exit(self, track: Track, gate_id: str, ts: float) -> None:
         if track.track_id in self._settling:  # in and out at once: bound as it leaves

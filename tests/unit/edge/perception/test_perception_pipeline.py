@@ -547,3 +547,33 @@ def test_a_doubt_made_while_flushing_is_sent() -> None:
     (amb,) = [e for e in sink.events if e.type == "track.ambiguity"]
     assert set(amb.data.track_ids) == {"trk-1", "trk-2"}
     assert amb.data.swap_probability == pytest.approx(0.32, abs=0.01)
+
+
+@pytest.mark.parametrize("still_inside", [0, 1])
+def test_a_sessions_track_left_in_an_empty_store_is_made_to_leave(still_inside: int) -> None:
+    # Given a session's track standing in the store, bound by its turnstile pulse
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    pipe.feed(GateEvent(T0, "entry-1", "scan", "acct-1"))
+    for _ in range(1 + still_inside):
+        pipe.feed(GateEvent(T0 + 0.5, "entry-1", "enter", None))
+    pipe.binder.on_track_born("trk-a", T0 + 0.4, True, T0 + 1.0, T0 + 0.5)
+    track = _standing("trk-a", 2.0, 3.0, T0 + 30, _look(3))
+    tracker = pipe.vision.tracker
+    tracker.tracks["trk-a"] = track  # type: ignore[attr-defined]
+    tracker._live["trk-a"] = track  # type: ignore[attr-defined]
+    # When the exit turnstile lets somebody out whom the cameras did not see leave
+    pipe.feed(GateEvent(T0 + 10.0, "exit-1", "exit", None))
+    for t in (T0 + 11.0, T0 + 13.0, T0 + 16.0, T0 + 19.0):
+        pipe.vision.last_step_t = t
+        pipe._after_step()
+    # Then, the store empty by the pulses for 5 s, the track leaves (its session closes);
+    # with somebody still inside by the pulses, it stays
+    exits = [e for e in sink.events if e.type == "track.exited"]
+    if still_inside:
+        assert exits == []
+    else:
+        (left,) = exits
+        assert left.data.track_id == "trk-a"
+        assert left.data.session_id == pipe.binder.session_of["trk-a"]
+        assert left.ts.timestamp() == pytest.approx(T0 + 19.0, abs=1e-3)
