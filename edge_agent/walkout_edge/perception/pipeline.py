@@ -546,10 +546,7 @@ class PerceptionPipeline:
         wait = EXIT_VANISH_S + (EXIT_PULSE_WAIT_S if self.binder.exit_pulses_seen else 0.0)
         for track in tracker.exit_candidates(t):
             if track.track_id not in self._exited and t - track.last_seen_t > wait:
-                gate_id = min(
-                    self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g])
-                )
-                self._exit(track, gate_id, track.last_seen_t)
+                self._exit(track, self._nearest_exit(track), track.last_seen_t)
         self._empty_store(t)
 
     def _empty_store(self, t: float) -> None:
@@ -567,10 +564,10 @@ class PerceptionPipeline:
         for track in self.vision.tracker.active():
             if track.track_id in self._exited or track.track_id not in session_of:
                 continue
-            gate_id = min(
-                self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g])
-            )
-            self._exit(track, gate_id, t)
+            self._exit(track, self._nearest_exit(track), t)
+
+    def _nearest_exit(self, track: Track) -> str:
+        return min(self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g]))
 
     def _exit(self, track: Track, gate_id: str, ts: float) -> None:
         if track.track_id in self._settling:  # in and out at once: bound as it leaves

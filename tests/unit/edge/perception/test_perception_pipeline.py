@@ -17,6 +17,7 @@ from walkout_edge.perception.appearance import BINS, Appearance
 from walkout_edge.perception.gates import GateEvent
 from walkout_edge.perception.pipeline import PerceptionPipeline
 from walkout_edge.perception.sources import LoadCellReadings
+from walkout_edge.perception.tracking import Track
 from walkout_edge.sinks import EvidenceImage
 
 T0 = 1_795_608_000.0
@@ -75,6 +76,33 @@ def definition() -> StoreDefinition:
         catalog=Catalog(currency="EUR", products=[], tax_classes=[]),
         planogram=Planogram(entries=[]),
     )
+
+
+def _gate(pipe: PerceptionPipeline, *events: tuple[float, str, str | None]) -> None:
+    """Feed gate events `(ts, kind, account_ref)` of entry-1."""
+    for ts, kind, account in events:
+        pipe.feed(GateEvent(ts, "entry-1", kind, account))
+
+
+def _confirmed(track_id: str, born: float, x: float, y: float, from_entry: bool = True) -> Track:
+    """A track confirmed at (x, y) when first seen."""
+    return Track(
+        track_id=track_id,
+        born_t=born,
+        x=np.array([x, y, 0.0, 0.0]),
+        p=np.eye(4),
+        appearance=Appearance(),
+        last_seen_t=born,
+        confirmed=True,
+        from_entry=from_entry,
+    )
+
+
+def _step(pipe: PerceptionPipeline, t: float, *births: Track) -> None:
+    """A time step of the cameras at `t` in which `births` were confirmed."""
+    pipe.vision.tracker.births.extend(births)
+    pipe.vision.last_step_t = t
+    pipe._after_step()
 
 
 def test_a_pick_on_a_load_cell_becomes_one_valid_shelf_event() -> None:
@@ -137,29 +165,20 @@ def test_seq_comes_from_the_given_counter() -> None:
 
 def test_a_track_seen_late_takes_the_pulse_of_when_it_passed_the_turnstile() -> None:
     # Given two scans and two turnstile pulses 0.6 s apart (a queue at the gate)
-    from walkout_edge.perception.tracking import Track  # noqa: PLC0415
-
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
-    for ts, kind, account in (
+    _gate(
+        pipe,
         (T0, "scan", "acct-first"),
         (T0 + 0.5, "enter", None),
         (T0 + 0.6, "scan", "acct-second"),
         (T0 + 1.1, "enter", None),
-    ):
-        pipe.feed(GateEvent(ts, "entry-1", kind, account))
+    )
     # When the first person is first seen only at the second pulse (merged with the one
     # behind until then) and confirmed 1 m past the turnstile (the gate's centre) at 1.35 s
     first_seen = T0 + 1.1
-    track = Track(
-        track_id="trk-1",
-        born_t=first_seen,
-        x=np.array([1.0, 1.4, 0.0, 0.0]),
-        p=np.eye(4),
-        appearance=Appearance(),
-        last_seen_t=T0 + 1.35,
-        confirmed=True,
-    )
+    track = _confirmed("trk-1", first_seen, 1.0, 1.4)
+    track.last_seen_t = T0 + 1.35
     pipe.vision.tracker.births.append(track)
     pipe.vision.last_step_t = T0 + 1.35
     pipe._after_step()
@@ -183,7 +202,7 @@ def _standing(track_id: str, x: float, y: float, until: float, look: object) -> 
     """A confirmed track that stood at (x, y) from T0 to `until`, seen every 0.1 s."""
     from collections import deque  # noqa: PLC0415
 
-    from walkout_edge.perception.tracking import Track, TrackPoint  # noqa: PLC0415
+    from walkout_edge.perception.tracking import TrackPoint  # noqa: PLC0415
 
     track = Track(
         track_id=track_id,
@@ -430,45 +449,26 @@ def test_a_doubt_of_the_gate_is_an_ambiguity_and_lowers_the_exits_word() -> None
 
 def test_an_entry_track_takes_the_pulse_of_whom_it_follows_a_second_after_confirmation() -> None:
     # Given two strangers through the turnstile 0.6 s apart, the gate's centre at (1.0, 0.4)
-    from walkout_edge.perception.tracking import Track  # noqa: PLC0415
-
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
-    for ts, kind, account in (
+    _gate(
+        pipe,
         (T0, "scan", "acct-ahead"),
         (T0 + 0.5, "enter", None),
         (T0 + 0.6, "scan", "acct-behind"),
         (T0 + 1.1, "enter", None),
-    ):
-        pipe.feed(GateEvent(ts, "entry-1", kind, account))
-
-    def track(track_id: str, born: float, x: float, y: float) -> Track:
-        return Track(
-            track_id=track_id,
-            born_t=born,
-            x=np.array([x, y, 0.0, 0.0]),
-            p=np.eye(4),
-            appearance=Appearance(),
-            last_seen_t=born,
-            confirmed=True,
-        )
-
-    def step(t: float, *births: Track) -> None:
-        pipe.vision.tracker.births.extend(births)
-        pipe.vision.last_step_t = t
-        pipe._after_step()
-
-    # When trk-1 is confirmed at the turnstile as the one ahead passes (1.2 s) ...
-    first = track("trk-1", T0 + 0.5, 1.0, 0.4)
-    step(T0 + 0.6, first)
+    )
+    # When trk-1 is confirmed at the turnstile as the one ahead passes ...
+    first = _confirmed("trk-1", T0 + 0.5, 1.0, 0.4)
+    _step(pipe, T0 + 0.6, first)
     # ... and slides onto the one behind, while trk-2 is born on the one ahead further in
-    second = track("trk-2", T0 + 0.8, 1.0, 0.9)
-    step(T0 + 1.0, second)
+    second = _confirmed("trk-2", T0 + 0.8, 1.0, 0.9)
+    _step(pipe, T0 + 1.0, second)
     assert pipe.binder.session_of == {}  # nothing bound before they settle
     first.x[:2] = (1.0, 0.9)  # a second later: 0.5 m past the gate, 0.5 s after its pulse
     second.x[:2] = (1.0, 1.5)  # 1.1 m past it, ~1.1 s after the first pulse
-    step(T0 + 1.6)
-    step(T0 + 2.0)
+    _step(pipe, T0 + 1.6)
+    _step(pipe, T0 + 2.0)
     pipe.feed(LoadCellReadings(T0 + 4.5, ()))
     pipe.flush()
 
@@ -481,41 +481,22 @@ def test_an_entry_track_takes_the_pulse_of_whom_it_follows_a_second_after_confir
 
 def test_a_missing_member_goes_to_a_track_that_walks_not_to_one_that_stands_still() -> None:
     # Given a scan and a pulse nobody at the gate claimed (a member the cameras missed)
-    from walkout_edge.perception.tracking import Track  # noqa: PLC0415
-
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
-    pipe.feed(GateEvent(T0, "entry-1", "scan", "acct-1"))
-    pipe.feed(GateEvent(T0 + 0.5, "entry-1", "enter", None))
-
-    def inside(track_id: str, t: float) -> Track:
-        return Track(
-            track_id=track_id,
-            born_t=t,
-            x=np.array([2.0, 3.0, 0.0, 0.0]),
-            p=np.eye(4),
-            appearance=Appearance(),
-            last_seen_t=t,
-            confirmed=True,
-            from_entry=False,
-        )
-
-    def step(t: float, *births: Track) -> None:
-        pipe.vision.tracker.births.extend(births)
-        pipe.vision.last_step_t = t
-        pipe._after_step()
+    _gate(pipe, (T0, "scan", "acct-1"), (T0 + 0.5, "enter", None))
 
     # When, once the pulse has expired, two tracks are born inside the store: a ghost that
     # stands where it was born, and a person who walks on 1.2 m
-    step(T0 + 5.0)
-    ghost, person = inside("trk-ghost", T0 + 6.0), inside("trk-person", T0 + 6.0)
-    step(T0 + 6.0, ghost, person)
+    _step(pipe, T0 + 5.0)
+    ghost = _confirmed("trk-ghost", T0 + 6.0, 2.0, 3.0, from_entry=False)
+    person = _confirmed("trk-person", T0 + 6.0, 2.0, 3.0, from_entry=False)
+    _step(pipe, T0 + 6.0, ghost, person)
     person.x[:2] = (2.0, 3.6)
-    step(T0 + 7.0)
+    _step(pipe, T0 + 7.0)
     assert pipe.binder.session_of == {}  # neither has walked a metre yet
     person.x[:2] = (2.0, 4.2)
-    step(T0 + 8.0)
-    step(T0 + 11.0)
+    _step(pipe, T0 + 8.0)
+    _step(pipe, T0 + 11.0)
 
     # Then the session is the walker's; the ghost stays unbound
     (entered,) = [e for e in sink.events if e.type == "session.entered"]
@@ -528,13 +509,13 @@ def test_a_doubt_made_while_flushing_is_sent() -> None:
     # the second pulse; trk-2, reckoned at +1.25 s, fits neither closely enough and waits
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
-    for ts, kind, account in (
+    _gate(
+        pipe,
         (T0, "scan", "acct-a"),
         (T0 + 0.5, "scan", "acct-b"),
         (T0 + 0.6, "enter", None),
         (T0 + 1.2, "enter", None),
-    ):
-        pipe.feed(GateEvent(ts, "entry-1", kind, account))
+    )
     pipe.binder.on_track_born("trk-1", T0 + 0.3, True, T0 + 1.4, T0 + 1.3)
     pipe.binder.on_track_born("trk-2", T0 + 0.4, True, T0 + 1.4, T0 + 1.25)
     pipe._gate_doubts()
