@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench.report import SECTION8_KEYS, fmt, lookup
+from walkout_cli.eval import SETTLED_AFTER_S
 
 # Issue 9: stadium-rush (over 1,000 sessions) end to end in under 15 minutes on this machine.
 WALL_TARGET_S = {"stadium-rush": 900.0}
@@ -145,7 +146,8 @@ def birth_line(births: Mapping[str, Any] | None, settled: Mapping[str, Any] | No
     )
     if settled:
         line += (
-            f"; judged by the person they followed 1.5 s after birth, {fmt(settled['right'])}"
+            f"; judged by the person they followed {SETTLED_AFTER_S:g} s after birth,"
+            f" {fmt(settled['right'])}"
             f" right and {fmt(settled['wrong'])} wrong"
         )
     return line + ";"

@@ -84,6 +84,17 @@ def _gate(pipe: PerceptionPipeline, *events: tuple[float, str, str | None]) -> N
         pipe.feed(GateEvent(ts, "entry-1", kind, account))
 
 
+def _queue(pipe: PerceptionPipeline, first: str, second: str) -> None:
+    """Two scans 0.6 s apart, each followed 0.5 s later by its turnstile pulse."""
+    _gate(
+        pipe,
+        (T0, "scan", first),
+        (T0 + 0.5, "enter", None),
+        (T0 + 0.6, "scan", second),
+        (T0 + 1.1, "enter", None),
+    )
+
+
 def _confirmed(track_id: str, born: float, x: float, y: float, from_entry: bool = True) -> Track:
     """A track confirmed at (x, y) when first seen."""
     return Track(
@@ -167,13 +178,7 @@ def test_a_track_seen_late_takes_the_pulse_of_when_it_passed_the_turnstile() -> 
     # Given two scans and two turnstile pulses 0.6 s apart (a queue at the gate)
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
-    _gate(
-        pipe,
-        (T0, "scan", "acct-first"),
-        (T0 + 0.5, "enter", None),
-        (T0 + 0.6, "scan", "acct-second"),
-        (T0 + 1.1, "enter", None),
-    )
+    _queue(pipe, "acct-first", "acct-second")
     # When the first person is first seen only at the second pulse (merged with the one
     # behind until then) and confirmed 1 m past the turnstile (the gate's centre) at 1.35 s
     first_seen = T0 + 1.1
@@ -451,13 +456,7 @@ def test_an_entry_track_takes_the_pulse_of_whom_it_follows_a_second_after_confir
     # Given two strangers through the turnstile 0.6 s apart, the gate's centre at (1.0, 0.4)
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
-    _gate(
-        pipe,
-        (T0, "scan", "acct-ahead"),
-        (T0 + 0.5, "enter", None),
-        (T0 + 0.6, "scan", "acct-behind"),
-        (T0 + 1.1, "enter", None),
-    )
+    _queue(pipe, "acct-ahead", "acct-behind")
     # When trk-1 is confirmed at the turnstile as the one ahead passes ...
     first = _confirmed("trk-1", T0 + 0.5, 1.0, 0.4)
     _step(pipe, T0 + 0.6, first)
