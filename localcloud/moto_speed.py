@@ -101,7 +101,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -185,6 +185,7 @@ def _saved_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[_Sa
 
 def _put_back(saved: list[_Saved]) -> None:
     for entry in reversed(saved):
+        _touched(entry.table, (entry.hash_key, entry.range_key))
         items: dict[Any, Any] = entry.table.items
         if entry.range_key is not None:
             ranged = items.setdefault(entry.hash_key, {})
@@ -508,22 +509,138 @@ def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
             return []
         stored_items = list(partition.values()) if table.range_key_attr else [partition]
         return _in_range(stored_items, scope.range_condition)
+    if scope.attribute is None:
+        return _stored_items(table)
+    # moto keeps an item when the attribute equals the value (same type and value): the
+    # items of that string value, as the table's index of the attribute holds them now.
+    bucket = _attribute_index(table, scope.attribute).items_of(scope.value)
+    return _in_range(bucket, scope.range_condition)
+
+
+def _stored_items(table: Table) -> list[Item]:
     items: list[Item] = []
+    stored: dict[Any, Any] = table.items
     for hash_set in list(stored.values()):
         if table.range_key_attr:
             items.extend(list(hash_set.values()))
         else:
             items.append(hash_set)
-    if scope.attribute is None:
-        return items
-    attribute, wanted = scope.attribute, scope.value
-    kept = []
-    for item in items:
-        found = item.attrs.get(attribute)
-        # moto keeps an item when the attribute equals the value (same type and value).
-        if found is not None and found.type == "S" and found.value == wanted:
-            kept.append(item)
-    return _in_range(kept, scope.range_condition)
+    return items
+
+
+_ItemKey = tuple[DynamoType, DynamoType | None]
+
+
+@dataclass
+class _AttributeIndex:
+    """A table's items by the string value of one attribute (an index's partition key),
+    kept up to date from the keys written since the last query (`touched`)."""
+
+    table: Table
+    attribute: str
+    buckets: dict[str, dict[_ItemKey, Item]] = field(default_factory=dict)
+    value_of: dict[_ItemKey, str] = field(default_factory=dict)
+    touched: set[_ItemKey] = field(default_factory=set)
+
+    def build(self) -> None:
+        for item in _stored_items(self.table):
+            self._place((item.hash_key, item.range_key), item)
+
+    def items_of(self, value: str | None) -> list[Item]:
+        while self.touched:
+            key = self.touched.pop()
+            old = self.value_of.pop(key, None)
+            if old is not None:
+                bucket = self.buckets[old]
+                del bucket[key]
+                if not bucket:
+                    del self.buckets[old]
+            self._place(key, _stored_item(self.table, key))
+        return list(self.buckets.get(value, {}).values()) if value is not None else []
+
+    def _place(self, key: _ItemKey, item: Item | None) -> None:
+        found = item.attrs.get(self.attribute) if item is not None else None
+        if item is not None and found is not None and found.type == "S":
+            self.buckets.setdefault(found.value, {})[key] = item
+            self.value_of[key] = found.value
+
+
+def _stored_item(table: Table, key: _ItemKey) -> Item | None:
+    hash_key, range_key = key
+    stored: dict[Any, Any] = table.items
+    if table.range_key_attr:
+        partition = stored.get(hash_key)
+        return partition.get(range_key) if partition is not None else None
+    return cast(Item | None, stored.get(hash_key))
+
+
+# The indexes `_attribute_index` built since `install()`, by table (id) and attribute; the
+# writes note the keys they touch in those of their table (`_touched`).
+_indexes: dict[int, dict[str, _AttributeIndex]] = {}
+
+
+def _attribute_index(table: Table, attribute: str) -> _AttributeIndex:
+    of_table = _indexes.setdefault(id(table), {})
+    index = of_table.get(attribute)
+    if index is None or index.table is not table:
+        index = _AttributeIndex(table, attribute)
+        index.build()
+        of_table[attribute] = index
+    return index
+
+
+def _touched(table: Table, key: _ItemKey) -> None:
+    for index in _indexes.get(id(table), {}).values():
+        if index.table is table:
+            index.touched.add(key)
+
+
+def _key_of(table: Table, attributes: Any) -> _ItemKey | None:
+    """The stored key of an item named by its key attributes (None: not a whole key)."""
+    if not isinstance(attributes, dict) or table.hash_key_attr not in attributes:
+        return None
+    if table.range_key_attr is None:
+        return (DynamoType(attributes[table.hash_key_attr]), None)
+    if table.range_key_attr not in attributes:
+        return None
+    return (
+        DynamoType(attributes[table.hash_key_attr]),
+        DynamoType(attributes[table.range_key_attr]),
+    )
+
+
+def _noting_put(put: Callable[..., Item]) -> Callable[..., Item]:
+    def apply(self: Table, *args: Any, **kwargs: Any) -> Item:
+        item = put(self, *args, **kwargs)
+        _touched(self, (item.hash_key, item.range_key))
+        return item
+
+    return apply
+
+
+def _noting_delete(delete: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(self: Table, hash_key: DynamoType, range_key: DynamoType | None = None) -> Any:
+        try:
+            return delete(self, hash_key, range_key)
+        finally:
+            _touched(self, (hash_key, range_key if self.range_key_attr else None))
+
+    return apply
+
+
+def _noting_update(update: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `UpdateItem` changes the stored item in place (or creates it)."""
+
+    def apply(self: DynamoDBBackend, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            item_key = _key_of(table, key) if table is not None else None
+            if table is not None and item_key is not None:
+                _touched(table, item_key)
+
+    return apply
 
 
 def _fix_heap_keys(component: Any, seen: set[int]) -> None:
@@ -723,13 +840,19 @@ def install() -> Callable[[], None]:
 
     patches = _Patches()
     patches.set(DynamoDBBackend, "transact_write_items", transact_write_items)
-    for name in ("put_item", "update_item", "delete_item"):
+    for name in ("put_item", "delete_item"):
         patches.set(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    patches.set(
+        DynamoDBBackend, "update_item", _serialised(_noting_update(DynamoDBBackend.update_item))
+    )
     # moto's UpdateItem handler deep-copies the stored item before the update: under the
     # lock, so no other request thread writes to that item meanwhile.
     patches.set(DynamoHandler, "update_item", _serialised(DynamoHandler.update_item))
     patches.set(Table, "__deepcopy__", _table_deepcopy)
     patches.set(Table, "all_items", _all_items)
+    _indexes.clear()
+    patches.set(Table, "put_item", _noting_put(Table.put_item))
+    patches.set(Table, "delete_item", _noting_delete(Table.delete_item))
     # Under the write lock too: moto deep-copies the matching items, which failed with
     # "dictionary changed size during iteration" (a 500) when another request thread
     # updated one of them meanwhile; a query reads the table as one write left it.

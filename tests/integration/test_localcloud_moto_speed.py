@@ -334,3 +334,103 @@ def test_a_query_waits_for_a_write_in_progress(ddb: Any) -> None:
         assert answered.is_set()
     finally:
         restore()
+
+
+def _index_pages(ddb: Any, table: str) -> list[Any]:
+    """Every page of the index queries of `_queries` on `table`, items in order."""
+    pages = []
+    for g in ("g0", "g1", "g2", "gone"):
+        params: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "g = :g",
+            "ExpressionAttributeValues": {":g": {"S": g}},
+            "Limit": 9,
+        }
+        while True:
+            page = ddb.query(**params)
+            pages.append(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return pages
+
+
+def _writes_and_index_queries(ddb: Any, table: str) -> list[Any]:
+    """A fixed mix of every kind of write, each followed by the index queries: items
+    coming into the index, moving between its partitions, leaving it, deleted, written in a
+    transaction, and a transaction cancelled after its first write was applied."""
+    rng = random.Random(11)
+    keys = [{"pk": i["pk"], "sk": i["sk"]} for i in ddb.scan(TableName=table)["Items"]]
+    keys.sort(key=lambda k: (k["pk"]["S"], k["sk"]["S"]))
+    seen = [_index_pages(ddb, table)]
+    for step in range(40):
+        key = rng.choice(keys)
+        kind = step % 6
+        if kind == 0:  # a new item, in the index or not
+            new = {"pk": {"S": f"p{step % 7}"}, "sk": {"S": f"new-{step}"}}
+            extra = {"g": {"S": f"g{step % 3}"}, "gs": {"S": "OPEN#1"}} if step % 4 else {}
+            ddb.put_item(TableName=table, Item={**new, **extra})
+            keys.append(new)
+        elif kind == 1:  # moved to another of the index's partitions (in place)
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET g = :g, gs = :s",
+                ExpressionAttributeValues={":g": {"S": "g2"}, ":s": {"S": f"READY#{step}"}},
+            )
+        elif kind == 2:  # out of the index
+            ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE g")
+        elif kind == 3:
+            ddb.delete_item(TableName=table, Key=key)
+        elif kind == 4:  # replaced by a put, in another partition of the index
+            ddb.put_item(
+                TableName=table, Item={**key, "g": {"S": "g1"}, "gs": {"S": f"OPEN#{step}"}}
+            )
+        else:  # a transaction, then one cancelled by its second condition
+            other = rng.choice([k for k in keys if k != key])
+            moved = {**key, "g": {"S": "g0"}, "gs": {"S": "x"}}
+            ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": moved}}])
+            with pytest.raises(ddb.exceptions.TransactionCanceledException):
+                ddb.transact_write_items(
+                    TransactItems=[
+                        {"Delete": {"TableName": table, "Key": key}},
+                        {
+                            "Put": {
+                                "TableName": table,
+                                "Item": {**other, "g": {"S": "g1"}, "gs": {"S": "y"}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                )
+        seen.append(_index_pages(ddb, table))
+    return seen
+
+
+def test_index_queries_follow_every_write_as_moto_does(ddb: Any) -> None:
+    # Given two copies of the table
+    copy_of = TABLE + "-copy"
+    described = ddb.describe_table(TableName=TABLE)["Table"]
+    ddb.create_table(
+        TableName=copy_of,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=described["AttributeDefinitions"],
+        KeySchema=described["KeySchema"],
+        GlobalSecondaryIndexes=[
+            {k: i[k] for k in ("IndexName", "KeySchema", "Projection")}
+            for i in described["GlobalSecondaryIndexes"]
+        ],
+    )
+    for item in ddb.scan(TableName=TABLE)["Items"]:
+        ddb.put_item(TableName=copy_of, Item=item)
+    # When the same writes, each followed by index queries, run on one without the patches
+    # and on the other with them (their index built at the first query, then kept up to
+    # date from the writes)
+    plain = _writes_and_index_queries(ddb, TABLE)
+    patched = _with_patches(lambda: _writes_and_index_queries(ddb, copy_of))
+    # Then every query found the same items in the same order, and the writes did move
+    # items into, between and out of the index's partitions (g2 holds none at first)
+    assert patched == plain
+    g2_sizes = [sum(len(p) for p in pages if p and p[0]["g"]["S"] == "g2") for pages in plain]
+    assert g2_sizes[0] == 0 and len(set(g2_sizes)) > 5
