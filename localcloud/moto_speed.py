@@ -56,9 +56,10 @@ own checks, from a map of the table's items by that attribute's value. The map i
 the first such query and kept up to date from the keys every write touched since the last
 one (`PutItem`, `UpdateItem`, which changes the stored item in place, `DeleteItem`, and a
 cancelled transaction's items put back): walking every item of the sessions table for each
-query was a quarter of the local cloud's CPU time on `stadium-rush`. The query's range key condition is applied to those candidates here too, as
-moto applies it: moto takes the size of every candidate before testing the condition, so
-each look for open review tasks sized every answered task (13-62 KB each) of the store.
+query was a quarter of the local cloud's CPU time on `stadium-rush`. The query's range
+key condition is applied to those candidates here too, as moto applies it: moto takes the
+size of every candidate before testing the condition, so each look for open review tasks
+sized every answered task (13-62 KB each) of the store.
 
 moto's `DynamoType.to_regular_json` (an item's JSON after `UpdateItem`, for instance)
 deep-copies a value and then converts its members, each of which deep-copies its own
@@ -93,7 +94,11 @@ moto's `UpdateItem` handler deep-copies the stored item before it applies the up
 meanwhile (two reviewers claiming one task), the copy failed with "dictionary changed size
 during iteration" and the caller got a 500. The handler now runs under the same lock as
 the writes; so does a table's `Query`, whose deep copy of the matching items failed the
-same way (seen in `stadium-rush` runs, where botocore's retry hid it).
+same way (seen in `stadium-rush` runs, where botocore's retry hid it). Both that copy and
+the backend's own (the item as it was, for the table's stream) are only read to answer
+`ReturnValues` other than NONE, or for a table with a stream: without either they are not
+made (the deep copies of large items, reviews and carts, were a seventh of the local
+cloud's CPU time on `stadium-rush`).
 """
 
 from __future__ import annotations
@@ -114,6 +119,8 @@ from moto import backends, settings
 from moto.core import responses as core_responses
 from moto.core.responses import ActionResult
 from moto.core.utils import method_names_from_class
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -633,18 +640,57 @@ def _noting_delete(delete: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _noting_update(update: Callable[..., Any]) -> Callable[..., Any]:
-    """moto's `UpdateItem` changes the stored item in place (or creates it)."""
+    """moto's `UpdateItem` changes the stored item in place (or creates it). Its copy of
+    the item as it was is only read for a table's stream: without one it is not made."""
 
     def apply(self: DynamoDBBackend, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        table = self.tables.get(table_name)
+        unread = getattr(_local, "unread_copy", False)
+        _local.unread_copy = table is not None and table.stream_shard is None
         try:
             return update(self, table_name, key, *args, **kwargs)
         finally:
-            table = self.tables.get(table_name)
+            _local.unread_copy = unread
             item_key = _key_of(table, key) if table is not None else None
             if table is not None and item_key is not None:
                 _touched(table, item_key)
 
     return apply
+
+
+def _update_handler(handle: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `UpdateItem` handler copies the stored item before the update, read only to
+    answer `ReturnValues` other than NONE (and the backend's copy, for a stream)."""
+
+    def apply(self: DynamoHandler) -> Any:
+        table = self.dynamodb_backend.tables.get(self.body.get("TableName"))
+        unread = getattr(_local, "unread_copy", False)
+        _local.unread_copy = (
+            self.body.get("ReturnValues", "NONE") == "NONE"
+            and table is not None
+            and table.stream_shard is None
+        )
+        try:
+            return handle(self)
+        finally:
+            _local.unread_copy = unread
+
+    return apply
+
+
+class _CopyUnlessUnread:
+    """The `copy` module as moto's DynamoDB update paths see it: `deepcopy` gives None
+    while this thread applies an update whose copy nobody will read (`_local.unread_copy`),
+    else a copy as always."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_local, "unread_copy", False):
+            return None
+        return copy.deepcopy(value, memo)
 
 
 def _fix_heap_keys(component: Any, seen: set[int]) -> None:
@@ -851,7 +897,12 @@ def install() -> Callable[[], None]:
     )
     # moto's UpdateItem handler deep-copies the stored item before the update: under the
     # lock, so no other request thread writes to that item meanwhile.
-    patches.set(DynamoHandler, "update_item", _serialised(DynamoHandler.update_item))
+    patches.set(
+        DynamoHandler, "update_item", _serialised(_update_handler(DynamoHandler.update_item))
+    )
+    # Only their update paths ever set `unread_copy` (above).
+    patches.set(dynamodb_models, "copy", _CopyUnlessUnread())
+    patches.set(dynamodb_responses, "copy", _CopyUnlessUnread())
     patches.set(Table, "__deepcopy__", _table_deepcopy)
     patches.set(Table, "all_items", _all_items)
     _indexes.clear()

@@ -251,6 +251,24 @@ def test_item_reads_and_writes_answer_as_moto_does(ddb: Any) -> None:
             )
         )
         out[-1]["Attributes"].pop("pk")
+        # and updated again, with each answer to ReturnValues (NONE: moto's copies of the
+        # item as it was are not made), then read back
+        for returned in ("NONE", "UPDATED_OLD", "ALL_OLD", "UPDATED_NEW"):
+            out.append(
+                ddb.update_item(
+                    TableName=TABLE,
+                    Key=own,
+                    UpdateExpression="SET n = n + :one, m2 = :m REMOVE b2",
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":m": {"M": {"k": {"L": [{"S": returned}]}}},
+                    },
+                    ReturnValues=returned,
+                )
+            )
+            out[-1].get("Attributes", {}).pop("pk", None)
+        out.append(ddb.get_item(TableName=TABLE, Key=own)["Item"])
+        out[-1].pop("pk")
         for response in out:
             response.pop("ResponseMetadata", None)
             for found in response.get("Responses", {}).values():
@@ -262,7 +280,9 @@ def test_item_reads_and_writes_answer_as_moto_does(ddb: Any) -> None:
     patched = _with_patches(lambda: requests("patched"))
     # Then every response is moto's own
     assert patched == plain
-    assert plain[-1]["Attributes"]["b2"] == {"B": b"\x00\xff"}
+    assert plain[12]["Attributes"]["b2"] == {"B": b"\x00\xff"}
+    assert "Attributes" not in plain[13] and plain[14]["Attributes"]["n"] == {"N": "3"}
+    assert plain[-1]["n"] == {"N": "6"}
     assert len(plain[10]["Responses"][TABLE]) == len(keys) > 20
 
 
