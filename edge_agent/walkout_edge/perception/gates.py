@@ -54,6 +54,14 @@ class SessionOpened:
     gate_id: str
     account_ref: str
     track_ids: tuple[str, ...]
+    # Those of `track_ids` that are no camera track: people the turnstile counted under the
+    # scan whom no track took (`untracked_member_id`).
+    untracked: tuple[str, ...] = ()
+
+
+def untracked_member_id(session_id: str, k: int) -> str:
+    """The id standing in for a track of the `k`-th person of a session no track took."""
+    return f"{session_id}-untracked-{k + 1}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ class _Session:
     announced: bool = False
     missing: int = 0
     missing_since: float = 0.0
+    # The pulse of its first missing member: when an untracked session came in.
+    missing_from: float | None = None
 
 
 @dataclass
@@ -317,11 +327,22 @@ class GateBinder:
         return max(0, len(self._pulses) - claimants)
 
     def earliest_unannounced_t(self) -> float | None:
-        """Time of the earliest decision still held back (a session not yet announced)."""
+        """Time of the earliest decision still held back: a session not yet announced, or
+        one nobody has taken yet that may still open untracked, as of its first pulse."""
         held = [
             s.first_bound_t
             for s in self._sessions
             if not s.announced and s.first_bound_t is not None
+        ]
+        held += [
+            p.ts
+            for p in self._pulses
+            if p.session is not None and not p.session.announced and not p.session.members
+        ]
+        held += [
+            s.missing_from
+            for s in self._sessions
+            if not s.announced and not s.members and s.missing_from is not None
         ]
         return min(held) if held else None
 
@@ -356,12 +377,43 @@ class GateBinder:
                         tuple(session.members),
                     )
                 )
+            elif self._untracked_due(session, now):
+                out.append(self._open_untracked(session))
         # Old sessions are forgotten (bounded memory); their bindings stay in session_of.
         horizon = now - 4 * max(self.scan_window_s, self.late_member_s)
         self._sessions = [
             s for s in self._sessions if s.scan_ts >= horizon or (not s.announced and s.members)
         ]
         return sorted(out, key=lambda d: d.t)
+
+    def _untracked_due(self, session: _Session, now: float) -> bool:
+        """A scan whose people the turnstile counted and no track took, once no track
+        found later inside may take them any more (`late_member_s`)."""
+        return (
+            not session.announced
+            and not session.members
+            and session.missing > 0
+            and now - session.missing_since > self.late_member_s
+        )
+
+    def _open_untracked(self, session: _Session) -> SessionOpened:
+        """The visit opens all the same, with an id for each person missing (as of their
+        first pulse): the shopper is in the store, and a reviewer may name them."""
+        members = [untracked_member_id(session.session_id, k) for k in range(session.missing)]
+        session.members = members
+        session.missing = 0
+        session.announced = True
+        for member in members:
+            self.session_of[member] = session.session_id
+        t = session.missing_from if session.missing_from is not None else session.missing_since
+        return SessionOpened(
+            t,
+            session.session_id,
+            session.gate_id,
+            session.account_ref,
+            tuple(members),
+            untracked=tuple(members),
+        )
 
     def _fits(self, born_t: float, passed_t: float, pulse_ts: float) -> bool:
         """Whether a track takes this pulse as soon as both are known: only pulses up to
@@ -401,4 +453,6 @@ class GateBinder:
             elif pulse.session is not None:
                 pulse.session.missing += 1
                 pulse.session.missing_since = now
+                if pulse.session.missing_from is None:
+                    pulse.session.missing_from = pulse.ts
         self._prune_waiting(now)

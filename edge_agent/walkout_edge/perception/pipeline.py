@@ -28,6 +28,7 @@ import bisect
 import itertools
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,6 +75,12 @@ LOST_EXIT_S = 2.0
 # which keeps it from fading into the background): it is made to leave, so that its session
 # closes (an open session holds the receipts waiting for the answers of those in the store).
 EMPTY_STORE_S = 5.0
+# A person no track took (`SessionOpened.untracked`) is taken to have left, at the latest,
+# once inside longer than this share of the visits the cameras followed today (the bound
+# tracks that left: from birth to exit), when there are at least `UNTRACKED_STAY_VISITS`.
+UNTRACKED_STAY_QUANTILE = 0.9
+UNTRACKED_STAY_VISITS = 10
+VISITS_KEPT = 500
 # How fast a person walks on from the turnstile (from standing, so slower than a walk): a
 # track confirmed d metres past the gate was at the turnstile about d / this seconds before.
 ENTRY_WALK_M_S = 1.0
@@ -270,6 +277,11 @@ class PerceptionPipeline:
         self._pending_shelf: list[_PendingShelf] = []
         self._pending_exits: list[GateEvent] = []
         self._exited: set[str] = set()
+        # The people of sessions no track took (`SessionOpened.untracked`) still inside, by
+        # their stand-in track id (their session, since when), longest inside first.
+        self._untracked: dict[str, tuple[str, float]] = {}
+        # How long the bound tracks that left today were followed, the latest first out.
+        self._visits: deque[float] = deque(maxlen=VISITS_KEPT)
         # People inside by the turnstiles' pulses (enter - exit), and since when none.
         self._people_in = 0
         self._empty_since: float | None = None
@@ -540,7 +552,12 @@ class PerceptionPipeline:
                 if lost:
                     track = min(lost, key=lambda tr: _distance_to_rect(tr.xy, area))
                     self._exit(track, pulse.gate_id, pulse.ts)
+                elif self._untracked:
+                    # Nobody the cameras follow could have made it: one of those no track
+                    # ever took (the longest inside).
+                    self._untracked_exit(next(iter(self._untracked)), pulse.gate_id, pulse.ts)
         self._pending_exits = keep
+        self._untracked_overstay(t)
         # No pulse (a gate that does not send them, or one missed): a track that vanished
         # in the exit zone has left.
         wait = EXIT_VANISH_S + (EXIT_PULSE_WAIT_S if self.binder.exit_pulses_seen else 0.0)
@@ -565,6 +582,8 @@ class PerceptionPipeline:
             if track.track_id in self._exited or track.track_id not in session_of:
                 continue
             self._exit(track, self._nearest_exit(track), t)
+        for member in list(self._untracked):
+            self._untracked_exit(member, next(iter(self._exit_gates)), t)
 
     def _nearest_exit(self, track: Track) -> str:
         return min(self._exit_gates, key=lambda g: _distance_to_rect(track.xy, self._exit_gates[g]))
@@ -583,6 +602,7 @@ class PerceptionPipeline:
             same *= 1.0 - doubt
         if session_id is not None:
             self._remember_left(session_id, track, ts)
+            self._visits.append(ts - track.born_t)
         tracker.mark_exited(track.track_id)
         self._emit(
             "track.exited",
@@ -591,6 +611,36 @@ class PerceptionPipeline:
                 "session_id": session_id,
                 "gate_id": gate_id,
                 "same_person_probability": None if same is None else round(same, 3),
+            },
+            ts,
+        )
+
+    def _untracked_overstay(self, t: float) -> None:
+        """Those no track took leave once inside longer than most visits today
+        (`UNTRACKED_STAY_QUANTILE`): the turnstiles cannot tell when they left (a pulse goes
+        to the lost track nearest the gate first), and an open session keeps the receipts of
+        the others in the store waiting for its questions."""
+        if not self._untracked or len(self._visits) < UNTRACKED_STAY_VISITS or not self._exit_gates:
+            return
+        visits = sorted(self._visits)
+        longest = visits[min(len(visits) - 1, int(UNTRACKED_STAY_QUANTILE * len(visits)))]
+        for member, (_, since) in list(self._untracked.items()):
+            if t - since > longest:
+                self._untracked_exit(member, next(iter(self._exit_gates)), t)
+
+    def _untracked_exit(self, member: str, gate_id: str, ts: float) -> None:
+        """One of the people no track took has left (or so the turnstiles say). Nobody saw
+        who: the edge has no reason to think it was this session's person (probability 0),
+        so the cloud lists the session as present a while longer and holds its receipt for
+        the answers of the others in the store."""
+        session_id, _ = self._untracked.pop(member)
+        self._emit(
+            "track.exited",
+            {
+                "track_id": member,
+                "session_id": session_id,
+                "gate_id": gate_id,
+                "same_person_probability": 0.0,
             },
             ts,
         )
@@ -731,6 +781,8 @@ class PerceptionPipeline:
     def _emit_gate_decision(self, decision: SessionOpened | MemberJoined) -> None:
         event_id = new_ulid(utc(decision.t))
         if isinstance(decision, SessionOpened):
+            for member in decision.untracked:
+                self._untracked[member] = (decision.session_id, decision.t)
             looks = self._looks(event_id, decision.track_ids, decision.t)
             self._emit(
                 "session.entered",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import itertools
 
-from walkout_edge.perception.gates import GateBinder, GateEvent, MemberJoined, SessionOpened
+from walkout_edge.perception.gates import (
+    GateBinder,
+    GateEvent,
+    MemberJoined,
+    SessionOpened,
+    untracked_member_id,
+)
 
 
 def binder(**kw: float) -> GateBinder:
@@ -124,6 +130,40 @@ def test_a_person_the_cameras_missed_at_the_gate_can_be_bound_later() -> None:
     b.on_track_born("t2", 6.0, at_entry=False, now=6.5)
     # Then it is the missing member
     assert b.session_of["t2"] == "ses-1"
+
+
+def test_a_scan_no_track_took_opens_its_session_untracked_once_no_late_track_may() -> None:
+    # Given a scan and its pulse, and no track at the gate nor later inside the store
+    b = binder(pulse_window_s=2.0, late_member_s=10.0)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
+    # When time passes: the pulse's window (over at 2.8), then the late members' one
+    # (the store time before which nothing more comes stays at the person's pulse)
+    assert b.poll(2.5) == [] and b.earliest_unannounced_t() == 0.8
+    assert b.poll(3.0) == [] and b.earliest_unannounced_t() == 0.8
+    assert b.poll(12.9) == [] and b.earliest_unannounced_t() == 0.8
+    decisions = b.poll(13.1)
+    # Then the visit opens as of the pulse, with a stand-in for the person nobody tracked
+    member = untracked_member_id("ses-1", 0)
+    assert decisions == [
+        SessionOpened(0.8, "ses-1", "entry-1", "acct-a", (member,), untracked=(member,))
+    ]
+    assert b.session_of == {member: "ses-1"}
+    assert b.earliest_unannounced_t() is None
+    assert b.poll(30.0) == []
+
+
+def test_a_scan_whose_person_a_late_track_took_is_not_opened_untracked() -> None:
+    # Given a scan whose pulse nobody took at the gate
+    b = binder(pulse_window_s=2.0, late_member_s=10.0, hold_s=0.0)
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(0.8))
+    b.poll(5.0)
+    # When a track inside the store takes the missing member within the late window
+    b.on_track_born("t2", 6.0, at_entry=False, now=6.5)
+    decisions = b.poll(7.0) + b.poll(20.0)
+    # Then the session opens with that track, and no stand-in
+    assert decisions == [SessionOpened(6.5, "ses-1", "entry-1", "acct-a", ("t2",))]
 
 
 def test_a_track_with_no_scan_stays_unbound() -> None:

@@ -557,3 +557,41 @@ def test_a_sessions_track_left_in_an_empty_store_is_made_to_leave(still_inside: 
         assert left.data.track_id == "trk-a"
         assert left.data.session_id == pipe.binder.session_of["trk-a"]
         assert left.ts.timestamp() == pytest.approx(T0 + 19.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("how", ["pulse", "overstay"])
+def test_a_scan_no_track_took_opens_untracked_and_leaves_by_the_turnstile_or_overstaying(
+    how: str,
+) -> None:
+    # Given a scan and its turnstile pulse, and nobody the cameras follow
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    _gate(pipe, (T0, "scan", "acct-1"), (T0 + 0.5, "enter", None))
+    # When no track takes the pulse at the gate nor later inside the store
+    for t in (T0 + 5.0, T0 + 21.0):
+        _step(pipe, t)
+    # Then the visit opens as of the pulse, with a stand-in for the person
+    (entered,) = [e for e in sink.events if e.type == "session.entered"]
+    (member,) = entered.data.track_ids
+    assert entered.ts.timestamp() == pytest.approx(T0 + 0.5, abs=1e-3)
+    assert [e for e in sink.events if e.type == "track.exited"] == []
+    # And when the exit turnstile lets out somebody no track can have been, or the person
+    # has been inside longer than 90 % of the visits the cameras followed (30 s here)
+    if how == "pulse":
+        pipe.feed(GateEvent(T0 + 40.0, "exit-1", "exit", None))
+        pipe.feed(GateEvent(T0 + 40.0, "entry-1", "enter", None))  # the store is not empty
+        _step(pipe, T0 + 41.0)
+        _step(pipe, T0 + 43.0)
+        left_at = T0 + 40.0
+    else:
+        pipe._visits.extend([30.0] * 10)
+        _step(pipe, T0 + 30.0)
+        assert [e for e in sink.events if e.type == "track.exited"] == []
+        _step(pipe, T0 + 31.0)
+        left_at = T0 + 31.0
+    # Then the stand-in leaves, the edge not vouching that it was this session's person
+    (left,) = [e for e in sink.events if e.type == "track.exited"]
+    assert left.data.track_id == member
+    assert left.data.session_id == entered.data.session_id
+    assert left.data.same_person_probability == 0.0
+    assert left.ts.timestamp() == pytest.approx(left_at, abs=1e-3)
