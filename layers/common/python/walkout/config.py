@@ -114,8 +114,9 @@ class DeploymentConfig(Model):
     # Treat every exit as doubted: every session is listed among the people present 30 s
     # after it left and holds its receipt for the others in the store (more people per
     # question, every receipt later). A tracker that swaps people in a crowd is wrong about
-    # exits it was sure of too (docs/review.md: measured gain and cost).
-    hold_every_exit: bool = False
+    # exits it was sure of too (docs/review.md: measured gain and cost). On by default:
+    # a receipt a few minutes later is worth its being right.
+    hold_every_exit: bool = True
     # What one reviewed session costs (for cost reports); an assumption, not a price list.
     review_cost_per_task_usd: Annotated[float, Field(ge=0, le=100)] = 0.1
     groundtruth: GroundTruthSettings = GroundTruthSettings()
