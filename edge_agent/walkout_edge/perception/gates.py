@@ -14,7 +14,10 @@ waits: a pulse that fits it is still taken at once, and the next person's own tr
 it comes, takes their pulse. A pulse nobody claims within `pulse_window_s` goes to the
 waiting track nearest in time (as a nearest-pulse rule would have done, only later), else
 it is kept as a missing member for a while: a track found later inside the store may take
-it. A gate that sends no pulses falls back to "the latest scan before the track appeared".
+it. A scan none of whose people any track took opens all the same once that while is over,
+dated at its first pulse, with a stand-in id per person (`untracked_member_id`): the
+shopper is inside, and only a session that exists can be named by a reviewer. A gate that
+sends no pulses falls back to "the latest scan before the track appeared".
 
 Announcing a session waits `hold_s` after its first member, so a group walking through
 together is one `session.entered` with all its tracks; a member bound later is a
