@@ -105,11 +105,12 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
 import copy
 import functools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -169,18 +170,11 @@ def _saved_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[_Sa
             continue
         op_type, op = next(iter(entry.items()))
         table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
-        attributes = _key_attributes(op_type, op) if table is not None else None
-        if table is None or attributes is None or table.hash_key_attr not in attributes:
+        key = _key_of(table, _key_attributes(op_type, op)) if table is not None else None
+        if table is None or key is None:
             continue
-        hash_key = DynamoType(attributes[table.hash_key_attr])
-        range_key: DynamoType | None = None
-        if table.range_key_attr is not None:
-            if table.range_key_attr not in attributes:
-                continue
-            range_key = DynamoType(attributes[table.range_key_attr])
-            current = table.items.get(hash_key, {}).get(range_key)
-        else:
-            current = table.items.get(hash_key)
+        hash_key, range_key = key
+        current = _stored_item(table, key)
         shard = table.stream_shard
         saved.append(
             _Saved(
@@ -233,15 +227,7 @@ def _all_items(self: Table) -> list[Item]:
     scope = getattr(_local, "query_scope", None)
     if scope is not None:
         return _query_items(self, scope)
-    items: list[Item] = []
-    stored: dict[Any, Any] = self.items
-    # Copies of the dicts' values first: another request thread may add an item meanwhile
-    # (iterating the dict itself then fails with "dictionary changed size").
-    for hash_set in list(stored.values()):
-        if self.range_key_attr:
-            items.extend(list(hash_set.values()))
-        else:
-            items.append(hash_set)
+    items = _stored_items(self)
 
     def key(item: Item) -> tuple[Any, ...]:
         if item.range_key:
@@ -529,6 +515,9 @@ def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
 
 
 def _stored_items(table: Table) -> list[Item]:
+    """Every item of the table, in no particular order. Copies of the dicts' values first:
+    another request thread may add an item meanwhile (iterating the dict itself then fails
+    with "dictionary changed size")."""
     items: list[Item] = []
     stored: dict[Any, Any] = table.items
     for hash_set in list(stored.values()):
@@ -586,24 +575,23 @@ def _stored_item(table: Table, key: _ItemKey) -> Item | None:
 
 
 # The indexes `_attribute_index` built since `install()`, by table (id) and attribute; the
-# writes note the keys they touch in those of their table (`_touched`).
+# writes note the keys they touch in those of their table (`_touched`). Each index holds
+# its table, so no other table can take that id while the entry lasts.
 _indexes: dict[int, dict[str, _AttributeIndex]] = {}
 
 
 def _attribute_index(table: Table, attribute: str) -> _AttributeIndex:
     of_table = _indexes.setdefault(id(table), {})
     index = of_table.get(attribute)
-    if index is None or index.table is not table:
-        index = _AttributeIndex(table, attribute)
+    if index is None:
+        index = of_table[attribute] = _AttributeIndex(table, attribute)
         index.build()
-        of_table[attribute] = index
     return index
 
 
 def _touched(table: Table, key: _ItemKey) -> None:
     for index in _indexes.get(id(table), {}).values():
-        if index.table is table:
-            index.touched.add(key)
+        index.touched.add(key)
 
 
 def _key_of(table: Table, attributes: Any) -> _ItemKey | None:
@@ -645,12 +633,10 @@ def _noting_update(update: Callable[..., Any]) -> Callable[..., Any]:
 
     def apply(self: DynamoDBBackend, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
         table = self.tables.get(table_name)
-        unread = getattr(_local, "unread_copy", False)
-        _local.unread_copy = table is not None and table.stream_shard is None
         try:
-            return update(self, table_name, key, *args, **kwargs)
+            with _copies_unread(_no_stream(table)):
+                return update(self, table_name, key, *args, **kwargs)
         finally:
-            _local.unread_copy = unread
             item_key = _key_of(table, key) if table is not None else None
             if table is not None and item_key is not None:
                 _touched(table, item_key)
@@ -664,18 +650,27 @@ def _update_handler(handle: Callable[..., Any]) -> Callable[..., Any]:
 
     def apply(self: DynamoHandler) -> Any:
         table = self.dynamodb_backend.tables.get(self.body.get("TableName"))
-        unread = getattr(_local, "unread_copy", False)
-        _local.unread_copy = (
-            self.body.get("ReturnValues", "NONE") == "NONE"
-            and table is not None
-            and table.stream_shard is None
-        )
-        try:
+        returns_none = self.body.get("ReturnValues", "NONE") == "NONE"
+        with _copies_unread(returns_none and _no_stream(table)):
             return handle(self)
-        finally:
-            _local.unread_copy = unread
 
     return apply
+
+
+def _no_stream(table: Table | None) -> bool:
+    return table is not None and table.stream_shard is None
+
+
+@contextlib.contextmanager
+def _copies_unread(unread: bool) -> Iterator[None]:
+    """While this thread runs the block, moto's DynamoDB update paths make no deep copy
+    (`_CopyUnlessUnread`) when `unread`; the thread's setting before is restored after."""
+    before = getattr(_local, "unread_copy", False)
+    _local.unread_copy = unread
+    try:
+        yield
+    finally:
+        _local.unread_copy = before
 
 
 class _CopyUnlessUnread:
