@@ -408,9 +408,9 @@ class GateBinder:
         session.announced = True
         for member in members:
             self.session_of[member] = session.session_id
-        t = session.missing_from if session.missing_from is not None else session.missing_since
+        assert session.missing_from is not None  # set with its first missing member
         return SessionOpened(
-            t,
+            session.missing_from,
             session.session_id,
             session.gate_id,
             session.account_ref,

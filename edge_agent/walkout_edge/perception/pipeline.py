@@ -277,9 +277,9 @@ class PerceptionPipeline:
         self._pending_shelf: list[_PendingShelf] = []
         self._pending_exits: list[GateEvent] = []
         self._exited: set[str] = set()
-        # The people of sessions no track took (`SessionOpened.untracked`) still inside, by
-        # their stand-in track id (their session, since when), longest inside first.
-        self._untracked: dict[str, tuple[str, float]] = {}
+        # The people of sessions no track took (`SessionOpened.untracked`) still inside: when
+        # each stand-in track id came in, longest inside first (its session: the binder's).
+        self._untracked: dict[str, float] = {}
         # How long the bound tracks that left today were followed, the latest first out.
         self._visits: deque[float] = deque(maxlen=VISITS_KEPT)
         # People inside by the turnstiles' pulses (enter - exit), and since when none.
@@ -624,7 +624,7 @@ class PerceptionPipeline:
             return
         visits = sorted(self._visits)
         longest = visits[min(len(visits) - 1, int(UNTRACKED_STAY_QUANTILE * len(visits)))]
-        for member, (_, since) in list(self._untracked.items()):
+        for member, since in list(self._untracked.items()):
             if t - since > longest:
                 self._untracked_exit(member, next(iter(self._exit_gates)), t)
 
@@ -633,12 +633,12 @@ class PerceptionPipeline:
         who: the edge has no reason to think it was this session's person (probability 0),
         so the cloud lists the session as present a while longer and holds its receipt for
         the answers of the others in the store."""
-        session_id, _ = self._untracked.pop(member)
+        del self._untracked[member]
         self._emit(
             "track.exited",
             {
                 "track_id": member,
-                "session_id": session_id,
+                "session_id": self.binder.session_of[member],
                 "gate_id": gate_id,
                 "same_person_probability": 0.0,
             },
@@ -782,7 +782,7 @@ class PerceptionPipeline:
         event_id = new_ulid(utc(decision.t))
         if isinstance(decision, SessionOpened):
             for member in decision.untracked:
-                self._untracked[member] = (decision.session_id, decision.t)
+                self._untracked[member] = decision.t
             looks = self._looks(event_id, decision.track_ids, decision.t)
             self._emit(
                 "session.entered",
