@@ -485,16 +485,19 @@ class LocalPipeline:
         ready = [s for s in sessions if s.status is SessionStatus.READY]
         deployment = self.cloud.deployment
         assert deployment is not None
-        running = self.cloud.client("stepfunctions").list_executions(
-            stateMachineArn=deployment.state_machine_arn, statusFilter="RUNNING"
-        )["executions"]
+        pages = (
+            self.cloud.client("stepfunctions")
+            .get_paginator("list_executions")
+            .paginate(stateMachineArn=deployment.state_machine_arn, statusFilter="RUNNING")
+        )
+        running = sum(len(page["executions"]) for page in pages)
         reviews = self.review_log.all()
         return {
             "sessions": len(sessions),
             "open": sum(1 for s in sessions if s.status is not SessionStatus.READY),
             "ready": len(ready),
             "receipts": sum(1 for s in ready if s.session_id in self.issued),
-            "running": len(running),
+            "running": running,
             "reviews": len(reviews),
             "answered": sum(1 for r in reviews if r["answered_wall"] is not None),
             "events": self.delivered.events,

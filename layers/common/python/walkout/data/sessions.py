@@ -739,6 +739,25 @@ def sessions_page(
     """One page of a store's sessions in `status` whose status time (entry for open, exit
     for closing, readiness for ready: the time in `gsi1sk`) lies in [since, until], oldest
     first; one `Query` on `by-store-status` of at most `limit` items."""
+    items, last_key = _status_page(
+        table, store_id, status, since=since, until=until, limit=limit, start_key=start_key
+    )
+    return SessionPage(sessions=[_session(i) for i in items], last_key=last_key)
+
+
+def _status_page(
+    table: SessionsTable,
+    store_id: str,
+    status: SessionStatus,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    start_key: Mapping[str, Any] | None = None,
+    attributes: Sequence[str] = (),
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """`sessions_page`'s items as they are stored (only `attributes` of each, if given) and
+    the key of the next page."""
     prefix = f"{status.value}#"
     low = prefix + format_timestamp(since) if since else prefix
     # "~" sorts after "#" and every timestamp character: `until` itself is included, and an
@@ -755,18 +774,19 @@ def sessions_page(
         },
         "Limit": limit,
     }
+    if attributes:
+        params["ProjectionExpression"] = ", ".join(attributes)
     if start_key:
         params["ExclusiveStartKey"] = dict(start_key)
     page = table.ddb.query(**params)
-    return SessionPage(
-        sessions=[_session(from_item(i)) for i in page.get("Items", [])],
-        last_key=page.get("LastEvaluatedKey"),
-    )
+    return [from_item(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
 
 
 # Sessions read per page when listing who was in the store (DynamoDB stops a page at 1 MB
 # anyway; moto reads the whole table once per page of an index query).
 PRESENT_PAGE = 1000
+# What `session_ids_in_store` reads of each session: its id and stay, not the whole item.
+STAY_ATTRIBUTES = ("session_id", "entered_at", "exit_at")
 
 
 def sessions_in_store(
@@ -782,16 +802,44 @@ def sessions_in_store(
     time (up to `until`, from `AMBIGUITY_HORIZON` before `since`: a session open longer
     than any visit lost its exit and is not in the store), closing ones by exit time and
     ready ones by readiness time (from `since`: a session is ready only after it left)."""
+    return [_session(i) for i in _in_store(table, store_id, since, until, page_size=page_size)]
+
+
+def session_ids_in_store(
+    table: SessionsTable,
+    store_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    page_size: int = PRESENT_PAGE,
+) -> set[str]:
+    """The ids of `sessions_in_store`, reading only what tells them (`STAY_ATTRIBUTES`):
+    a held receipt looks at who was in the store with it on every round."""
+    items = _in_store(
+        table, store_id, since, until, page_size=page_size, attributes=STAY_ATTRIBUTES
+    )
+    return {i["session_id"] for i in items}
+
+
+def _in_store(
+    table: SessionsTable,
+    store_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    page_size: int,
+    attributes: Sequence[str] = (),
+) -> list[dict[str, Any]]:
     ranges = (
         (SessionStatus.OPEN, since - AMBIGUITY_HORIZON, until),
         (SessionStatus.CLOSING, since, None),
         (SessionStatus.READY, since, None),
     )
-    found: list[SessionRecord] = []
+    found: list[dict[str, Any]] = []
     for status, low, high in ranges:
         start: Mapping[str, Any] | None = None
         while True:
-            page = sessions_page(
+            items, start = _status_page(
                 table,
                 store_id,
                 status,
@@ -799,12 +847,17 @@ def sessions_in_store(
                 until=high,
                 limit=page_size,
                 start_key=start,
+                attributes=attributes,
             )
-            found.extend(page.sessions)
-            if not page.last_key:
+            found.extend(items)
+            if not start:
                 break
-            start = page.last_key
-    return [s for s in found if s.entered_at <= until and (s.exit_at is None or s.exit_at >= since)]
+    return [
+        i
+        for i in found
+        if parse_timestamp(i["entered_at"]) <= until
+        and (i.get("exit_at") is None or parse_timestamp(i["exit_at"]) >= since)
+    ]
 
 
 def attributions_of(

@@ -34,6 +34,7 @@ from walkout.data.sessions import (
     SessionRecord,
     SessionsTable,
     SettledEvent,
+    session_ids_in_store,
     sessions_by_id,
     sessions_in_store,
 )
@@ -550,8 +551,8 @@ class ReceiptIssuer:
             session.entered_at, session.exit_at, session.same_person, every_exit=self.every_exit
         )
         assert until is not None  # it has left (above)
-        present = sessions_in_store(self.sessions, session.store_id, since, until)
-        others = {s.session_id for s in present} - {session.session_id}
+        present = session_ids_in_store(self.sessions, session.store_id, since, until)
+        others = present - {session.session_id}
         still, done = self._asking(session.store_id, others)
         # The answers kept before a note may not be listed under the sessions they name
         # until a moment later (the index is eventually consistent): a note written since
