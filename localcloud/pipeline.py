@@ -281,6 +281,8 @@ class LocalPipeline:
         self.pump: KinesisPump | None = None
         self.bus_reader: _Every | None = None
         self.reviewers: list[ConsoleReviewer | GroundTruthReviewer] = []
+        # The console reviewers' heartbeats refused past the retry window (`reviewer.py`).
+        self.refused_tokens: list[list[str]] = []
         self.daemon: subprocess.Popen[bytes] | None = None
         self.exit_seen: dict[str, float] = {}
         self.issued: dict[str, float] = {}
@@ -379,10 +381,12 @@ class LocalPipeline:
             )
             self.review_signal.reopen()
             for n in range(self.options.console_reviewers):
+                callbacks = LocalTaskCallbacks(self.cloud.client("stepfunctions"))
+                self.refused_tokens.append(callbacks.refused)
                 console = ConsoleReviewer(
                     tasks=tasks,
                     sessions=self.sessions_table(),
-                    callbacks=LocalTaskCallbacks(self.cloud.client("stepfunctions")),
+                    callbacks=callbacks,
                     retailers=[(self.definition.store.retailer_id, self.store_id)],
                     oracle=self.oracle,
                     log=self.review_log,
@@ -616,9 +620,11 @@ class LocalPipeline:
         return self.run_dir
 
     def report_errors(self) -> None:
-        """Show each new error of the pump or the reviewer once (they carry on)."""
+        """Show each new error of the pump or the reviewer once (they carry on), and each
+        task token a console reviewer's heartbeat found refused."""
         sources = [self.pump.errors] if self.pump else []
         sources += [reviewer.errors for reviewer in self.reviewers]
+        sources += self.refused_tokens
         for errors in sources:
             shown = self._errors_shown.get(id(errors), 0)
             for error in errors[shown:]:

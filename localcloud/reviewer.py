@@ -382,27 +382,43 @@ class _Worker:
 # moto's interpreter listens for heartbeats only once the `.waitForTaskToken` Lambda has
 # returned; the review-queue function stores the task before that, so a simulated reviewer
 # taking it at once can be told `InvalidToken` for a live token (Step Functions accepts a
-# heartbeat as soon as the token exists). The local callbacks try again for a moment.
-HEARTBEAT_RETRY_S = 3.0
+# heartbeat as soon as the token exists). The local callbacks try again for a while. With
+# hundreds of executions running in the one process, the interpreter's thread can take
+# seconds to get there: with 3 s, a stadium-rush 223 run on 27 November closed one task
+# whose workflow was waiting for it, and the sessions asking the same events waited for
+# that workflow's claims until the end (about 150 looks each).
+HEARTBEAT_RETRY_S = 30.0
 HEARTBEAT_RETRY_EVERY_S = 0.1
 
 
 class LocalTaskCallbacks(TaskCallbacks):
     """`TaskCallbacks` for the local runtime: a heartbeat refused as `InvalidToken` is tried
-    again for up to HEARTBEAT_RETRY_S (see above); every other outcome is the same."""
+    again for up to HEARTBEAT_RETRY_S (see above); every other outcome is the same. A token
+    still refused after that is noted in `refused` (the task will be closed unanswered: in
+    a run whose workflows all wait for their reviews, something to see)."""
+
+    def __init__(self, sfn: Any) -> None:
+        super().__init__(sfn)
+        self.refused: list[str] = []
 
     def heartbeat(self, token: str) -> bool:
-        deadline = time.monotonic() + HEARTBEAT_RETRY_S
+        started = time.monotonic()
         while True:
             try:
                 self.sfn.send_task_heartbeat(taskToken=token)
                 return True
             except Exception as exc:
                 code = error_code(exc)
-                if code == "InvalidToken" and time.monotonic() < deadline:
+                waited = time.monotonic() - started
+                if code == "InvalidToken" and waited < HEARTBEAT_RETRY_S:
                     time.sleep(HEARTBEAT_RETRY_EVERY_S)
                     continue
                 if code in CLOSED_TOKEN_CODES:
+                    if code == "InvalidToken":
+                        self.refused.append(
+                            f"a task token was refused as InvalidToken for {waited:.0f} s:"
+                            " its review task is closed unanswered"
+                        )
                     return False
                 raise
 

@@ -64,3 +64,15 @@ def test_an_invalid_token_for_longer_than_the_retry_window_is_a_closed_task(
     refuse(stubber, "InvalidToken")
 
     assert callbacks.heartbeat(TOKEN) is False
+    # and the run is told: a live workflow's task may have been closed unanswered
+    assert len(callbacks.refused) == 1 and "InvalidToken" in callbacks.refused[0]
+
+
+def test_a_workflow_that_moved_on_is_not_reported_as_refused(
+    sfn: tuple[LocalTaskCallbacks, Stubber],
+) -> None:
+    callbacks, stubber = sfn
+    refuse(stubber, "TaskDoesNotExist")
+
+    assert callbacks.heartbeat(TOKEN) is False
+    assert callbacks.refused == []
