@@ -20,9 +20,8 @@ shopper is inside, and only a session that exists can be named by a reviewer. A 
 sends no pulses falls back to "the latest scan before the track appeared".
 
 Announcing a session waits `hold_s` after its first member, so a group walking through
-together is one `session.entered` with all its tracks, dated at the earliest pulse they
-took (when the group came in, not when the cameras confirmed a track); a member bound
-later is a `session.joined`.
+together is one `session.entered` with all its tracks; a member bound later is a
+`session.joined`.
 
 In a rush (strangers through the turnstile every half second) a passing time reckoned
 from where a track was confirmed can be off by more than the gap between two pulses, and
@@ -343,9 +342,8 @@ class GateBinder:
         return max(0, len(self._pulses) - claimants)
 
     def earliest_unannounced_t(self) -> float | None:
-        """Time of the earliest decision still held back: a session not yet announced (as
-        of its first pulse, taken or not), or one nobody has taken yet that may still open
-        untracked."""
+        """Time of the earliest decision still held back: a session not yet announced, or
+        one nobody has taken yet that may still open untracked, as of its first pulse."""
         held = [s.entered_t for s in self._sessions if not s.announced and s.entered_t is not None]
         # Any member's pulse may be the session's earliest (a later track may take it).
         held += [p.ts for p in self._pulses if p.session is not None and not p.session.announced]
