@@ -110,9 +110,6 @@ class _Session:
     scan_ts: float
     members: list[str] = field(default_factory=list)
     first_bound_t: float | None = None
-    # When its first member passed the turnstile (their pulse), which may be seconds before
-    # the binding, when the cameras confirmed a track late: the session's time.
-    entered_t: float | None = None
     announced: bool = False
     missing: int = 0
     missing_since: float = 0.0
@@ -250,9 +247,6 @@ class GateBinder:
             if late:
                 session = late[-1]
                 session.missing -= 1
-                # It came in at a pulse nobody took in time; the first such pulse's.
-                self._bind(track_id, session, now, entered_t=session.missing_from)
-                return
         self._bind(track_id, session, now)
 
     def _claim_pulse(self, born_t: float, passed_t: float) -> _Pulse | None:
@@ -276,21 +270,15 @@ class GateBinder:
             binding = Binding(track_id, pulse.session.session_id, born_t, passed_t, pulse.ts, now)
             self._weigh(binding)
             self.bindings.append(binding)
-        self._bind(track_id, pulse.session, now, entered_t=pulse.ts)
+        self._bind(track_id, pulse.session, now)
 
-    def _bind(
-        self, track_id: str, session: _Session | None, now: float, entered_t: float | None = None
-    ) -> None:
-        """`entered_t`: when the track's person came in, if known before `now`."""
+    def _bind(self, track_id: str, session: _Session | None, now: float) -> None:
         if session is None:
             return
         session.members.append(track_id)
         self.session_of[track_id] = session.session_id
         if session.first_bound_t is None:
             session.first_bound_t = now
-        came = now if entered_t is None else min(entered_t, now)
-        if session.entered_t is None or came < session.entered_t:
-            session.entered_t = came
         if session.announced:
             self._out.append(MemberJoined(now, session.session_id, track_id))
 
@@ -344,9 +332,16 @@ class GateBinder:
     def earliest_unannounced_t(self) -> float | None:
         """Time of the earliest decision still held back: a session not yet announced, or
         one nobody has taken yet that may still open untracked, as of its first pulse."""
-        held = [s.entered_t for s in self._sessions if not s.announced and s.entered_t is not None]
-        # Any member's pulse may be the session's earliest (a later track may take it).
-        held += [p.ts for p in self._pulses if p.session is not None and not p.session.announced]
+        held = [
+            s.first_bound_t
+            for s in self._sessions
+            if not s.announced and s.first_bound_t is not None
+        ]
+        held += [
+            p.ts
+            for p in self._pulses
+            if p.session is not None and not p.session.announced and not p.session.members
+        ]
         held += [
             s.missing_from
             for s in self._sessions
@@ -376,10 +371,9 @@ class GateBinder:
                 and now - session.first_bound_t >= hold_s
             ):
                 session.announced = True
-                assert session.entered_t is not None  # set with first_bound_t
                 out.append(
                     SessionOpened(
-                        session.entered_t,
+                        session.first_bound_t,
                         session.session_id,
                         session.gate_id,
                         session.account_ref,

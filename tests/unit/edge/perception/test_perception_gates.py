@@ -36,32 +36,11 @@ def test_a_group_of_three_under_one_scan_is_one_session_entered() -> None:
     # When the hold after the first member has passed
     assert b.poll(102.0) == []
     decisions = b.poll(103.2)
-    # Then one session.entered lists all three tracks, as of the first one's pulse
+    # Then one session.entered lists all three tracks
     assert decisions == [
-        SessionOpened(100.8, "ses-1", "entry-1", "acct-a", ("trk-0", "trk-1", "trk-2"))
+        SessionOpened(101.1, "ses-1", "entry-1", "acct-a", ("trk-0", "trk-1", "trk-2"))
     ]
     assert b.session_of == {"trk-0": "ses-1", "trk-1": "ses-1", "trk-2": "ses-1"}
-
-
-def test_a_track_confirmed_late_dates_its_session_at_its_pulse() -> None:
-    # Given a scan, a pulse at 20.6, and the cameras confirming the person's track 3.4 s
-    # later (a crowd at the gate), then a second member's pulse and track
-    b = binder(hold_s=1.0)
-    b.on_gate(scan(20.0, "acct-a"))
-    b.on_gate(enter(20.6))
-    marks = []
-    for now in (21.0, 22.5, 23.5):
-        assert b.poll(now) == []
-        marks.append(b.earliest_unannounced_t())
-    b.on_track_born("trk-1", 23.8, at_entry=True, now=24.0, passed_t=20.7)
-    b.on_gate(enter(24.3))
-    b.on_track_born("trk-2", 24.3, at_entry=True, now=24.5)
-    marks.append(b.earliest_unannounced_t())
-    # When the hold after the binding is over
-    decisions = b.poll(25.1)
-    # Then the session came in at the pulse, and the binder held everything back to it
-    assert decisions == [SessionOpened(20.6, "ses-1", "entry-1", "acct-a", ("trk-1", "trk-2"))]
-    assert marks == [20.6, 20.6, 20.6, 20.6]
 
 
 def test_a_member_bound_after_the_announcement_joins() -> None:
@@ -183,8 +162,8 @@ def test_a_scan_whose_person_a_late_track_took_is_not_opened_untracked() -> None
     # When a track inside the store takes the missing member within the late window
     b.on_track_born("t2", 6.0, at_entry=False, now=6.5)
     decisions = b.poll(7.0) + b.poll(20.0)
-    # Then the session opens with that track, as of the pulse, and no stand-in
-    assert decisions == [SessionOpened(0.8, "ses-1", "entry-1", "acct-a", ("t2",))]
+    # Then the session opens with that track, and no stand-in
+    assert decisions == [SessionOpened(6.5, "ses-1", "entry-1", "acct-a", ("t2",))]
 
 
 def test_a_track_with_no_scan_stays_unbound() -> None:

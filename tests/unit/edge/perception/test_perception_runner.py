@@ -339,9 +339,9 @@ def test_a_gate_flush_announces_a_held_session_and_keeps_unclaimed_pulses() -> N
     # When it is flushed (the daemon stopping)
     (opened,) = binder.flush(T0 + 3.5)
 
-    # Then the session is announced with its member, as of the pulse it took
+    # Then the session is announced with its member, at the member's binding
     assert isinstance(opened, SessionOpened)
-    assert opened.track_ids == ("trk-1",) and opened.t == T0 + 0.4
+    assert opened.track_ids == ("trk-1",) and opened.t == T0 + 3.0
     # and time did not jump ahead: the other pulse can still be claimed, by a late member
     binder.on_track_born("trk-2", T0 + 0.35, True, T0 + 3.6)
     (joined,) = binder.poll(T0 + 3.6)
