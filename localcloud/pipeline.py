@@ -281,8 +281,6 @@ class LocalPipeline:
         self.pump: KinesisPump | None = None
         self.bus_reader: _Every | None = None
         self.reviewers: list[ConsoleReviewer | GroundTruthReviewer] = []
-        # The console reviewers' heartbeats refused past the retry window (`reviewer.py`).
-        self.refused_tokens: list[list[str]] = []
         self.daemon: subprocess.Popen[bytes] | None = None
         self.exit_seen: dict[str, float] = {}
         self.issued: dict[str, float] = {}
@@ -381,12 +379,10 @@ class LocalPipeline:
             )
             self.review_signal.reopen()
             for n in range(self.options.console_reviewers):
-                callbacks = LocalTaskCallbacks(self.cloud.client("stepfunctions"))
-                self.refused_tokens.append(callbacks.refused)
                 console = ConsoleReviewer(
                     tasks=tasks,
                     sessions=self.sessions_table(),
-                    callbacks=callbacks,
+                    callbacks=LocalTaskCallbacks(self.cloud.client("stepfunctions")),
                     retailers=[(self.definition.store.retailer_id, self.store_id)],
                     oracle=self.oracle,
                     log=self.review_log,
@@ -624,7 +620,7 @@ class LocalPipeline:
         task token a console reviewer's heartbeat found refused."""
         sources = [self.pump.errors] if self.pump else []
         sources += [reviewer.errors for reviewer in self.reviewers]
-        sources += self.refused_tokens
+        sources += [r.callbacks.refused for r in self.reviewers if isinstance(r, ConsoleReviewer)]
         for errors in sources:
             shown = self._errors_shown.get(id(errors), 0)
             for error in errors[shown:]:

@@ -431,7 +431,7 @@ class ConsoleReviewer(_Worker):
         *,
         tasks: ReviewTasksTable,
         sessions: SessionsTable,
-        callbacks: TaskCallbacks,
+        callbacks: LocalTaskCallbacks,
         retailers: Sequence[tuple[str, str]],  # (retailer_id, store_id)
         oracle: Oracle,
         log: ReviewLog,
@@ -442,6 +442,8 @@ class ConsoleReviewer(_Worker):
         super().__init__("console-reviewer", signal)
         self.tasks = tasks
         self.sessions = sessions
+        # Its tokens refused past the retry window are in `callbacks.refused`.
+        self.callbacks = callbacks
         self.console = ConsoleReview(tasks, callbacks)
         self.retailers = list(retailers)
         self.oracle = oracle

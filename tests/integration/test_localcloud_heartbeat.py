@@ -47,13 +47,16 @@ def test_a_heartbeat_refused_for_a_moment_as_an_invalid_token_gets_through(
     assert callbacks.heartbeat(TOKEN) is True
 
 
+@pytest.mark.parametrize("code", ["TaskTimedOut", "TaskDoesNotExist"])
 def test_a_workflow_that_moved_on_is_told_at_once(
-    sfn: tuple[LocalTaskCallbacks, Stubber],
+    sfn: tuple[LocalTaskCallbacks, Stubber], code: str
 ) -> None:
     callbacks, stubber = sfn
-    refuse(stubber, "TaskTimedOut")
+    refuse(stubber, code)
 
     assert callbacks.heartbeat(TOKEN) is False
+    # and it is not reported as a live workflow's token refused
+    assert callbacks.refused == []
 
 
 def test_an_invalid_token_for_longer_than_the_retry_window_is_a_closed_task(
@@ -66,13 +69,3 @@ def test_an_invalid_token_for_longer_than_the_retry_window_is_a_closed_task(
     assert callbacks.heartbeat(TOKEN) is False
     # and the run is told: a live workflow's task may have been closed unanswered
     assert len(callbacks.refused) == 1 and "InvalidToken" in callbacks.refused[0]
-
-
-def test_a_workflow_that_moved_on_is_not_reported_as_refused(
-    sfn: tuple[LocalTaskCallbacks, Stubber],
-) -> None:
-    callbacks, stubber = sfn
-    refuse(stubber, "TaskDoesNotExist")
-
-    assert callbacks.heartbeat(TOKEN) is False
-    assert callbacks.refused == []
