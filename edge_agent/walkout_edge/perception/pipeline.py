@@ -105,11 +105,6 @@ class PipelineParams:
     # A track confirmed at the entry is given to the gate this long later, its passing time
     # reckoned from where it stands then (see `_settle_entries`).
     entry_settle_s: float = 1.0
-    # A track born inside the store may take a missing member's session (somebody let in
-    # whom the cameras missed at the gate) only once it has walked this far from where it
-    # was born: a ghost of the background (a moved item, a shadow) stands still, and one
-    # bound to a session kept it open for ever.
-    late_member_walk_m: float = 1.0
 
 
 def utc(ts: float) -> datetime:
@@ -252,9 +247,6 @@ class PerceptionPipeline:
         self.vision.births_allowed = self._births_allowed
         # Entry tracks confirmed but not yet given to the gate (`entry_settle_s`).
         self._settling: dict[str, tuple[Track, float]] = {}
-        # Tracks born inside the store, not yet given to the gate: where and when they were
-        # confirmed (`late_member_walk_m`).
-        self._strolling: dict[str, tuple[Track, tuple[float, float], float]] = {}
         self._cells: dict[str, SettleDetector] = {}
         self._lane_of_cell: dict[str, str] = {}
         self._shelf_of_lane: dict[str, str] = {}
@@ -418,15 +410,11 @@ class PerceptionPipeline:
             if track.from_entry and self.binder.pulses_seen and self.params.entry_settle_s > 0:
                 self._settling[track.track_id] = (track, t)
                 continue
-            if not track.from_entry and self.params.late_member_walk_m > 0:
-                self._strolling[track.track_id] = (track, track.xy, t)
-                continue
-            at_entry = track.from_entry
+            # A track born inside the store is bound to nobody (`GateBinder.on_track_born`).
             self.binder.on_track_born(
-                track.track_id, track.born_t, at_entry, t, self._at_turnstile_t(track, t)
+                track.track_id, track.born_t, track.from_entry, t, self._at_turnstile_t(track, t)
             )
         self._settle_entries(t, final=False)
-        self._late_members(t)
         self._gate_doubts()
         for report in tracker.take_ambiguities():
             if report.swapped and self.track_log is not None:
@@ -462,21 +450,6 @@ class PerceptionPipeline:
         ]
         for track, _confirmed in sorted(due, key=lambda d: d[1]):
             self._bind_entry(track, t)
-
-    def _late_members(self, t: float) -> None:
-        """Give the gate the tracks born inside the store that have walked
-        `late_member_walk_m` from where they were confirmed (the gate binds one only to a
-        session still missing a member, so one that takes longer than the gate waits for
-        a missing member stays unbound, and is forgotten here)."""
-        walk = self.params.late_member_walk_m
-        window = self.binder.late_member_s
-        for track_id, (track, (x0, y0), confirmed) in list(self._strolling.items()):
-            x, y = track.xy
-            if math.hypot(x - x0, y - y0) >= walk:
-                del self._strolling[track_id]
-                self.binder.on_track_born(track_id, track.born_t, False, t)
-            elif track.exited or t - confirmed > window:
-                del self._strolling[track_id]
 
     def _bind_entry(self, track: Track, t: float) -> None:
         del self._settling[track.track_id]

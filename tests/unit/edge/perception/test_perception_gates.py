@@ -118,8 +118,8 @@ def test_without_turnstile_pulses_a_track_takes_the_latest_scan_before_it() -> N
     assert b.session_of["t1"] == "ses-2"
 
 
-def test_a_person_the_cameras_missed_at_the_gate_can_be_bound_later() -> None:
-    # Given a pulse nobody claimed (the cameras missed the second member at the gate)
+def test_a_track_born_inside_the_store_is_bound_to_nobody() -> None:
+    # Given a group's scan and two pulses, the second of which nobody claimed at the gate
     b = binder(pulse_window_s=2.0)
     b.on_gate(scan(0.0, "acct-a"))
     b.on_gate(enter(0.8))
@@ -128,42 +128,31 @@ def test_a_person_the_cameras_missed_at_the_gate_can_be_bound_later() -> None:
     b.poll(5.0)
     # When a track turns up inside the store a few seconds later
     b.on_track_born("t2", 6.0, at_entry=False, now=6.5)
-    # Then it is the missing member
-    assert b.session_of["t2"] == "ses-1"
-
-
-def test_a_scan_no_track_took_opens_its_session_untracked_once_no_late_track_may() -> None:
-    # Given a scan and its pulse, and no track at the gate nor later inside the store
-    b = binder(pulse_window_s=2.0, late_member_s=10.0)
-    b.on_gate(scan(0.0, "acct-a"))
-    b.on_gate(enter(0.8))
-    # When time passes: the pulse's window (over at 2.8), then the late members' one
-    # (the store time before which nothing more comes stays at the person's pulse)
-    assert b.poll(2.5) == [] and b.earliest_unannounced_t() == 0.8
-    assert b.poll(3.0) == [] and b.earliest_unannounced_t() == 0.8
-    assert b.poll(12.9) == [] and b.earliest_unannounced_t() == 0.8
-    decisions = b.poll(13.1)
-    # Then the visit opens as of the pulse, with a stand-in for the person nobody tracked
-    member = untracked_member_id("ses-1", 0)
-    assert decisions == [
-        SessionOpened(0.8, "ses-1", "entry-1", "acct-a", (member,), untracked=(member,))
-    ]
-    assert b.session_of == {member: "ses-1"}
-    assert b.earliest_unannounced_t() is None
+    # Then it is nobody's: in a crowd it is a second track on somebody tracked already
+    assert b.session_of == {"t1": "ses-1"}
     assert b.poll(30.0) == []
 
 
-def test_a_scan_whose_person_a_late_track_took_is_not_opened_untracked() -> None:
-    # Given a scan whose pulse nobody took at the gate
-    b = binder(pulse_window_s=2.0, late_member_s=10.0, hold_s=0.0)
+def test_a_scan_no_track_took_opens_untracked_once_its_pulses_expired() -> None:
+    # Given a group's scan and its two pulses, no track at the gate, one inside the store
+    b = binder(pulse_window_s=2.0, hold_s=1.0)
     b.on_gate(scan(0.0, "acct-a"))
     b.on_gate(enter(0.8))
-    b.poll(5.0)
-    # When a track inside the store takes the missing member within the late window
-    b.on_track_born("t2", 6.0, at_entry=False, now=6.5)
-    decisions = b.poll(7.0) + b.poll(20.0)
-    # Then the session opens with that track, and no stand-in
-    assert decisions == [SessionOpened(6.5, "ses-1", "entry-1", "acct-a", ("t2",))]
+    b.on_gate(enter(1.6))
+    b.on_track_born("t9", 1.0, at_entry=False, now=3.0)
+    # When time passes: the first pulse's window ends at 2.8, the second's at 3.6 (the
+    # store time before which nothing more comes stays at the first pulse)
+    assert b.poll(3.0) == [] and b.earliest_unannounced_t() == 0.8
+    assert b.poll(3.7) == [] and b.earliest_unannounced_t() == 0.8
+    assert b.poll(4.6) == [] and b.earliest_unannounced_t() == 0.8
+    decisions = b.poll(4.8)
+    # Then, the hold after the last expiry over, the visit opens as of the first pulse with
+    # a stand-in for each person nobody tracked
+    members = (untracked_member_id("ses-1", 0), untracked_member_id("ses-1", 1))
+    assert decisions == [SessionOpened(0.8, "ses-1", "entry-1", "acct-a", members, members)]
+    assert b.session_of == dict.fromkeys(members, "ses-1")
+    assert b.earliest_unannounced_t() is None
+    assert b.poll(30.0) == []
 
 
 def test_a_track_with_no_scan_stays_unbound() -> None:

@@ -14,7 +14,7 @@ from walkout.definition import StoreDefinition
 from walkout.events import Event, ShelfChanged, event_to_json, parse_event
 from walkout.store import Camera, Floor, Gate, Lane, LoadCell, Point, Rect, Shelf, Store
 from walkout_edge.perception.appearance import BINS, Appearance
-from walkout_edge.perception.gates import GateEvent
+from walkout_edge.perception.gates import GateEvent, untracked_member_id
 from walkout_edge.perception.pipeline import PerceptionPipeline
 from walkout_edge.perception.sources import LoadCellReadings
 from walkout_edge.perception.tracking import Track
@@ -478,29 +478,23 @@ def test_an_entry_track_takes_the_pulse_of_whom_it_follows_a_second_after_confir
     assert sessions == {"acct-ahead": ["trk-2"], "acct-behind": ["trk-1"]}
 
 
-def test_a_missing_member_goes_to_a_track_that_walks_not_to_one_that_stands_still() -> None:
+def test_a_track_born_inside_the_store_does_not_take_the_person_the_gate_missed() -> None:
     # Given a scan and a pulse nobody at the gate claimed (a member the cameras missed)
     sink = ListSink()
     pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
     _gate(pipe, (T0, "scan", "acct-1"), (T0 + 0.5, "enter", None))
 
-    # When, once the pulse has expired, two tracks are born inside the store: a ghost that
-    # stands where it was born, and a person who walks on 1.2 m
-    _step(pipe, T0 + 5.0)
-    ghost = _confirmed("trk-ghost", T0 + 6.0, 2.0, 3.0, from_entry=False)
-    person = _confirmed("trk-person", T0 + 6.0, 2.0, 3.0, from_entry=False)
-    _step(pipe, T0 + 6.0, ghost, person)
-    person.x[:2] = (2.0, 3.6)
-    _step(pipe, T0 + 7.0)
-    assert pipe.binder.session_of == {}  # neither has walked a metre yet
+    # When a track is born inside the store just as the pulse expires, and walks on
+    person = _confirmed("trk-inside", T0 + 4.0, 2.0, 3.0, from_entry=False)
+    _step(pipe, T0 + 4.0, person)
     person.x[:2] = (2.0, 4.2)
-    _step(pipe, T0 + 8.0)
-    _step(pipe, T0 + 11.0)
+    for t in (T0 + 5.0, T0 + 8.0, T0 + 11.0):
+        _step(pipe, t)
 
-    # Then the session is the walker's; the ghost stays unbound
+    # Then the visit opens with a stand-in for the person, and the track is nobody's
     (entered,) = [e for e in sink.events if e.type == "session.entered"]
-    assert entered.data.track_ids == ["trk-person"]
-    assert "trk-ghost" not in pipe.binder.session_of
+    assert entered.data.track_ids == [untracked_member_id(entered.data.session_id, 0)]
+    assert "trk-inside" not in pipe.binder.session_of
 
 
 def test_a_doubt_made_while_flushing_is_sent() -> None:
