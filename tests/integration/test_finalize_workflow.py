@@ -198,13 +198,48 @@ def test_a_failing_step_marks_the_session_for_attention_and_fails_visibly(
     # Then the execution fails with the step's own error, after flagging the session
     assert done["status"] == "FAILED"
     assert done["error"] == "SessionNotFoundError"
-    assert cloud.entered_states(execution)[-2:] == ["MarkForAttention", "FinalizeFailed"]
+    assert cloud.entered_states(execution)[-3:] == [
+        "MarkForAttention",
+        "WhoseError",
+        "FinalizeFailed",
+    ]
     [flag] = session_flags(cloud, FlagKind.ATTENTION, "s-ghost")
     assert flag.reason.startswith("SessionNotFoundError")
     assert flag.details["execution"] == execution
     assert cloud.receipt_events("s-ghost", wait_s=0.3) == []
     # and receipts held for the sessions in the store with it do not wait for it
     assert cloud.sessions().questions_done(STORE, ["s-ghost"]).keys() == {"s-ghost"}
+
+
+def test_a_step_the_service_failed_fails_visibly_with_the_service_error_in_its_cause(
+    cloud: FinalizeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a confident session, and a Lambda service that breaks down when the receipt
+    # step calls it (not the handler raising: the call itself fails)
+    session = cloud.seed(AUTO)["s-auto"]
+    invoke = cloud.dispatcher.invoke
+
+    def broken(function_name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
+        if cloud.dispatcher.suffix_of(function_name) == "finalize-issue":
+            raise ConnectionError("the Lambda service is unreachable")
+        return invoke(function_name, body, response_headers)
+
+    monkeypatch.setattr(cloud.dispatcher, "invoke", broken)
+
+    execution = cloud.start(session)
+    done = cloud.wait(execution)
+
+    # Then the session is flagged, and the execution fails as a failed step whose cause
+    # holds the service's error (States.*, which no Fail state may name)
+    assert done["status"] == "FAILED"
+    assert done["error"] == "Walkout.StepFailed"
+    assert json.loads(done["cause"])["Error"].startswith("States.")
+    assert cloud.entered_states(execution)[-3:] == [
+        "MarkForAttention",
+        "WhoseError",
+        "FinalizeFailedInTheService",
+    ]
+    assert len(session_flags(cloud, FlagKind.ATTENTION, session)) == 1
 
 
 # --- review through the console ---------------------------------------------------------------

@@ -225,10 +225,10 @@ class GateBinder:
         is the track's, among those not later than `pulse_lead_s` after `born_t`.
 
         A track born inside the store (`at_entry` false) is bound to nobody. Giving it the
-        session of a person the gate let in and no track took was tried: on the
-        stadium-rush replays of seeds 23 and 223 such bindings were right 2 and 4 times,
-        wrong 26 and 25 (the track was a second one on somebody whose own track had gone
-        on with someone else), and each wrong one was confidently charged."""
+        session of a person the gate let in and no track took was tried: in stadium-rush
+        bench runs of seeds 23 and 223 such bindings were right 2 and 4 times, wrong 26 and
+        25 (nearly always a second track on somebody whose session had a track already),
+        and the cloud charged each wrong one with nobody doubting it."""
         if track_id in self.session_of or not at_entry:
             return
         if self.pulses_seen:
