@@ -440,14 +440,15 @@ class ReceiptIssuer:
             # not depend on the attribution records: decide it before reading them (large
             # records; reading them was 8 % of the local cloud's samples in a profile of a
             # stadium-rush day). A held receipt reads them when its hold is over.
-            decide_first = hold is None and request.review_outcome is None
-            if decide_first:
-                held = self._done_asking(request, session, first_look_at=answers_read_at)
+            first_look_at = answers_read_at if hold is None else None
+            keeps_own_answers = request.review_outcome is not None
+            if not keeps_own_answers:
+                held = self._done_asking(request, session, first_look_at)
                 if held is not None:
                     return held
             attributions = (
                 _attributions(self.sessions, request.store_id, sorted({*cart.factors, *settled}))
-                if request.review_outcome is not None or settled
+                if keeps_own_answers or settled
                 else []
             )
             settlement = settle(
@@ -474,10 +475,8 @@ class ReceiptIssuer:
                     [q.event_id for q in request.review.questions],
                     task_id=request.review.task_id,
                 )
-            if not decide_first:
-                held = self._done_asking(
-                    request, session, first_look_at=answers_read_at if hold is None else None
-                )
+            if keeps_own_answers:
+                held = self._done_asking(request, session, first_look_at)
                 if held is not None:
                     return held
             now = self.clock()
