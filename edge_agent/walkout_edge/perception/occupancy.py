@@ -13,10 +13,21 @@ Each camera votes only where it sees a person whole (head height inside its imag
 person at the edge of one view, cut in half, is counted by the neighbouring camera
 instead; the sum is divided by the number of cameras that voted (a dropped frame simply
 has one voter less).
+
+In a crowd, people closer than a body's width make one plateau with fewer peaks than
+people. What the plateau weighs still counts them: each person adds about the same mass
+of score (the sum of the map over a patch of floor). So the map learns what one person
+weighs (the median mass of the patches with a single peak: nearly always one person) and
+gives a patch that weighs clearly more people than it has peaks the missing ones, where
+its mass is not yet explained: the peaks stay, the new people are the centres of a
+weighted k-means over the patch. This is off unless asked for (`split_crowds`;
+`VisionParams.split_crowds`): it tracks a crowd better, but the local benchmark did not
+yet gain enough from it for what it costs (docs/edge-perception.md).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -27,6 +38,14 @@ from walkout_edge.perception.geometry import CameraGeometry, FloorGrid
 # Ankles to the top of the head of a 1.5-1.95 m shopper.
 VOTE_HEIGHTS_M: tuple[float, ...] = (0.3, 0.65, 1.0, 1.3, 1.55)
 HEAD_TOP_M = 1.85
+# A patch holds int(mass / (ratio * one person's mass) + rounding) people. Set on the blob
+# study of stadium-rush 23 (docs/edge-perception.md): a patch of n people weighs about n
+# times 1.15-1.25 of a single-peak patch (people pressed together overlap the rim each
+# would have alone).
+CROWD_MASS_RATIO = 1.2
+CROWD_ROUNDING = 0.35
+SINGLE_MASSES_KEPT = 2000
+SINGLE_MASSES_MIN = 50
 
 
 _GRADED = np.zeros((0, 0), np.uint8)  # marks a camera whose weights are not all 0 or 1
@@ -111,8 +130,12 @@ class OccupancyMap:
         min_score: float = 0.45,
         nms_radius_m: float = 0.2,
         blur_m: float = 0.075,
+        split_crowds: bool = False,
     ) -> None:
         self.grid = grid
+        self.split_crowds = split_crowds
+        # Masses of the latest single-peak patches; their median is one person's mass.
+        self._single_masses: deque[float] = deque(maxlen=SINGLE_MASSES_KEPT)
         self.cameras = cameras
         self.heights = heights
         self.min_score = min_score
@@ -156,6 +179,7 @@ class OccupancyMap:
         self.last_score = score
         peaks = (score >= cv2.dilate(score, self._nms)) & (score >= self.min_score)
         out: list[tuple[float, float, float]] = []
+        cells: list[tuple[int, int, float, float]] = []  # peak cell, refined position
         ii, jj = np.nonzero(peaks)
         rows, cols = score.shape
         for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
@@ -168,4 +192,85 @@ class OccupancyMap:
             pj = float((patch.sum(axis=0) * np.arange(j0, j1)).sum() / wsum)
             x, y = self.grid.to_xy(pi, pj)
             out.append((x, y, float(score[i, j])))
+            cells.append((i, j, pi, pj))
+        if self.split_crowds and cells:
+            out.extend(self._crowded(score, cells))
         return out
+
+    def person_mass(self) -> float | None:
+        """What one person weighs in the map (the median mass of single-peak patches), once
+        enough patches were seen; None before."""
+        if len(self._single_masses) < SINGLE_MASSES_MIN:
+            return None
+        return float(np.median(self._single_masses))
+
+    def _crowded(
+        self, score: np.ndarray, peaks: list[tuple[int, int, float, float]]
+    ) -> list[tuple[float, float, float]]:
+        """The people of crowded patches beyond their peaks (see the module docstring)."""
+        above = (score >= self.min_score).astype(np.uint8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(above, connectivity=8)
+        mass = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count)
+        by_patch: dict[int, list[tuple[float, float]]] = {}
+        for i, j, pi, pj in peaks:
+            by_patch.setdefault(int(labels[i, j]), []).append((pi, pj))
+        for label, found in by_patch.items():
+            if len(found) == 1:
+                self._single_masses.append(float(mass[label]))
+        one = self.person_mass()
+        if one is None:
+            return []
+        out: list[tuple[float, float, float]] = []
+        for label, found in by_patch.items():
+            people = int(mass[label] / (CROWD_MASS_RATIO * one) + CROWD_ROUNDING)
+            if people <= len(found):
+                continue
+            x0, y0 = stats[label, cv2.CC_STAT_LEFT], stats[label, cv2.CC_STAT_TOP]
+            w, h = stats[label, cv2.CC_STAT_WIDTH], stats[label, cv2.CC_STAT_HEIGHT]
+            box = labels[y0 : y0 + h, x0 : x0 + w] == label
+            ii, jj = np.nonzero(box)
+            weights = score[y0 : y0 + h, x0 : x0 + w][box].astype(np.float64)
+            points = np.column_stack([ii + y0, jj + x0]).astype(np.float64)
+            for (pi, pj), top in split_patch(points, weights, found, people):
+                x, y = self.grid.to_xy(pi, pj)
+                out.append((x, y, top))
+        return out
+
+
+def split_patch(
+    points: np.ndarray,
+    weights: np.ndarray,
+    fixed: list[tuple[float, float]],
+    people: int,
+    rounds: int = 8,
+) -> list[tuple[tuple[float, float], float]]:
+    """Centres of `people - len(fixed)` more people in a patch of cells (`points`, (n, 2),
+    with `weights`): a weighted k-means whose first centres (`fixed`, the peaks) do not
+    move. New centres start where the weight is farthest from every centre; each is
+    returned with the highest weight of its cells (an empty cluster gives nothing)."""
+    centres = [np.array(c, dtype=np.float64) for c in fixed]
+    nearest = np.full(len(points), np.inf)
+    for c in centres:
+        nearest = np.minimum(nearest, ((points - c) ** 2).sum(axis=1))
+    while len(centres) < people:
+        start = points[int(np.argmax(weights * nearest))].copy()
+        centres.append(start)
+        nearest = np.minimum(nearest, ((points - start) ** 2).sum(axis=1))
+    at = np.array(centres)
+    n_fixed = len(fixed)
+    owner = np.zeros(len(points), dtype=np.int64)
+    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every centre: left out.
+    moving = np.arange(len(at)) >= n_fixed
+    for _ in range(rounds):
+        owner = ((at * at).sum(axis=1)[None, :] - 2.0 * (points @ at.T)).argmin(axis=1)
+        mass = np.bincount(owner, weights=weights, minlength=len(at))
+        move = moving & (mass > 0)
+        for axis in (0, 1):
+            total = np.bincount(owner, weights=weights * points[:, axis], minlength=len(at))
+            at[move, axis] = total[move] / mass[move]
+    out = []
+    for k in range(n_fixed, len(at)):
+        mine = owner == k
+        if mine.any():
+            out.append(((float(at[k, 0]), float(at[k, 1])), float(weights[mine].max())))
+    return out

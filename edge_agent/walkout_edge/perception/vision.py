@@ -36,6 +36,8 @@ class VisionParams:
     tracker: TrackerParams = field(default_factory=TrackerParams)
     grid_cell_m: float = 0.05
     min_score: float = 0.45
+    # Count the people of a crowded patch by its mass (`OccupancyMap`): off by default.
+    split_crowds: bool = False
     diff_history_s: float = 8.0
     frame_history_s: float = 5.0
     frame_every: int = 2  # keep every n-th full frame for evidence crops
@@ -87,6 +89,7 @@ class CameraPipeline:
             self.grid,
             {cid: st.votes for cid, st in self.cameras.items()},
             min_score=self.params.min_score,
+            split_crowds=self.params.split_crowds,
         )
         entry = [g.area for g in store.gates if g.kind == "entry"]
         exits = [g.area for g in store.gates if g.kind == "exit"]

@@ -10,7 +10,12 @@ from walkout.store import Camera
 from walkout_edge.perception.errors import CalibrationError
 from walkout_edge.perception.foreground import BackgroundModel
 from walkout_edge.perception.geometry import CameraGeometry, FloorGrid
-from walkout_edge.perception.occupancy import VOTE_HEIGHTS_M, CameraVotes, OccupancyMap
+from walkout_edge.perception.occupancy import (
+    VOTE_HEIGHTS_M,
+    CameraVotes,
+    OccupancyMap,
+    split_patch,
+)
 
 CAMERA = Camera.overhead(
     "cam-1", x=3.0, y=3.0, height_m=4.0, resolution=(640, 480), fps=10, hfov_deg=110
@@ -131,3 +136,76 @@ def test_something_left_standing_still_heals_into_the_background() -> None:
     frames += [standing[k % 4] for k in range(250)]
     # Then it is background: nothing is found
     assert detect(frames) == []
+
+
+def _step(occ: OccupancyMap, shape: np.ndarray) -> list[tuple[float, float, float]]:
+    """One time step whose map, before the blur, is `shape` (scores 0-1 per cell)."""
+    occ.reset()
+    occ._cover[:] = 1.0
+    occ._votes[:] = shape * len(occ.heights)
+    return occ.detect()
+
+
+def _disc(i: float, j: float, radius: float) -> np.ndarray:
+    """A person alone: score 1 within `radius` cells of (i, j)."""
+    ii, jj = np.mgrid[0 : GRID.rows, 0 : GRID.cols]
+    return ((ii - i) ** 2 + (jj - j) ** 2 <= radius**2).astype(np.float32)
+
+
+def _dome(i: float, j: float, radius: float) -> np.ndarray:
+    """A patch with one top: 1 at (i, j) down to 0.5 at `radius` cells, 0 beyond."""
+    ii, jj = np.mgrid[0 : GRID.rows, 0 : GRID.cols]
+    d2 = ((ii - i) ** 2 + (jj - j) ** 2) / radius**2
+    return np.where(d2 <= 1.0, 1.0 - 0.5 * d2, 0.0).astype(np.float32)
+
+
+def test_a_patch_that_weighs_more_people_than_its_peaks_gets_the_rest() -> None:
+    # Given a map that has seen people one at a time (discs of 4 cells: what one weighs)
+    geo = CameraGeometry(CAMERA)
+    votes = CameraVotes.build(geo, GRID, 4, VOTE_HEIGHTS_M)
+    occ = OccupancyMap(GRID, {"cam-1": votes}, split_crowds=True)
+    for k in range(60):
+        assert len(_step(occ, _disc(30 + (k % 6) * 15, 30 + (k // 6 % 5) * 15, 4.0))) == 1
+    one = occ.person_mass()
+    assert one is not None
+    # When one patch with a single top weighs four people pressed together (each 1.2 of
+    # one alone, as in stadium-rush's crowd: this dome weighs 152, one alone 33)
+    dome = _dome(70, 70, 9.0)
+    occ.split_crowds = False
+    assert len(_step(occ, dome)) == 1
+    occ.split_crowds = True
+    found = _step(occ, dome)
+    # Then it holds four people: the top, and three more spread over the patch
+    assert len(found) == 4
+    centre = GRID.to_xy(70, 70)
+    assert all(np.hypot(x - centre[0], y - centre[1]) < 0.45 for x, y, _ in found)
+    apart = [np.hypot(a[0] - b[0], a[1] - b[1]) for a in found for b in found if a < b]
+    assert min(apart) > 0.15
+    # And a person alone is still one
+    assert len(_step(occ, _disc(100, 40, 4.0))) == 1
+
+
+def test_nothing_is_split_before_the_map_knows_what_one_person_weighs() -> None:
+    # Given a new map (no single-peak patch seen yet)
+    votes = CameraVotes.build(CameraGeometry(CAMERA), GRID, 4, VOTE_HEIGHTS_M)
+    occ = OccupancyMap(GRID, {"cam-1": votes}, split_crowds=True)
+    # When the first patch is a heavy one with a single top
+    found = _step(occ, _dome(70, 70, 9.0))
+    # Then it is one person: a count needs a known weight
+    assert occ.person_mass() is None
+    assert len(found) == 1
+
+
+def test_a_split_keeps_the_peaks_and_puts_the_new_person_where_the_weight_is() -> None:
+    # Given a patch of two blobs of cells, one with a peak at its centre
+    left = np.array([(i, j) for i in range(10) for j in range(10)], dtype=np.float64)
+    right = left + np.array([0.0, 12.0])
+    points = np.vstack([left, right])
+    weights = np.ones(len(points))
+    # When it holds two people
+    ((centre, top),) = split_patch(points, weights, [(4.5, 4.5)], people=2)
+    # Then the one added is at the other blob's centre, with its highest weight
+    assert centre == pytest.approx((4.5, 16.5), abs=0.01)
+    assert top == 1.0
+    # And a patch that holds no more people than peaks gets none
+    assert split_patch(points, weights, [(4.5, 4.5)], people=1) == []
