@@ -195,7 +195,7 @@ def test_an_unresolved_event_is_left_off_and_flagged_while_the_rest_is_applied()
 def test_corrections_are_refused_when_the_live_cart_does_not_replay() -> None:
     task = review(CHIPS_OR_TEA)
 
-    with pytest.raises(CartMismatchError, match="live cart"):
+    with pytest.raises(CartMismatchError, match="live cart") as refused:
         settle(
             session_id=ME,
             live_items={**LIVE, "soap": 1},
@@ -203,6 +203,24 @@ def test_corrections_are_refused_when_the_live_cart_does_not_replay() -> None:
             task=task,
             outcome=ReviewTimedOut(error="States.Timeout"),
         )
+    # The message says which SKU disagrees, and that no event read decides it
+    assert "soap: no event read decides it" in str(refused.value)
+
+
+def test_a_refused_replay_names_the_events_behind_the_sku_it_disagrees_on() -> None:
+    # Given a live cart without the candy an event (answered in another review) gave it
+    live = {sku: n for sku, n in LIVE.items() if sku != "candy"}
+    with pytest.raises(CartMismatchError) as refused:
+        settle(
+            session_id=ME,
+            live_items=live,
+            attributions=EVENTS,
+            task=None,
+            outcome=None,
+            settled={CANDY.event_id: CANDY.decision},
+        )
+    # Then the error names that event for the candy
+    assert f"candy: {CANDY.event_id} (answered in another review)" in str(refused.value)
 
 
 def test_a_reviewed_event_without_its_record_is_refused() -> None:

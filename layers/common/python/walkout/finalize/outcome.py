@@ -66,6 +66,29 @@ def replay(
 
 NOBODY = Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)
 
+
+def _mismatch_sources(
+    replayed: Mapping[str, int],
+    live: Mapping[str, int],
+    attributions: Sequence[Attribution],
+    session_id: str,
+    settled: Mapping[str, Hypothesis],
+) -> str:
+    """Which events decide, for this session, the SKUs a replay and the live cart disagree
+    on (for whoever looks into the session: a cart and its records are written together,
+    so a disagreement points at how they were read)."""
+    skus = sorted(s for s in {*replayed, *live} if replayed.get(s, 0) != live.get(s, 0))
+    parts = []
+    for sku in skus:
+        events = [
+            a.event_id + (" (answered in another review)" if a.event_id in settled else "")
+            for a in sorted(attributions, key=lambda a: (a.t_end, a.event_id))
+            if a.decision.session_id == session_id and a.decision.sku == sku
+        ]
+        parts.append(f"{sku}: {', '.join(events) if events else 'no event read decides it'}")
+    return "events deciding them here: " + "; ".join(parts)
+
+
 # Below this, the person who left on a track is likelier somebody from outside the session
 # than one who came in under it (`track.exited`'s `same_person_probability`).
 SAME_PERSON_AUDIT_BELOW = 0.5
@@ -143,9 +166,10 @@ def settle(
         raise AttributionMissingError(f"reviewed events without attribution: {missing}")
     replayed = replay(attributions, session_id)
     if replayed != live:
+        sources = _mismatch_sources(replayed, live, attributions, session_id, settled)
         raise CartMismatchError(
             f"session {session_id}: replaying {len(attributions)} events gives {replayed},"
-            f" the live cart holds {live}"
+            f" the live cart holds {live}; {sources}"
         )
 
     overrides: dict[str, Hypothesis] = dict(settled)
