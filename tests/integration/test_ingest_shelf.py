@@ -137,6 +137,25 @@ def test_a_possible_identity_swap_spreads_the_doubt_over_both_receipts(aws: Moto
     assert record.alternatives[0].session_id == "s2"
 
 
+def test_a_cart_keeps_the_order_it_took_its_events_in(aws: MotoIngest) -> None:
+    # Given s1 shopping, and s2 near the shelf
+    edge = Edge()
+    aws.send([edge.entered("s1", ["t1"], at_s=0), edge.entered("s2", ["t2"], at_s=0)])
+    # When a juice pick ending at 9 s arrives before one ending at 6 s (held at the edge),
+    # and s2 is only a distant runner-up of the second
+    later = edge.shelf("L4", -1000.5, [("t1", "s1", 0.95, 0.3)], at_s=9)
+    earlier = edge.shelf("L4", -1000.5, [("t1", "s1", 0.9, 0.3), ("t2", "s2", 0.3, 0.9)], at_s=6)
+    assert failures(aws.send([later])) == []
+    assert failures(aws.send([earlier])) == []
+    # Then s1's cart lists both in the order it took them; s2's took neither
+    _, cart1 = aws.read("s1")
+    _, cart2 = aws.read("s2")
+    assert cart1 is not None and cart2 is not None
+    assert cart1.items == {"juice": 2}
+    assert cart1.applied == [later.event_id, earlier.event_id]
+    assert cart2.applied == []
+
+
 def test_a_shelf_change_after_hand_over_charges_nobody(aws: MotoIngest) -> None:
     # Given s1 left and was handed over
     edge = Edge()

@@ -12,7 +12,7 @@ from walkout.attribution.record import Action, Attribution, Hypothesis
 from walkout.cart import ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
-from walkout.finalize.outcome import NOBODY, Settlement, replay, settle
+from walkout.finalize.outcome import NOBODY, Settlement, in_applied_order, replay, settle
 from walkout.finalize.questions import build_review_task, with_people
 from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask, ReviewTimedOut
 
@@ -317,3 +317,60 @@ def test_an_earlier_answer_about_an_event_without_its_record_is_refused() -> Non
             outcome=None,
             settled={"E002": Hypothesis(session_id=ME, sku="candy", qty=1, probability=1.0)},
         )
+
+
+# A return that ended before a pick of the same item, sent after it (the pick's change was
+# held for an encounter): the live cart took the pick first, then the return.
+TEA_BACK_FIRST = attribution(
+    7, who=[(ME, 0.9)], what=[("tea", 1, 0.9)], p=0.9, action=Action.RETURN, lane="L4"
+)
+TEA_PICKED_AFTER = attribution(8, who=[(ME, 0.99)], what=[("tea", 1, 0.99)], p=0.99, lane="L2")
+
+
+def test_the_live_cart_is_replayed_in_the_order_it_took_its_events() -> None:
+    events = [TEA_BACK_FIRST, TEA_PICKED_AFTER]
+    taken = [TEA_PICKED_AFTER.event_id, TEA_BACK_FIRST.event_id]
+    # Given a live cart that took the pick, then the return (nothing left)
+    live = replay(events, ME, applied=taken)
+    assert live == {}
+    # In time order the return comes first and returns nothing: that is not the live cart
+    assert replay(events, ME) == {"tea": 1}
+    with pytest.raises(CartMismatchError, match="tea"):
+        settle(
+            session_id=ME,
+            live_items=live,
+            attributions=events,
+            task=None,
+            outcome=None,
+            settled={TEA_PICKED_AFTER.event_id: TEA_PICKED_AFTER.decision},
+        )
+    # When the receipt is settled with the order the cart took them
+    settled = settle(
+        session_id=ME,
+        live_items=live,
+        attributions=events,
+        task=None,
+        outcome=None,
+        settled={TEA_PICKED_AFTER.event_id: TEA_PICKED_AFTER.decision},
+        applied=taken,
+    )
+    # Then it agrees with the live cart
+    assert settled.items == {}
+    assert settled.status is ReviewStatus.REVIEWED
+
+
+def test_events_the_cart_did_not_take_go_where_their_time_puts_them() -> None:
+    # Given a cart that took two cola picks, the later-ending one first (sent first), and a
+    # candy the cart never carried, which ended between them
+    cola_later = attribution(9, who=[(ME, 0.99)], what=[("cola", 1, 0.99)], p=0.99)
+    events = [cola_later, CANDY, COLA]
+    order = in_applied_order(events, [cola_later.event_id, COLA.event_id])
+    # Then the events it took keep its order, and the candy sits before the first taken one
+    # that ended after it
+    assert [e.event_id for e in order] == [CANDY.event_id, cola_later.event_id, COLA.event_id]
+    # and without the cart's order, every event is in time order
+    assert [e.event_id for e in in_applied_order(events, [])] == [
+        COLA.event_id,
+        CANDY.event_id,
+        cola_later.event_id,
+    ]

@@ -145,6 +145,10 @@ class CartRecord(Model):
     cart: Cart
     # event id -> P(this session's receipt is right about that event)
     factors: dict[str, float] = {}
+    # The events whose decision was applied to `items`, in the order ingest applied them
+    # (the edge sends a change held for an encounter after later ones, and a return of an
+    # item the cart does not hold changes nothing, so the order matters to a replay).
+    applied: list[Identifier] = []
     rev: int = 0
 
     @property

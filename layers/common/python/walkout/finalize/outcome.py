@@ -1,9 +1,10 @@
 """What the receipt charges once a session is settled (pure).
 
 - No review: the live cart, exactly as the shopper last saw it.
-- Reviewed: the session's attributions are replayed in time order with each reviewed
-  event's decision replaced by the reviewers' answer. An event the reviewers could not
-  settle is treated like a timed-out review for that event.
+- Reviewed: the session's attributions are replayed in the order its live cart took them
+  (`in_applied_order`; the others in time order) with each reviewed event's decision
+  replaced by the reviewers' answer. An event the reviewers could not settle is treated
+  like a timed-out review for that event.
 - Settled by earlier reviews: events of this session that other sessions' reviews already
   answered (the answer says who moved what, for every cart) are replayed with that answer
   too, whether or not this session had a review of its own; the receipt is `reviewed`.
@@ -51,17 +52,42 @@ def replay(
     attributions: Sequence[Attribution],
     session_id: str,
     overrides: Mapping[str, Hypothesis] | None = None,
+    applied: Sequence[str] = (),
 ) -> dict[str, int]:
-    """The session's item counts from its events, in time order, with some decisions
-    replaced (`overrides`: event id -> the hypothesis to apply instead)."""
+    """The session's item counts from its events, with some decisions replaced
+    (`overrides`: event id -> the hypothesis to apply instead), in the order of
+    `in_applied_order`."""
     items: dict[str, int] = {}
-    for recorded in sorted(attributions, key=lambda a: (a.t_end, a.event_id)):
+    for recorded in in_applied_order(attributions, applied):
         override = (overrides or {}).get(recorded.event_id)
-        applied = (
-            recorded if override is None else recorded.model_copy(update={"decision": override})
-        )
-        items = cart_after(items, applied, session_id)
+        event = recorded if override is None else recorded.model_copy(update={"decision": override})
+        items = cart_after(items, event, session_id)
     return items
+
+
+def in_applied_order(
+    attributions: Sequence[Attribution], applied: Sequence[str]
+) -> list[Attribution]:
+    """The events in the order the live cart took them (`applied`: the cart's event ids in
+    the order ingest applied them), each other event before the first of those that ended
+    after it; without `applied`, in time order (when each change ended)."""
+    rank = {event_id: k for k, event_id in enumerate(applied)}
+    taken = sorted((a for a in attributions if a.event_id in rank), key=lambda a: rank[a.event_id])
+    others = sorted(
+        (a for a in attributions if a.event_id not in rank), key=lambda a: (a.t_end, a.event_id)
+    )
+    out: list[Attribution] = []
+    k = 0
+    for event in taken:
+        while k < len(others) and (others[k].t_end, others[k].event_id) < (
+            event.t_end,
+            event.event_id,
+        ):
+            out.append(others[k])
+            k += 1
+        out.append(event)
+    out.extend(others[k:])
+    return out
 
 
 NOBODY = Hypothesis(session_id=None, sku=None, qty=0, probability=1.0)
@@ -145,11 +171,13 @@ def settle(
     outcome: ReviewOutcome | None,
     same_person: Mapping[str, float] | None = None,
     settled: Mapping[str, Hypothesis] | None = None,
+    applied: Sequence[str] = (),
 ) -> Settlement:
     """The receipt's items for a session, given its review outcome (None: not reviewed),
     and why it needs an audit; `same_person`: the edge's word, per track, on whether the
     person who left on it came in under the session; `settled`: event id -> the decision
-    reviewers gave it in another session's review."""
+    reviewers gave it in another session's review; `applied`: the live cart's events in the
+    order ingest applied them."""
     live = {s: n for s, n in sorted(live_items.items()) if n > 0}
     # Who left first: the reasons are stored joined and cut at a length, and a review's
     # reason may list many events.
@@ -164,7 +192,7 @@ def settle(
     missing = [e for e in [*asked, *settled] if e not in by_event]
     if missing:
         raise AttributionMissingError(f"reviewed events without attribution: {missing}")
-    replayed = replay(attributions, session_id)
+    replayed = replay(attributions, session_id, applied=applied)
     if replayed != live:
         sources = _mismatch_sources(replayed, live, attributions, session_id, settled)
         raise CartMismatchError(
@@ -203,7 +231,7 @@ def settle(
             f"review ended without an answer ({outcome.error}); only confident items were"
             f" charged, {left_off} uncertain pick(s) left off"
         )
-    items = replay(attributions, session_id, overrides)
+    items = replay(attributions, session_id, overrides, applied)
     return Settlement(
         items=items,
         status=status,

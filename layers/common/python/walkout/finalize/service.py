@@ -454,6 +454,7 @@ class ReceiptIssuer:
             settlement = settle(
                 session_id=request.session_id,
                 live_items=cart.items,
+                applied=cart.applied,
                 attributions=attributions,
                 task=request.review,
                 outcome=request.review_outcome,

@@ -633,6 +633,7 @@ class IngestBatch:
         if share.chosen:
             items = cart_after(current.items, attribution, session_id)
             update["items"] = items
+            update["applied"] = [*current.applied, attribution.event_id]
             update["picked_from"] = picked_from_after(current.picked_from, attribution, session_id)
             update["cart"] = self._price(
                 state, items, session_id, version=current.cart.version + 1, at=event.ts
