@@ -333,27 +333,24 @@ def test_the_live_cart_is_replayed_in_the_order_it_took_its_events() -> None:
     # Given a live cart that took the pick, then the return (nothing left)
     live = replay(events, ME, applied=taken)
     assert live == {}
-    # In time order the return comes first and returns nothing: that is not the live cart
-    assert replay(events, ME) == {"tea": 1}
-    with pytest.raises(CartMismatchError, match="tea"):
-        settle(
+
+    def settled_in(order: list[str]) -> Settlement:
+        return settle(
             session_id=ME,
             live_items=live,
             attributions=events,
             task=None,
             outcome=None,
             settled={TEA_PICKED_AFTER.event_id: TEA_PICKED_AFTER.decision},
+            applied=order,
         )
+
+    # In time order the return comes first and returns nothing: that is not the live cart
+    assert replay(events, ME) == {"tea": 1}
+    with pytest.raises(CartMismatchError, match="tea"):
+        settled_in([])
     # When the receipt is settled with the order the cart took them
-    settled = settle(
-        session_id=ME,
-        live_items=live,
-        attributions=events,
-        task=None,
-        outcome=None,
-        settled={TEA_PICKED_AFTER.event_id: TEA_PICKED_AFTER.decision},
-        applied=taken,
-    )
+    settled = settled_in(taken)
     # Then it agrees with the live cart
     assert settled.items == {}
     assert settled.status is ReviewStatus.REVIEWED
