@@ -102,7 +102,7 @@ def _mismatch_sources(
 ) -> str:
     """Which events decide, for this session, the SKUs a replay and the live cart disagree
     on (for whoever looks into the session: a cart and its records are written together,
-    so a disagreement points at how they were read)."""
+    so a disagreement points at how they were read or in which order they were replayed)."""
     skus = sorted(s for s in {*replayed, *live} if replayed.get(s, 0) != live.get(s, 0))
     parts = []
     for sku in skus:
