@@ -1,4 +1,4 @@
-"""Lambda without Docker: moto's Lambda invocations dispatched to the real handlers in-process.
+"""Lambda without Docker: moto's Lambda invocations dispatched to the real handlers.
 
 moto runs Lambda without Docker through `LambdaSimpleBackend` (config `{"lambda":
 {"use_docker": False}}`), whose `invoke` only echoes the payload. `install` replaces it
@@ -7,9 +7,10 @@ name stands for (`functions/<folder>/handler.py`, loaded once per "container") a
 a raised exception the way Lambda does (`FunctionError`, `errorType` = the exception's class
 name), so the state machine's Retry and Catch see what they would see on AWS.
 
-Every function runs in this process, so they share one environment (`os.environ`): the
-runtime sets the union of the functions' environments, which agree on every shared key
-except Powertools' service name.
+A handler runs in this process, or, with a `ContainerPool` (`localcloud.containers`), in
+a worker process that inherited this process's environment. Either way the functions
+share one environment (`os.environ`): the runtime sets the union of the functions'
+environments, which agree on every shared key except Powertools' service name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from types import ModuleType
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from localcloud.containers import ContainerLostError, ContainerPool, FunctionError
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = ROOT / "functions"
@@ -105,6 +108,8 @@ class Dispatcher:
     # Called with the function's suffix after each call that returned (e.g. the simulated
     # reviewers learn that the queue function queued a task).
     listeners: list[Callable[[str], None]] = field(default_factory=list)
+    # Worker processes the handlers run in (`localcloud.containers`); None: in this process.
+    containers: ContainerPool | None = None
 
     def suffix_of(self, function_name: str) -> str:
         """`walkout-dev-finalize-assess` or its ARN (with or without qualifier) -> suffix."""
@@ -114,42 +119,64 @@ class Dispatcher:
             raise LookupError(f"no local handler for the function {name!r}")
         return suffix
 
-    def handler_for(self, suffix: str) -> Callable[[Any, Any], Any]:
+    def _begin(self, suffix: str) -> Exception | None:
+        """Note the call; the failure a test asked for on it, if any."""
+        with self.lock:
+            self.calls.append((suffix, time.monotonic()))
+            pending = self.failures.get(suffix)
+            return pending.pop(0) if pending else None
+
+    def _handler(self, suffix: str) -> Callable[[Any, Any], Any]:
         spec = FUNCTIONS[suffix]
         with self.lock:
             if spec.folder not in self.modules:
                 self.modules[spec.folder] = load_module(spec.folder)
-            self.calls.append((suffix, time.monotonic()))
-            pending = self.failures.get(suffix)
-            failure = pending.pop(0) if pending else None
-        if failure is not None:
-
-            def fail(event: Any, context: Any) -> Any:
-                raise failure
-
-            return fail
         handler: Callable[[Any, Any], Any] = getattr(self.modules[spec.folder], spec.attribute)
         return handler
 
-    def call(self, suffix: str, event: Any) -> Any:
-        """Run the function on an event; exceptions propagate (the caller decides)."""
-        handler = self.handler_for(suffix)
+    def _run(self, suffix: str, event: Any) -> tuple[Any, Exception | None, float]:
+        """Run the handler in a container process when one is free, else here: its result
+        or exception, and its own run time in ms."""
+        pool = self.containers
+        worker = pool.take() if pool is not None else None
+        if pool is not None and worker is not None:
+            healthy = False
+            try:
+                outcome = worker.invoke(suffix, event)
+                healthy = True
+            except ContainerLostError as lost:
+                return None, lost, 0.0
+            finally:
+                pool.give_back(worker, healthy=healthy)
+            return outcome.result, outcome.error, outcome.ms
         memory = self.memory_mb.get(suffix, FUNCTIONS[suffix].memory_mb)
         context = LambdaContext(f"{self.prefix}-{suffix}", memory)
+        handler = self._handler(suffix)
         started = time.perf_counter()
-        failed = False
         try:
             result = handler(event, context)
-        except Exception:
-            failed = True
-            raise
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            with self.lock:
-                stats = self.stats.setdefault(suffix, FunctionStats())
-                stats.invocations += 1
-                stats.errors += int(failed)
-                stats.duration_ms += elapsed
+        except Exception as exc:  # handed to the caller by `call`
+            return None, exc, (time.perf_counter() - started) * 1000
+        return result, None, (time.perf_counter() - started) * 1000
+
+    def call(self, suffix: str, event: Any) -> Any:
+        """Run the function on an event; exceptions propagate (the caller decides). A
+        function that raised in a container raises `FunctionError` with its class name."""
+        if suffix not in FUNCTIONS:
+            raise LookupError(f"no local handler for the function suffix {suffix!r}")
+        failure = self._begin(suffix)
+        result: Any = None
+        error: Exception | None = failure
+        elapsed = 0.0
+        if failure is None:
+            result, error, elapsed = self._run(suffix, event)
+        with self.lock:
+            stats = self.stats.setdefault(suffix, FunctionStats())
+            stats.invocations += 1
+            stats.errors += int(error is not None)
+            stats.duration_ms += elapsed
+        if error is not None:
+            raise error
         for listener in list(self.listeners):
             listener(suffix)
         return result
@@ -162,10 +189,17 @@ class Dispatcher:
             result = self.call(self.suffix_of(function_name), event)
         except Exception as exc:
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(
-                {"errorType": type(exc).__name__, "errorMessage": str(exc)[:2000]}
-            ).encode()
+            error_type = exc.error_type if isinstance(exc, FunctionError) else type(exc).__name__
+            return json.dumps({"errorType": error_type, "errorMessage": str(exc)[:2000]}).encode()
         return json.dumps(result).encode()
+
+    def fresh_containers(self) -> None:
+        """Every function starts in a new container on its next call (per-container
+        globals reset), as after a redeploy."""
+        with self.lock:
+            self.modules.clear()
+        if self.containers is not None:
+            self.containers.recycle()
 
     def count(self, suffix: str) -> int:
         return sum(1 for s, _ in self.calls if s == suffix)

@@ -143,8 +143,11 @@ class Sample:
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU time (its function worker processes' counts once they were
+    stopped and waited for: at the end of a run)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 class FeedPipeline(LocalPipeline):
@@ -293,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--console-reviewers", type=int, default=4, help="simulated console reviewers at once"
     )
     parser.add_argument(
+        "--function-processes",
+        type=int,
+        default=PipelineOptions.function_processes,
+        help="worker processes the functions run in (0: in this process)",
+    )
+    parser.add_argument(
         "--config-overrides",
         type=json.loads,
         default={},
@@ -303,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rate < 0:
         parser.error("--rate must be 0 (as fast as possible) or more")
+    if args.function_processes < 0:
+        parser.error("--function-processes must be 0 (in this process) or more")
     if args.compare is not None and not (args.compare / "receipts.jsonl").is_file():
         parser.error(f"--compare {args.compare}: no receipts.jsonl there (not a finished run)")
     if not isinstance(args.config_overrides, dict):
@@ -313,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_s=args.timeout,
         console_reviewers=args.console_reviewers,
         config_overrides=args.config_overrides,
+        function_processes=args.function_processes,
     )
     wall_start, cpu_start = time.time(), cpu_seconds()
 
@@ -326,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.redirect_stdout(_ThreadStdout(sys.stdout, pipeline.function_log)):
             run_dir = pipeline.run()
+        # The function workers stop (and are waited for) first: their CPU time counts.
+        pipeline.cloud.dispatcher.fresh_containers()
         result = figures(pipeline, wall_start, cpu_start)
     finally:
         pipeline.close()

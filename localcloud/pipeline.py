@@ -90,6 +90,9 @@ class PipelineOptions:
     # events were delivered: the pump resumes from its checkpoint file (tests use it).
     restart_after_events: int | None = None
     reviewer_seed: int = 0
+    # Worker processes the functions run in (`localcloud.containers`), beside the process
+    # that runs moto; 0 runs every handler in that process.
+    function_processes: int = 2
 
 
 class PipelineError(RuntimeError):
@@ -266,7 +269,11 @@ class LocalPipeline:
                 shutil.rmtree(directory)
             directory.mkdir(parents=True)
         self.function_log = (self.run_dir / "functions.log").open("a", encoding="utf-8")
-        self.cloud = LocalCloud(self.config, function_log=self.function_log)
+        self.cloud = LocalCloud(
+            self.config,
+            function_log=self.function_log,
+            function_processes=options.function_processes,
+        )
         self.review_log = ReviewLog()
         # Console reviewers look at the queue when the queue function has queued a task.
         self.review_signal = WorkSignal()
@@ -412,8 +419,7 @@ class LocalPipeline:
         """Stop the pump and the reviewer mid-stream and start them again: the pump resumes
         from the checkpoint file, every function gets a fresh container."""
         self.stop_threads()
-        with self.cloud.dispatcher.lock:
-            self.cloud.dispatcher.modules.clear()
+        self.cloud.dispatcher.fresh_containers()
         self.progress("runtime restarted: the pump resumes from its checkpoint")
         self.start_threads()
         self.restarted = True

@@ -35,6 +35,7 @@ from waitress.server import create_server
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import moto_speed
+from localcloud.containers import ContainerPool
 from localcloud.deploy import Deployment, deploy
 from localcloud.dispatch import Dispatcher, install
 from localcloud.operations import UNCOUNTED_AGENT, CountingApp, OperationCounter
@@ -202,9 +203,12 @@ class LocalCloud:
         *,
         function_log: IO[str] | None = None,
         port: int = 0,
+        function_processes: int = 0,
     ) -> None:
         self.config = config
         self.port = port
+        # Worker processes the functions run in (`localcloud.containers`); 0: this process.
+        self.function_processes = function_processes
         self.invoke_port = 0  # moto's Step Functions interpreter calls Lambda here
         self.counter = OperationCounter()
         self.dispatcher = Dispatcher(
@@ -269,6 +273,14 @@ class LocalCloud:
             self.deployment = deploy(self.client, self.config, REGION, ACCOUNT)
         os.environ.update(self.deployment.environment)
         get_settings.cache_clear()
+        if self.function_processes > 0:
+            # Workers start on demand and take this environment with them.
+            self.dispatcher.containers = ContainerPool(
+                self.config.prefix,
+                dict(self.dispatcher.memory_mb),
+                size=self.function_processes,
+                log=self._function_log,
+            )
         self._restore = install(
             self.dispatcher,
             topic_arn=self.deployment.topic_of,
@@ -321,6 +333,9 @@ class LocalCloud:
         if self._restore is not None:
             self._restore()
             self._restore = None
+        if self.dispatcher.containers is not None:
+            self.dispatcher.containers.close()
+            self.dispatcher.containers = None
         if self._server is not None:
             self._server.stop()
             self._server = None
