@@ -99,6 +99,17 @@ the backend's own (the item as it was, for the table's stream) are only read to 
 `ReturnValues` other than NONE, or for a table with a stream: without either they are not
 made (the deep copies of large items, reviews and carts, were a seventh of the local
 cloud's CPU time on `stadium-rush`).
+
+A `Query` request's results are not deep-copied either (that copy was 15% of the server
+threads' samples in a profile of a `stadium-rush` day): the query writes each result out
+to DynamoDB's JSON while it still holds the lock (`_WiredItem`), so another thread's later
+write cannot change what it answers, and the copy had nothing left to protect. Between
+moto's copy and its return nothing changes the results (index and attribute projections
+make new items, filters only read). And `Item.project` converted the whole item to plain
+JSON once per projected path to pick out each path's value; for paths that are each one
+top-level attribute, only those attributes are converted, the same way, and merged as
+moto merges them (a held receipt's look at who was in the store with it projects three
+attributes of each session record).
 """
 
 from __future__ import annotations
@@ -116,6 +127,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import jsonpath_ng.ext
+from botocore.utils import merge_dicts
 from moto import backends, settings
 from moto.core import responses as core_responses
 from moto.core.responses import ActionResult
@@ -123,6 +135,8 @@ from moto.core.utils import method_names_from_class
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import dynamo_type as dynamo_type_module
+from moto.dynamodb.models import table as table_module
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import dynamo_to_dict
@@ -279,9 +293,27 @@ def _base64(value: Any) -> str:
     return base64.b64encode(raw).decode()
 
 
+class _Wired(dict[str, Any]):
+    """An item's attributes already in DynamoDB's JSON (a query's result, written out
+    under the lock: `_WiredItem`)."""
+
+
+class _WiredItem:
+    """A query result as the Query handler reads it (`item.attrs`): the item's attributes
+    written out now, while the query holds the lock, instead of a deep copy written out
+    later (see the module doc)."""
+
+    __slots__ = ("attrs",)
+
+    def __init__(self, item: Item) -> None:
+        self.attrs = _Wired(wire_result(item.attrs))
+
+
 def wire_result(value: Any) -> Any:
     """`_wire(dynamo_to_dict(value))` in one pass: a result as moto builds it (with
     `DynamoType`s) straight to DynamoDB's JSON (see `_dynamo_result`)."""
+    if isinstance(value, _Wired):
+        return value
     if isinstance(value, datetime):
         return value
     if isinstance(value, DynamoType):
@@ -399,12 +431,45 @@ def _regular_json(self: DynamoType) -> dict[str, Any]:
     return {self.type: out}
 
 
+_ORIGINAL_PROJECT = Item.project
+
+
+def _project(self: Item, projection_expressions: list[list[str]]) -> Item:
+    """`Item.project`: moto converts the whole item (`to_regular_json`) once per path to
+    pick the path's value; for paths of one top-level attribute each, only those
+    attributes are converted, the same way, and merged as moto merges them (a query for
+    sessions' stays projected three attributes of 2-40 KB records)."""
+    if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+        return _ORIGINAL_PROJECT(self, projection_expressions)
+    result: dict[str, Any] = {}
+    for (name,) in projection_expressions:
+        attribute = self.attrs.get(name)
+        found = (
+            {name: dynamo_type_module.deserializer.deserialize(attribute.to_regular_json())}
+            if attribute is not None
+            else {}
+        )
+        merge_dicts(result, found)  # botocore's, as `Item.project` merges
+    return Item(
+        hash_key=self.hash_key,
+        range_key=self.range_key,
+        attrs=dynamo_type_module.serializer.serialize(result)["M"],
+    )
+
+
 def _dynamo_type_size(self: DynamoType) -> int:
     return _value_size(self.type, self.value)
 
 
 def _item_size(self: Item) -> int:
-    return sum(_bytesize(k) + _value_size(v.type, v.value) for k, v in list(self.attrs.items()))
+    # (the item is kept with its size, so its id stays its own while the query runs)
+    sizes: dict[int, tuple[Item, int]] | None = getattr(_local, "query_sizes", None)
+    if sizes is not None and id(self) in sizes:
+        return sizes[id(self)][1]
+    size = sum(_bytesize(k) + _value_size(v.type, v.value) for k, v in list(self.attrs.items()))
+    if sizes is not None:
+        sizes[id(self)] = (self, size)
+    return size
 
 
 @dataclass(frozen=True)
@@ -673,6 +738,35 @@ def _copies_unread(unread: bool) -> Iterator[None]:
         _local.unread_copy = before
 
 
+class _UncopiedResults:
+    """The `copy` module as moto's `Table.query` sees it: while this thread runs a Query
+    request's query (`_local.wire_query`), its results are not deep-copied (they are
+    written out before the lock is let go, and nothing in between changes them: index and
+    attribute projections make new items, filters only read); else a copy as always."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_local, "wire_query", False):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _wiring_query(handle: Callable[..., Any]) -> Callable[..., Any]:
+    """The Query handler: its table query gives `_WiredItem`s (see `install`)."""
+
+    def apply(self: DynamoHandler) -> Any:
+        _local.wire_query = True
+        try:
+            return handle(self)
+        finally:
+            _local.wire_query = False
+
+    return apply
+
+
 class _CopyUnlessUnread:
     """The `copy` module as moto's DynamoDB update paths see it: `deepcopy` gives None
     while this thread applies an update whose copy nobody will read (`_local.unread_copy`),
@@ -850,10 +944,18 @@ def install() -> Callable[[], None]:
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
         _local.query_scope = _query_scope(self, args, kwargs)
+        # moto sizes each item it keeps twice (the page limit, then the page's size); the
+        # items cannot change while the query holds the lock, so each is sized once.
+        _local.query_sizes = {}
         try:
-            return original_query(self, *args, **kwargs)
+            found = original_query(self, *args, **kwargs)
         finally:
             _local.query_scope = None
+            _local.query_sizes = None
+        if not getattr(_local, "wire_query", False):
+            return found
+        results, scanned, last_key = found
+        return [_WiredItem(item) for item in results], scanned, last_key
 
     def entrypoint(self: ExecutionWorker) -> Any:
         return programs.entrypoint(self)
@@ -907,11 +1009,14 @@ def install() -> Callable[[], None]:
     # "dictionary changed size during iteration" (a 500) when another request thread
     # updated one of them meanwhile; a query reads the table as one write left it.
     patches.set(Table, "query", _serialised(query))
+    patches.set(table_module, "copy", _UncopiedResults())
+    patches.set(DynamoHandler, "query", _wiring_query(DynamoHandler.query))
     patches.set(backends, "list_of_moto_modules", lambda: modules)
     patches.set(DynamoResult, "execute_result", execute_result)
     patches.set(DynamoResult, "__init__", _dynamo_result)
     patches.set(Shard, "get_records", _get_records)
     patches.set(Item, "size", _item_size)
+    patches.set(Item, "project", _project)
     patches.set(DynamoType, "size", _dynamo_type_size)
     patches.set(DynamoType, "to_regular_json", _regular_json)
     patches.set(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)

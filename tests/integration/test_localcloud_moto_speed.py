@@ -109,6 +109,29 @@ def _queries(ddb: Any) -> list[dict[str, Any]]:
             },
             "ScanIndexForward": False,
         },
+        {
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "p2"}},
+            "ProjectionExpression": "sk, m.a[1], b",
+        },
+        {  # top-level attributes only; a NULL one, then a map (moto drops the NULL then)
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "p4"}},
+            "ProjectionExpression": "sk, z, n, ss, b, t, m, #absent",
+            "ExpressionAttributeNames": {"#absent": "absent"},
+        },
+        {
+            "IndexName": INDEX,
+            "KeyConditionExpression": "g = :g",
+            "ExpressionAttributeValues": {":g": {"S": "g0"}},
+            "ProjectionExpression": "gs, z, t",
+        },
+        {
+            "IndexName": INDEX,
+            "KeyConditionExpression": "g = :g",
+            "ExpressionAttributeValues": {":g": {"S": "g1"}},
+            "Select": "COUNT",
+        },
     ]
     pages: list[dict[str, Any]] = []
     for request in requests:
@@ -237,6 +260,13 @@ def test_item_reads_and_writes_answer_as_moto_does(ddb: Any) -> None:
         for k in keys[:10]:
             out.append(ddb.get_item(TableName=TABLE, Key=k, ReturnConsumedCapacity="TOTAL"))
         out.append(ddb.batch_get_item(RequestItems={TABLE: {"Keys": keys}}))
+        for projection in ("pk, sk, ss, z, m, n", "pk, sk, m.a[0]"):  # top-level, then nested
+            out.append(ddb.get_item(TableName=TABLE, Key=keys[0], ProjectionExpression=projection))
+            out.append(
+                ddb.batch_get_item(
+                    RequestItems={TABLE: {"Keys": keys, "ProjectionExpression": projection}}
+                )
+            )
         out.append(ddb.get_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"S": "x"}}))
         # an item of this run's own, written and updated
         own = {"pk": {"S": f"own-{tag}"}, "sk": {"S": "s"}}
@@ -280,10 +310,14 @@ def test_item_reads_and_writes_answer_as_moto_does(ddb: Any) -> None:
     patched = _with_patches(lambda: requests("patched"))
     # Then every response is moto's own
     assert patched == plain
-    assert plain[12]["Attributes"]["b2"] == {"B": b"\x00\xff"}
-    assert "Attributes" not in plain[13] and plain[14]["Attributes"]["n"] == {"N": "3"}
+    assert plain[16]["Attributes"]["b2"] == {"B": b"\x00\xff"}
+    assert "Attributes" not in plain[17] and plain[18]["Attributes"]["n"] == {"N": "3"}
     assert plain[-1]["n"] == {"N": "6"}
     assert len(plain[10]["Responses"][TABLE]) == len(keys) > 20
+    # the projections: only the attributes named (a NULL one too), nested ones picked
+    assert set(plain[11]["Item"]) == {"pk", "sk", "ss", "z", "m", "n"}
+    assert len(plain[13]["Item"]["m"]["M"]["a"]["L"]) == 1
+    assert all(set(i) == {"pk", "sk", "m"} for i in plain[14]["Responses"][TABLE])
 
 
 def test_results_are_written_out_as_moto_converts_them() -> None:
