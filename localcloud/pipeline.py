@@ -49,7 +49,7 @@ from walkout.config import CONTEXT_KEY, DeploymentConfig, ReviewBackend
 from walkout.data.ingest import IngestTable
 from walkout.data.receipts import FlagKind, ReceiptsTable
 from walkout.data.review_tasks import ReviewTasksTable
-from walkout.data.sessions import SessionRecord, SessionsTable
+from walkout.data.sessions import SessionRecord, SessionsTable, session_stays
 from walkout.data.stores import StoreDefinitions
 from walkout.definition import StoreDefinition
 from walkout.ingest.lifecycle import SessionStatus
@@ -481,16 +481,28 @@ class LocalPipeline:
                 latest[s.session_id] = s
         return list(latest.values())
 
+    def stays(self) -> dict[str, tuple[SessionStatus, bool]]:
+        """Every session's status and whether it has left, by id, as `sessions` reads
+        them (the later status wins), reading only the stays (`session_stays`): the run
+        looks every few seconds, and reading whole records took 9% of the local cloud's
+        samples on this thread alone (a minute's profile, 240 s into a stadium-rush feed)."""
+        table = self.sessions_table()
+        latest: dict[str, tuple[SessionStatus, bool]] = {}
+        for status in (SessionStatus.OPEN, SessionStatus.CLOSING, SessionStatus.READY):
+            for stay in session_stays(table, self.store_id, status):
+                latest[str(stay["session_id"])] = (status, stay.get("exit_at") is not None)
+        return latest
+
     def observe(self) -> dict[str, Any]:
         """What the cloud holds now; notes when a session's exit reached the cloud: when
         the pump read its latest `track.exited` (now, for an exit it has no record of).
         Receipts are noted on the bus (`drain_bus`)."""
         now = time.time()
-        sessions = self.sessions()
-        for s in sessions:
-            if s.exit_at is not None:
-                self.exit_seen.setdefault(s.session_id, self.delivered.exits.get(s.session_id, now))
-        ready = [s for s in sessions if s.status is SessionStatus.READY]
+        sessions = self.stays()
+        for session_id, (_, left) in sessions.items():
+            if left:
+                self.exit_seen.setdefault(session_id, self.delivered.exits.get(session_id, now))
+        ready = [i for i, (status, _) in sessions.items() if status is SessionStatus.READY]
         deployment = self.cloud.deployment
         assert deployment is not None
         running = running_workflows(
@@ -499,9 +511,9 @@ class LocalPipeline:
         reviews = self.review_log.all()
         return {
             "sessions": len(sessions),
-            "open": sum(1 for s in sessions if s.status is not SessionStatus.READY),
+            "open": len(sessions) - len(ready),
             "ready": len(ready),
-            "receipts": sum(1 for s in ready if s.session_id in self.issued),
+            "receipts": sum(1 for i in ready if i in self.issued),
             "running": running,
             "reviews": len(reviews),
             "answered": sum(1 for r in reviews if r["answered_wall"] is not None),

@@ -33,6 +33,7 @@ from walkout.data.sessions import (
     SessionsTable,
     SettledEvent,
     session_ids_in_store,
+    session_stays,
     sessions_in_store,
 )
 from walkout.finalize.messages import AttentionInput
@@ -531,6 +532,16 @@ def _sessions_in_store_during_a_span(ddb: Any) -> None:
     assert sorted(s.session_id for s in found) == expected
     # and the ids alone, read with only the attributes that tell them, are the same
     assert sorted(ids) == expected
+    # and each status's stays, every one of the store's, only what tells a stay
+    ready = session_stays(table, "store-1", SessionStatus.READY, page_size=3)
+    assert sorted(s["session_id"] for s in ready) == sorted(
+        ["ready-in", "ready-before", "ready-after", "ready-edge", "ready-long"]
+        + [f"ready-later-{n}" for n in range(8)]
+    )
+    assert all(set(s) == {"session_id", "entered_at", "exit_at"} for s in ready)
+    open_now = session_stays(table, "store-1", SessionStatus.OPEN)
+    assert sorted(s["session_id"] for s in open_now) == ["open-for-ever", "open-in", "open-later"]
+    assert all("exit_at" not in s or s["exit_at"] is None for s in open_now)
 
 
 def test_sessions_done_asking_are_read_back_in_batches_per_store(ddb: Any) -> None:

@@ -809,6 +809,29 @@ def sessions_in_store(
     return [_session(i) for i in _in_store(table, store_id, since, until, page_size=page_size)]
 
 
+def session_stays(
+    table: SessionsTable, store_id: str, status: SessionStatus, *, page_size: int = PRESENT_PAGE
+) -> list[dict[str, Any]]:
+    """Every session of the store in `status`, only its `STAY_ATTRIBUTES` (id, entry,
+    exit) as stored: how many there are and who has left, without whole records."""
+    found: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        items, start = _status_page(
+            table,
+            store_id,
+            status,
+            since=None,
+            until=None,
+            limit=page_size,
+            start_key=start,
+            attributes=STAY_ATTRIBUTES,
+        )
+        found.extend(items)
+        if not start:
+            return found
+
+
 def session_ids_in_store(
     table: SessionsTable,
     store_id: str,
