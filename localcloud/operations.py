@@ -40,6 +40,66 @@ def _item_bytes(item: Any) -> int:
     return len(json.dumps(item, separators=(",", ":")))
 
 
+def _kinesis_counts(action: str, body: bytes) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return counts
+    records = request.get("Records", []) if action == "PutRecords" else [request]
+    counts["put_records_calls"] += 1
+    for record in records:
+        size = len(base64.b64decode(record.get("Data", ""))) + len(
+            str(record.get("PartitionKey", "")).encode()
+        )
+        counts["records"] += 1
+        counts["bytes"] += size
+        counts["payload_units_25kb"] += max(1, math.ceil(size / KINESIS_PAYLOAD_UNIT))
+    return counts
+
+
+def _dynamodb_counts(action: str, body: bytes, response: bytes) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return counts
+    if action in DYNAMO_WRITES:
+        size = _item_bytes(request.get("Item") or request.get("Key") or {})
+        counts["write_requests"] += 1
+        counts["write_units"] += max(1, math.ceil(size / WRITE_UNIT))
+    elif action == "BatchWriteItem":
+        counts["write_requests"] += 1
+        for writes in request.get("RequestItems", {}).values():
+            for write in writes:
+                item = write.get("PutRequest", {}).get("Item") or write.get("DeleteRequest")
+                counts["write_units"] += max(1, math.ceil(_item_bytes(item) / WRITE_UNIT))
+    elif action == "TransactWriteItems":
+        counts["write_requests"] += 1
+        for entry in request.get("TransactItems", []):
+            for op in entry.values():
+                size = _item_bytes(op.get("Item") or op.get("Key") or {})
+                counts["write_units"] += 2 * max(1, math.ceil(size / WRITE_UNIT))
+    elif action == "BatchGetItem":
+        # Billed per item found, each rounded up to a read unit (as many `GetItem`s).
+        counts["read_requests"] += 1
+        try:
+            found = json.loads(response).get("Responses", {})
+        except ValueError:
+            found = {}
+        units = sum(
+            max(1, math.ceil(_item_bytes(item) / READ_UNIT))
+            for items in found.values()
+            for item in items
+        )
+        counts["read_units"] += max(1, units)
+    elif action in DYNAMO_READS or action == "TransactGetItems":
+        factor = 2 if action == "TransactGetItems" else 1
+        counts["read_requests"] += 1
+        counts["read_units"] += factor * max(1, math.ceil(len(response) / READ_UNIT))
+    return counts
+
+
 class OperationCounter:
     """Thread-safe counts; `snapshot()` gives the `operations.json` shape (without Lambda and
     Step Functions, which the runtime adds from the dispatcher and the executions)."""
@@ -52,68 +112,17 @@ class OperationCounter:
         self.eventbridge_entries = 0
 
     def record(self, service: str, action: str, *, body: bytes, response: bytes) -> None:
+        # Sized outside the lock: every request thread of the endpoint records here.
+        kinesis: Counter[str] = Counter()
+        dynamodb: Counter[str] = Counter()
+        if service == "kinesis" and action in ("PutRecords", "PutRecord"):
+            kinesis = _kinesis_counts(action, body)
+        elif service == "dynamodb":
+            dynamodb = _dynamodb_counts(action, body, response)
         with self.lock:
             self.requests[f"{service}:{action}"] += 1
-            if service == "kinesis" and action in ("PutRecords", "PutRecord"):
-                self._kinesis(action, body)
-            elif service == "dynamodb":
-                self._dynamodb(action, body, response)
-
-    def _kinesis(self, action: str, body: bytes) -> None:
-        try:
-            request = json.loads(body)
-        except ValueError:
-            return
-        records = request.get("Records", []) if action == "PutRecords" else [request]
-        self.kinesis["put_records_calls"] += 1
-        for record in records:
-            size = len(base64.b64decode(record.get("Data", ""))) + len(
-                str(record.get("PartitionKey", "")).encode()
-            )
-            self.kinesis["records"] += 1
-            self.kinesis["bytes"] += size
-            self.kinesis["payload_units_25kb"] += max(1, math.ceil(size / KINESIS_PAYLOAD_UNIT))
-
-    def _dynamodb(self, action: str, body: bytes, response: bytes) -> None:
-        try:
-            request = json.loads(body)
-        except ValueError:
-            return
-        if action in DYNAMO_WRITES:
-            size = _item_bytes(request.get("Item") or request.get("Key") or {})
-            self.dynamodb["write_requests"] += 1
-            self.dynamodb["write_units"] += max(1, math.ceil(size / WRITE_UNIT))
-        elif action == "BatchWriteItem":
-            self.dynamodb["write_requests"] += 1
-            for writes in request.get("RequestItems", {}).values():
-                for write in writes:
-                    item = write.get("PutRequest", {}).get("Item") or write.get("DeleteRequest")
-                    self.dynamodb["write_units"] += max(
-                        1, math.ceil(_item_bytes(item) / WRITE_UNIT)
-                    )
-        elif action == "TransactWriteItems":
-            self.dynamodb["write_requests"] += 1
-            for entry in request.get("TransactItems", []):
-                for op in entry.values():
-                    size = _item_bytes(op.get("Item") or op.get("Key") or {})
-                    self.dynamodb["write_units"] += 2 * max(1, math.ceil(size / WRITE_UNIT))
-        elif action == "BatchGetItem":
-            # Billed per item found, each rounded up to a read unit (as many `GetItem`s).
-            self.dynamodb["read_requests"] += 1
-            try:
-                found = json.loads(response).get("Responses", {})
-            except ValueError:
-                found = {}
-            units = sum(
-                max(1, math.ceil(_item_bytes(item) / READ_UNIT))
-                for items in found.values()
-                for item in items
-            )
-            self.dynamodb["read_units"] += max(1, units)
-        elif action in DYNAMO_READS or action == "TransactGetItems":
-            factor = 2 if action == "TransactGetItems" else 1
-            self.dynamodb["read_requests"] += 1
-            self.dynamodb["read_units"] += factor * max(1, math.ceil(len(response) / READ_UNIT))
+            self.kinesis.update(kinesis)
+            self.dynamodb.update(dynamodb)
 
     def count(self, service: str, actions: Iterable[str] | None = None) -> int:
         with self.lock:
