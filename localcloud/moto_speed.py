@@ -729,29 +729,13 @@ def _no_stream(table: Table | None) -> bool:
 @contextlib.contextmanager
 def _copies_unread(unread: bool) -> Iterator[None]:
     """While this thread runs the block, moto's DynamoDB update paths make no deep copy
-    (`_CopyUnlessUnread`) when `unread`; the thread's setting before is restored after."""
+    (`_CopyUnless`) when `unread`; the thread's setting before is restored after."""
     before = getattr(_local, "unread_copy", False)
     _local.unread_copy = unread
     try:
         yield
     finally:
         _local.unread_copy = before
-
-
-class _UncopiedResults:
-    """The `copy` module as moto's `Table.query` sees it: while this thread runs a Query
-    request's query (`_local.wire_query`), its results are not deep-copied (they are
-    written out before the lock is let go, and nothing in between changes them: index and
-    attribute projections make new items, filters only read); else a copy as always."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(copy, name)
-
-    @staticmethod
-    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if getattr(_local, "wire_query", False):
-            return value
-        return copy.deepcopy(value, memo)
 
 
 def _wiring_query(handle: Callable[..., Any]) -> Callable[..., Any]:
@@ -767,18 +751,26 @@ def _wiring_query(handle: Callable[..., Any]) -> Callable[..., Any]:
     return apply
 
 
-class _CopyUnlessUnread:
-    """The `copy` module as moto's DynamoDB update paths see it: `deepcopy` gives None
-    while this thread applies an update whose copy nobody will read (`_local.unread_copy`),
-    else a copy as always."""
+class _CopyUnless:
+    """The `copy` module as one of moto's DynamoDB modules sees it: while this thread's
+    `flag` (on `_local`) is set, `deepcopy` gives `instead(value)`; else a copy as always.
+
+    - moto's update paths (`flag` "unread_copy", gives None): their copy of an item as it
+      was, which nobody will read (`_copies_unread`).
+    - `Table.query` (`flag` "wire_query", gives the value itself): a Query request's
+      results, written out before the lock is let go, and nothing in between changes
+      them (index and attribute projections make new items, filters only read)."""
+
+    def __init__(self, flag: str, instead: Callable[[Any], Any]) -> None:
+        self.flag = flag
+        self.instead = instead
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
-    @staticmethod
-    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if getattr(_local, "unread_copy", False):
-            return None
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_local, self.flag, False):
+            return self.instead(value)
         return copy.deepcopy(value, memo)
 
 
@@ -998,8 +990,9 @@ def install() -> Callable[[], None]:
         DynamoHandler, "update_item", _serialised(_update_handler(DynamoHandler.update_item))
     )
     # Only their update paths ever set `unread_copy` (above).
-    patches.set(dynamodb_models, "copy", _CopyUnlessUnread())
-    patches.set(dynamodb_responses, "copy", _CopyUnlessUnread())
+    unread = _CopyUnless("unread_copy", lambda value: None)
+    patches.set(dynamodb_models, "copy", unread)
+    patches.set(dynamodb_responses, "copy", unread)
     patches.set(Table, "__deepcopy__", _table_deepcopy)
     patches.set(Table, "all_items", _all_items)
     _indexes.clear()
@@ -1009,7 +1002,7 @@ def install() -> Callable[[], None]:
     # "dictionary changed size during iteration" (a 500) when another request thread
     # updated one of them meanwhile; a query reads the table as one write left it.
     patches.set(Table, "query", _serialised(query))
-    patches.set(table_module, "copy", _UncopiedResults())
+    patches.set(table_module, "copy", _CopyUnless("wire_query", lambda value: value))
     patches.set(DynamoHandler, "query", _wiring_query(DynamoHandler.query))
     patches.set(backends, "list_of_moto_modules", lambda: modules)
     patches.set(DynamoResult, "execute_result", execute_result)

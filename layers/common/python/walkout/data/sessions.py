@@ -814,18 +814,40 @@ def session_stays(
 ) -> list[dict[str, Any]]:
     """Every session of the store in `status`, only its `STAY_ATTRIBUTES` (id, entry,
     exit) as stored: how many there are and who has left, without whole records."""
+    return _all_status_pages(
+        table,
+        store_id,
+        status,
+        since=None,
+        until=None,
+        page_size=page_size,
+        attributes=STAY_ATTRIBUTES,
+    )
+
+
+def _all_status_pages(
+    table: SessionsTable,
+    store_id: str,
+    status: SessionStatus,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    page_size: int,
+    attributes: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Every page of `_status_page`'s items, in order."""
     found: list[dict[str, Any]] = []
-    start: dict[str, Any] | None = None
+    start: Mapping[str, Any] | None = None
     while True:
         items, start = _status_page(
             table,
             store_id,
             status,
-            since=None,
-            until=None,
+            since=since,
+            until=until,
             limit=page_size,
             start_key=start,
-            attributes=STAY_ATTRIBUTES,
+            attributes=attributes,
         )
         found.extend(items)
         if not start:
@@ -864,21 +886,15 @@ def _in_store(
     )
     found: list[dict[str, Any]] = []
     for status, low, high in ranges:
-        start: Mapping[str, Any] | None = None
-        while True:
-            items, start = _status_page(
-                table,
-                store_id,
-                status,
-                since=low,
-                until=high,
-                limit=page_size,
-                start_key=start,
-                attributes=attributes,
-            )
-            found.extend(items)
-            if not start:
-                break
+        found += _all_status_pages(
+            table,
+            store_id,
+            status,
+            since=low,
+            until=high,
+            page_size=page_size,
+            attributes=attributes,
+        )
     return [
         i
         for i in found
