@@ -4,12 +4,13 @@ moto's instead of taking turns with it under one interpreter lock.
 The local cloud is one process: moto's server, its Step Functions interpreter, the Kinesis
 pump, the simulated reviewers, and (by default) every function's handler, called on the
 thread that invoked it. On `stadium-rush` that process used one core for the whole run
-(CPU time within 1% of wall time) while the machine's second core sat idle once the edge
-daemon had finished. With a `ContainerPool`, the dispatcher hands each invocation to a
-worker process (`python -m localcloud.containers`): it loads the handler as Lambda does
-(`localcloud.dispatch.load_module`, once per container), runs it with the same event and
-a Lambda context, and sends back the result or the exception's class name and message, so
-the caller sees what an in-process call (and Lambda's `FunctionError`) would show. The
+(914 s of CPU time in 957 s, fed the events at the edge's pace, profiled) while the machine's
+second core sat idle once the edge's part had ended. With a `ContainerPool`, the
+dispatcher hands each invocation to a worker process (`python -m localcloud.containers`):
+it loads the handler as Lambda does (`localcloud.dispatch.load_module`, once per
+container), runs it with the same event and a Lambda context, and sends back the result or
+the exception's class name and message, so the caller sees what an in-process call (and
+Lambda's `FunctionError`) would show. The
 workers inherit the runtime's environment at the moment they start (endpoint,
 credentials, the deployment's resource names), and reach the endpoint over HTTP like the
 edge daemon does.

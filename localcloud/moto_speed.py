@@ -437,8 +437,8 @@ _ORIGINAL_PROJECT = Item.project
 def _project(self: Item, projection_expressions: list[list[str]]) -> Item:
     """`Item.project`: moto converts the whole item (`to_regular_json`) once per path to
     pick the path's value; for paths of one top-level attribute each, only those
-    attributes are converted, the same way, and merged as moto merges them (a query for
-    sessions' stays projected three attributes of 2-40 KB records)."""
+    attributes are converted, the same way, and merged as moto merges them (see the
+    module doc)."""
     if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
         return _ORIGINAL_PROJECT(self, projection_expressions)
     result: dict[str, Any] = {}
