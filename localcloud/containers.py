@@ -97,6 +97,8 @@ class Worker:
     """One container process."""
 
     def __init__(self, prefix: str, memory_mb: dict[str, int], log: IO[str] | None) -> None:
+        # The pool's generation when it started this worker (`ContainerPool.recycle`).
+        self.generation = 0
         read_fd, write_fd = os.pipe()
         environment = dict(os.environ)
         path = environment.get("PYTHONPATH")
@@ -131,7 +133,7 @@ class Worker:
         try:
             _send(self._requests, {"suffix": suffix, "event": event})
             reply = _receive(self._replies)
-        except (BrokenPipeError, OSError) as exc:
+        except OSError as exc:  # a broken pipe too
             raise ContainerLostError(f"the function's worker process is gone: {exc}") from None
         if reply is None:
             status = self.process.poll()
@@ -189,7 +191,6 @@ class ContainerPool:
         self._closed = False
         # Workers started before the last `recycle()` are stopped when given back.
         self._generation = 0
-        self._generations: dict[int, int] = {}
         self.started = 0
 
     def take(self) -> Worker | None:
@@ -205,7 +206,6 @@ class ContainerPool:
                     found = worker
                 else:
                     dead.append(worker)
-                    self._generations.pop(id(worker), None)
             room = found is None and self._busy < self.size
             if found is not None or room:
                 self._busy += 1
@@ -221,17 +221,16 @@ class ContainerPool:
             raise
         with self._lock:
             self.started += 1
-            self._generations[id(worker)] = self._generation
+            worker.generation = self._generation
         return worker
 
     def give_back(self, worker: Worker, *, healthy: bool) -> None:
         with self._lock:
             self._busy -= 1
-            current = self._generations.get(id(worker)) == self._generation
+            current = worker.generation == self._generation
             if healthy and current and not self._closed and worker.alive():
                 self._idle.append(worker)
                 return
-            self._generations.pop(id(worker), None)
         worker.stop()
 
     def recycle(self) -> None:
@@ -240,8 +239,6 @@ class ContainerPool:
         with self._lock:
             self._generation += 1
             idle, self._idle = self._idle, []
-            for worker in idle:
-                self._generations.pop(id(worker), None)
         for worker in idle:
             worker.stop()
 
