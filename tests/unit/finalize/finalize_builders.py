@@ -21,6 +21,16 @@ PRICES = {
     "candy": (99, "food"),
     "soap": (349, "std"),
 }
+# sku -> unit weight (g); apart enough that a change of one is no other's (a knock's 100 g
+# is nobody's either)
+WEIGHTS = {
+    "cola": 330.0,
+    "tea": 120.0,
+    "chips": 150.0,
+    "sandwich": 210.0,
+    "candy": 40.0,
+    "soap": 400.0,
+}
 PROMOTIONS = [
     MultiBuy(
         promotion_id="cola-2", name="2 colas for 3.00", skus=["cola"], buy_qty=2, price_minor=300
@@ -48,7 +58,7 @@ def catalog() -> Catalog:
                 name=sku.title(),
                 price_minor=price,
                 currency="EUR",
-                unit_weight_g=100,
+                unit_weight_g=WEIGHTS[sku],
                 weight_tolerance_g=5,
                 tax_class=tax,
                 image_url=f"https://img.example.com/{sku}.png" if sku != "soap" else None,
@@ -77,7 +87,7 @@ def attribution(
         store_id=STORE,
         lane_id=lane,
         action=action,
-        delta_g=(-1 if action is Action.PICK else 1) * 100.0 * max(qty, 1),
+        delta_g=(-1 if action is Action.PICK else 1) * WEIGHTS.get(sku or "", 100.0) * max(qty, 1),
         t_start=at - timedelta(seconds=1),
         t_end=at,
         decision=Hypothesis(session_id=session, sku=sku, qty=qty, probability=p),

@@ -12,6 +12,7 @@ from walkout.config import ReviewBackend
 from walkout.finalize.questions import (
     DOUBTED_EXIT_GRACE,
     build_review_task,
+    candidate_products,
     candidate_sessions,
     people_span,
     stay_of,
@@ -126,6 +127,31 @@ def test_candidate_products_carry_names_and_pictures_and_the_lanes_own_sku() -> 
     ]
     knock = attribution(3, who=[("s-1", 0.5)], what=[(None, 0, 0.5)], p=0.5, lane="L2")
     assert [p.sku for p in task(knock).questions[0].products] == ["chips"]
+
+
+def test_products_whose_weight_fits_the_change_are_offered_too() -> None:
+    # A shopper put 400 g back on the candy lane: a soap from another shelf, which the
+    # attribution did not weigh (nobody listed held one)
+    misplaced = attribution(
+        5, who=[("s-1", 0.5)], what=[(None, 0, 0.5)], p=0.5, action=Action.RETURN, lane="L6"
+    ).model_copy(update={"delta_g": 400.0})
+    assert [p.sku for p in task(misplaced).questions[0].products] == ["candy", "soap"]
+    # two of them, or three colas (990 g, within three units' tolerance)
+    for grams, sku in ((800.0, "soap"), (1000.0, "cola")):
+        event = misplaced.model_copy(update={"delta_g": grams})
+        assert [p.sku for p in task(event).questions[0].products] == ["candy", sku]
+    # but never more units than the question lets a reviewer give (here 3)
+    four = misplaced.model_copy(update={"delta_g": 1600.0})
+    assert [p.sku for p in task(four).questions[0].products] == ["candy"]
+
+    # Many products of that weight: the closest few, after those the attribution weighed
+    lookalikes = [
+        catalog().by_sku()["soap"].model_copy(update={"sku": f"soap-{n}", "unit_weight_g": w})
+        for n, w in enumerate((396.0, 401.0, 403.0, 398.5))
+    ]
+    crowded = catalog().model_copy(update={"products": [*catalog().products, *lookalikes]})
+    products = candidate_products(misplaced, crowded, "candy", max_qty=3)
+    assert [p.sku for p in products] == ["candy", "soap", "soap-1", "soap-3"]
 
 
 def test_the_question_says_what_happened_in_the_stores_local_time() -> None:

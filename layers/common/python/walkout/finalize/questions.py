@@ -3,9 +3,11 @@
 Per event: the candidate shoppers are the sessions the attribution considered (the
 decision's, the runners-up, the alternatives') and those its candidates' tracks may really
 be through their encounters, always including the session under review;
-the candidate products are the SKUs of the decision and its alternatives, with names and
-pictures from the catalog. Candidates get letters in an order derived from a hash of the
-event and the session, so the letters carry no hint of what the system believed.
+the candidate products are the SKUs of the decision and its alternatives, the lane's own,
+then a few other products whose weight fits the change (an item put back on the wrong
+shelf, or taken from where somebody left it), with names and pictures from the catalog.
+Candidates get letters in an order derived from a hash of the event and the session, so
+the letters carry no hint of what the system believed.
 
 Everyone else in the store at a question's moment is listed too (`with_people`), numbered
 by when they came in: when the tracker lost the person who reached, a reviewer who sees
@@ -15,6 +17,7 @@ them on the images can still name them.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -197,10 +200,32 @@ def shown_sessions(task: ReviewTask) -> set[str]:
     }
 
 
+# A product fits a shelf change of `grams` when some quantity of it weighs that within
+# its tolerance (per unit, adding up as independent errors) and this much more: the load
+# cells' resolution and settling.
+WEIGHT_FIT_SLACK_G = 3.0
+# At most this many such products per question: every product is written into the task
+# with its name and picture, and a task has a size limit (`within_size`).
+MAX_WEIGHT_FITS = 3
+
+
+def weight_misfit(grams: float, unit_weight_g: float, tolerance_g: float, max_qty: int) -> float:
+    """How far `grams` is from the nearest 1..`max_qty` units of a product, in units of
+    what that quantity's tolerance allows (at most 1: it fits)."""
+    return min(
+        abs(grams - q * unit_weight_g) / (math.sqrt(q) * tolerance_g + WEIGHT_FIT_SLACK_G)
+        for q in range(1, max_qty + 1)
+    )
+
+
 def candidate_products(
-    attribution: Attribution, catalog: Catalog, lane_sku: str | None = None
+    attribution: Attribution, catalog: Catalog, lane_sku: str | None = None, max_qty: int = 1
 ) -> list[ProductCandidate]:
-    """The SKUs the attribution weighed, and the lane's own SKU (always a fair guess)."""
+    """The SKUs the attribution weighed, the lane's own SKU (always a fair guess), then up
+    to `MAX_WEIGHT_FITS` of the catalog's other products whose weight fits the change
+    (`max_qty` units at most), closest first: a shopper puts an item back on the wrong
+    shelf and the next one takes it from there, and neither the lane nor the attribution
+    may know it (the reviewer sees it on the images)."""
     products = catalog.by_sku()
     ranked: dict[str, float] = {}
     for h in (attribution.decision, *attribution.alternatives):
@@ -209,6 +234,14 @@ def candidate_products(
     if lane_sku is not None and lane_sku in products:
         ranked.setdefault(lane_sku, 0.0)
     kept = sorted(ranked, key=lambda s: (-ranked[s], s))[:MAX_PRODUCTS]
+    grams = abs(attribution.delta_g)
+    misfit = {
+        sku: weight_misfit(grams, p.unit_weight_g, p.weight_tolerance_g, max_qty)
+        for sku, p in products.items()
+        if sku not in ranked
+    }
+    fitting = sorted((s for s, m in misfit.items() if m <= 1.0), key=lambda s: (misfit[s], s))
+    kept += fitting[: min(MAX_WEIGHT_FITS, MAX_PRODUCTS - len(kept))]
     if not kept:
         raise ValueError(f"event {attribution.event_id}: no candidate product in the catalog")
     return [
@@ -256,6 +289,7 @@ def question_for(
     sessions = candidate_sessions(attribution, session_id, ruled_out)
     local = _local_time(attribution.t_end, timezone)
     most = max((h.qty for h in (attribution.decision, *attribution.alternatives)), default=1)
+    max_qty = min(MAX_QTY, max(MIN_MAX_QTY, most + QTY_HEADROOM))
     return EventQuestion(
         event_id=attribution.event_id,
         action=attribution.action,
@@ -270,8 +304,8 @@ def question_for(
             ShopperCandidate(label=label, colour=colour, colour_hex=hex_, session_id=s)
             for s, (label, colour, hex_) in zip(sessions, SHOPPER_MARKS, strict=False)
         ],
-        products=candidate_products(attribution, catalog, lane_sku),
-        max_qty=min(MAX_QTY, max(MIN_MAX_QTY, most + QTY_HEADROOM)),
+        products=candidate_products(attribution, catalog, lane_sku, max_qty),
+        max_qty=max_qty,
     )
 
 
