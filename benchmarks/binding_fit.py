@@ -14,7 +14,10 @@ to (sessions matched by the scan's account_ref). Printed for each recording:
 - for each sigma: every pair of bindings of two sessions whose pulses are within ten sigmas,
   with the chance the gate gives that they are the other way round, against whether the
   first track's person was of the second's session (a reliability table), and how many of
-  the wrong bindings have such a pair reported (at the gate's 0.03).
+  the wrong bindings have such a pair reported (at the gate's 0.03);
+- the pairs within 2 s (the gate's reach at sigma 0.2 s) whose tracks were born in the other
+  order than their pulses came, against those in order: how many had both bindings wrong
+  (what `GateBinder.crossed_birth_p` stands for).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from walkout_edge.perception.pipeline import bindings_path
 from walkout_edge.perception.replay_cli import default_tracks_path
 
 REPORT_MIN_P = 0.03
+CROSSED_REACH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Judged:
     track_id: str
     session: str  # the truth's session id of the edge session it was bound to
     person_session: str | None  # the truth's session of the person it followed when bound
+    born_t: float
     passed_t: float
     pulse_ts: float
 
@@ -73,6 +78,7 @@ def judged(recording: Path, events_path: Path) -> list[Judged]:
                     rec["track_id"],
                     session,
                     None if person is None else person_session[person],
+                    float(rec["born_t"]),
                     float(rec["passed_t"]),
                     float(rec["pulse_ts"]),
                 )
@@ -133,6 +139,27 @@ def report(name: str, rows: list[Judged], sigmas: list[float]) -> None:
             f"{len(covered)} of {len(wrong)} wrong bindings in one"
         )
         print(f"    {cells}")
+    report_crossed(ordered)
+
+
+def report_crossed(ordered: list[Judged]) -> None:
+    """Pairs of two sessions' bindings within `CROSSED_REACH_S`, both judged: those whose
+    tracks were born in the other order than their pulses, and those in order, with how
+    many of each had both bindings wrong."""
+    tally = {True: [0, 0], False: [0, 0]}  # crossed -> [both wrong, pairs]
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if b.pulse_ts - a.pulse_ts > CROSSED_REACH_S:
+                break
+            if a.session == b.session or a.right is None or b.right is None:
+                continue
+            counts = tally[(a.born_t - b.born_t) * (a.pulse_ts - b.pulse_ts) < 0]
+            counts[0] += a.right is False and b.right is False
+            counts[1] += 1
+    for crossed, (both, pairs) in tally.items():
+        label = "born in the other order than their pulses" if crossed else "born in order"
+        share = f" ({both / pairs:.2f})" if pairs else ""
+        print(f"  pairs within {CROSSED_REACH_S:g} s {label}: {pairs}, both wrong {both}{share}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -303,6 +303,31 @@ def test_strangers_seen_passing_with_their_own_pulses_are_not_doubted() -> None:
     assert b.take_doubts() == []
 
 
+def test_strangers_whose_tracks_were_born_in_the_other_order_than_their_pulses_are_doubted() -> (
+    None
+):
+    # Given A through the turnstile at 1.0 and B at 1.6, but A's track first seen at 1.5
+    # (merged with B at the gate) and B's at 1.2, each reckoned to have passed right at
+    # one of the pulses
+    b = binder()
+    b.on_gate(scan(0.0, "acct-a"))
+    b.on_gate(enter(1.0))
+    b.on_gate(scan(1.2, "acct-b"))
+    b.on_gate(enter(1.6))
+    b.on_track_born("trk-b", 1.2, True, 2.0, passed_t=1.58)
+    b.on_track_born("trk-a", 1.5, True, 2.1, passed_t=1.02)
+    # Then each takes the pulse its passing time fits (the times alone leave no doubt)
+    assert b.session_of == {"trk-a": "ses-1", "trk-b": "ses-2"}
+    # but the one seen first took the later pulse: the pair is doubted all the same
+    (doubt,) = b.take_doubts()
+    assert doubt.track_ids == ("trk-b", "trk-a")
+    assert doubt.swap_probability == b.crossed_birth_p
+    # and born in the pulses' order, the same times give no doubt
+    again = binder()
+    _two_strangers(again, 1.02, 1.58)
+    assert again.take_doubts() == []
+
+
 def test_a_group_under_one_scan_is_never_doubted_among_itself() -> None:
     # Given two members of one group passing as close together as the doubted strangers
     b = binder()
