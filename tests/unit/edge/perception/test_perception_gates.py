@@ -260,13 +260,18 @@ def test_a_waiting_track_takes_a_later_pulse_that_fits_it() -> None:
     assert b.session_of == {"t": "ses-1"}
 
 
-def _two_strangers(b: GateBinder, passed_a: float, passed_b: float) -> None:
-    """A scans at 0.0 and passes the turnstile at 1.0, B scans at 1.2 and passes at 1.6;
-    their tracks are reckoned to have passed at `passed_a` and `passed_b`."""
+def _two_strangers_through(b: GateBinder) -> None:
+    """A scans at 0.0 and passes the turnstile at 1.0, B scans at 1.2 and passes at 1.6."""
     b.on_gate(scan(0.0, "acct-a"))
     b.on_gate(enter(1.0))
     b.on_gate(scan(1.2, "acct-b"))
     b.on_gate(enter(1.6))
+
+
+def _two_strangers(b: GateBinder, passed_a: float, passed_b: float) -> None:
+    """`_two_strangers_through`, their tracks reckoned to have passed at `passed_a` and
+    `passed_b`."""
+    _two_strangers_through(b)
     b.on_track_born("trk-a", passed_a, True, 2.0, passed_t=passed_a)
     b.on_track_born("trk-b", passed_b, True, 2.1, passed_t=passed_b)
 
@@ -310,10 +315,7 @@ def test_strangers_whose_tracks_were_born_in_the_other_order_than_their_pulses_a
     # (merged with B at the gate) and B's at 1.2, each reckoned to have passed right at
     # one of the pulses
     b = binder()
-    b.on_gate(scan(0.0, "acct-a"))
-    b.on_gate(enter(1.0))
-    b.on_gate(scan(1.2, "acct-b"))
-    b.on_gate(enter(1.6))
+    _two_strangers_through(b)
     b.on_track_born("trk-b", 1.2, True, 2.0, passed_t=1.58)
     b.on_track_born("trk-a", 1.5, True, 2.1, passed_t=1.02)
     # Then each takes the pulse its passing time fits (the times alone leave no doubt)
