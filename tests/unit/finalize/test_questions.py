@@ -10,10 +10,12 @@ from finalize_builders import T0, attribution, catalog
 from walkout.attribution.record import Action, Attribution
 from walkout.config import ReviewBackend
 from walkout.finalize.questions import (
-    DOUBTED_EXIT_GRACE,
+    EXIT_GRACE_LOST,
+    EXIT_GRACE_SURE,
     build_review_task,
     candidate_products,
     candidate_sessions,
+    exit_grace,
     people_span,
     stay_of,
     task_id_for,
@@ -267,19 +269,27 @@ def test_a_task_too_long_for_the_adapters_drops_the_people_before_the_candidates
 
 def test_a_session_whose_exit_the_edge_doubted_is_listed_for_a_while_after_it() -> None:
     entered, left = T0, T0 + timedelta(seconds=20)
-    # The person who left on t-2 was most likely somebody else: theirs may still be inside
+    # The person who left on t-2 was most likely somebody else: theirs may still be inside,
+    # the longer the surer the edge was of it (by the session's worst track)
     doubted = stay_of(entered, left, {"t-1": 0.9, "t-2": 0.2})
-    assert doubted == (entered, left + DOUBTED_EXIT_GRACE)
+    assert doubted == (entered, left + exit_grace({"t-2": 0.2}))
+    assert exit_grace({"t-1": 0.9, "t-2": 0.2}) == exit_grace({"t-2": 0.2})
+    assert exit_grace({"t-1": 0.0}) == EXIT_GRACE_LOST
+    assert exit_grace({"t-1": 1.0}) == exit_grace({}) == EXIT_GRACE_SURE
+    assert EXIT_GRACE_SURE < exit_grace({"t-1": 0.6}) < exit_grace({"t-1": 0.2}) < EXIT_GRACE_LOST
     assert stay_of(entered, left, {"t-1": 0.9}) == (entered, left)
     assert stay_of(entered, left, {}) == (entered, left)
     assert stay_of(entered, None, {"t-1": 0.2}) == (entered, None)
-    # unless every exit counts as doubted (`hold_every_exit`)
-    for said in ({"t-1": 0.9}, {}):
-        assert stay_of(entered, left, said, every_exit=True) == (entered, doubted[1])
+    # unless every exit counts as doubted (`hold_every_exit`): a sure one the shortest while
+    assert stay_of(entered, left, {"t-1": 0.9}, every_exit=True) == (
+        entered,
+        left + exit_grace({"t-1": 0.9}),
+    )
+    assert stay_of(entered, left, {}, every_exit=True) == (entered, left + EXIT_GRACE_SURE)
     assert stay_of(entered, None, {}, every_exit=True) == (entered, None)
 
-    # Assess reads the sessions of the task's moments, from the grace before them
-    assert people_span(task(CANDY_WHO)) == (at(29) - DOUBTED_EXIT_GRACE, at(30))
+    # Assess reads the sessions of the task's moments, from the longest grace before them
+    assert people_span(task(CANDY_WHO)) == (at(29) - EXIT_GRACE_LOST, at(30))
     # CANDY_WHO, at T0+29..30 s: the doubted session is listed, the sure one is not
     listed = with_people(
         task(CANDY_WHO), {"doubted": doubted, "sure": stay_of(entered, left, {"t-1": 0.9})}

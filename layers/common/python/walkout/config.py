@@ -112,7 +112,8 @@ class DeploymentConfig(Model):
     # ... looking again this often.
     doubted_exit_poll_s: Annotated[int, Field(ge=1, le=3600)] = 30
     # Treat every exit as doubted: every session is listed among the people present 30 s
-    # after it left and holds its receipt for the others in the store (more people per
+    # or more after it left (the more the edge doubted its exit, up to 60 s) and holds
+    # its receipt for the others in the store (more people per
     # question, every receipt later). A tracker that swaps people in a crowd is wrong about
     # exits it was sure of too (docs/review.md: measured gain and cost). On by default:
     # a receipt a few minutes later is worth its being right.

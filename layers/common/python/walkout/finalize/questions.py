@@ -98,12 +98,25 @@ def candidate_sessions(
 Stay = tuple[datetime, datetime | None]
 # A session whose exit the edge doubted (a track that left most likely followed somebody
 # else) may still have its person inside: the tracker lost them, and the one who left was
-# another shopper. It is listed among the people present this long after its exit. On the
-# stadium-rush bench run of 27 November, 137 questions did not list the shopper who
-# reached because their session had closed before the event (median 10 s before, 90 % within
-# 28 s); 74 of them within 30 s and doubted below 0.5. Every doubted exit adds people to
-# the list (about 13 per 30 s in that crowd).
-DOUBTED_EXIT_GRACE = timedelta(seconds=30)
+# another shopper. It is listed among the people present for a while after its exit, the
+# longer the surer the edge was that somebody else left: `EXIT_GRACE_SURE` for an exit it
+# had no doubt about (counted only with `every_exit`), up to `EXIT_GRACE_LOST` for one it
+# was sure was another person's. On the stadium-rush bench run of 27 November, 137
+# questions did not list the shopper who reached because their session had closed before
+# the event (median 10 s before, 90 % within 28 s); with 30 s after every exit (28
+# November, seed 23) 11 shelf changes of 8 sessions still were not, their exits 30-105 s
+# before. Every second added lists more people (about 25 per 30 s in that crowd, every
+# exit counted), and up to 120 s the lists reached the 99 cap and the day took 20 % longer.
+EXIT_GRACE_SURE = timedelta(seconds=30)
+EXIT_GRACE_LOST = timedelta(seconds=60)
+
+
+def exit_grace(same_person: Mapping[str, float]) -> timedelta:
+    """How long after its exit a session may still have its person inside: by the lowest
+    probability the edge gave that the person who left on one of its tracks was the
+    session's (none given: sure)."""
+    worst = min(1.0, max(0.0, min(same_person.values(), default=1.0)))
+    return EXIT_GRACE_SURE + (EXIT_GRACE_LOST - EXIT_GRACE_SURE) * (1.0 - worst)
 
 
 def stay_of(
@@ -114,18 +127,19 @@ def stay_of(
     every_exit: bool = False,
 ) -> Stay:
     """A session's stay as the list of people present counts it: to its exit, or
-    `DOUBTED_EXIT_GRACE` longer when the edge doubted that the person who left was its
+    `exit_grace` longer when the edge doubted that the person who left was its
     (`every_exit`: whatever the edge said; a tracker that swaps people in a crowd is wrong
     about sure exits too)."""
     if exit_at is not None and (every_exit or exit_doubted(same_person)):
-        return entered_at, exit_at + DOUBTED_EXIT_GRACE
+        return entered_at, exit_at + exit_grace(same_person)
     return entered_at, exit_at
 
 
 def people_span(task: ReviewTask) -> tuple[datetime, datetime]:
     """The span whose sessions `with_people` may list for `task`: its questions' moments,
-    from `DOUBTED_EXIT_GRACE` earlier (a doubted exit that long before still counts)."""
-    since = min(q.t_start for q in task.questions) - DOUBTED_EXIT_GRACE
+    from `EXIT_GRACE_LOST` earlier (an exit the edge doubted most, that long before, still
+    counts)."""
+    since = min(q.t_start for q in task.questions) - EXIT_GRACE_LOST
     return since, max(q.t_end for q in task.questions)
 
 
