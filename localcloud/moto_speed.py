@@ -699,7 +699,7 @@ def _noting_update(update: Callable[..., Any]) -> Callable[..., Any]:
     def apply(self: DynamoDBBackend, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
         table = self.tables.get(table_name)
         try:
-            with _copies_unread(_no_stream(table)):
+            with _on_this_thread("unread_copy", _no_stream(table)):
                 return update(self, table_name, key, *args, **kwargs)
         finally:
             item_key = _key_of(table, key) if table is not None else None
@@ -716,7 +716,7 @@ def _update_handler(handle: Callable[..., Any]) -> Callable[..., Any]:
     def apply(self: DynamoHandler) -> Any:
         table = self.dynamodb_backend.tables.get(self.body.get("TableName"))
         returns_none = self.body.get("ReturnValues", "NONE") == "NONE"
-        with _copies_unread(returns_none and _no_stream(table)):
+        with _on_this_thread("unread_copy", returns_none and _no_stream(table)):
             return handle(self)
 
     return apply
@@ -727,26 +727,23 @@ def _no_stream(table: Table | None) -> bool:
 
 
 @contextlib.contextmanager
-def _copies_unread(unread: bool) -> Iterator[None]:
-    """While this thread runs the block, moto's DynamoDB update paths make no deep copy
-    (`_CopyUnless`) when `unread`; the thread's setting before is restored after."""
-    before = getattr(_local, "unread_copy", False)
-    _local.unread_copy = unread
+def _on_this_thread(flag: str, value: bool) -> Iterator[None]:
+    """While this thread runs the block, its `flag` (on `_local`, read by `_CopyUnless`) is
+    `value`; the thread's setting before is restored after."""
+    before = getattr(_local, flag, False)
+    setattr(_local, flag, value)
     try:
         yield
     finally:
-        _local.unread_copy = before
+        setattr(_local, flag, before)
 
 
 def _wiring_query(handle: Callable[..., Any]) -> Callable[..., Any]:
     """The Query handler: its table query gives `_WiredItem`s (see `install`)."""
 
     def apply(self: DynamoHandler) -> Any:
-        _local.wire_query = True
-        try:
+        with _on_this_thread("wire_query", True):
             return handle(self)
-        finally:
-            _local.wire_query = False
 
     return apply
 
@@ -756,7 +753,7 @@ class _CopyUnless:
     `flag` (on `_local`) is set, `deepcopy` gives `instead(value)`; else a copy as always.
 
     - moto's update paths (`flag` "unread_copy", gives None): their copy of an item as it
-      was, which nobody will read (`_copies_unread`).
+      was, which nobody will read (`_noting_update`, `_update_handler`).
     - `Table.query` (`flag` "wire_query", gives the value itself): a Query request's
       results, written out before the lock is let go, and nothing in between changes
       them (index and attribute projections make new items, filters only read)."""
