@@ -71,7 +71,7 @@ class Outcome:
     own run time (what Lambda bills)."""
 
     result: Any
-    error: FunctionError | None
+    error: Exception | None
     ms: float
 
 
@@ -265,11 +265,16 @@ def _serve(prefix: str, memory_mb: dict[str, int], replies: IO[bytes]) -> int:
             return _STOPPED
         started = time.perf_counter()
         try:
-            result = dispatcher.call(str(request["suffix"]), request["event"])
-            reply: dict[str, Any] = {"result": result}
-        except Exception as exc:  # reported to the caller, as Lambda reports it
-            reply = {"error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
-        reply["ms"] = (time.perf_counter() - started) * 1000
+            outcome = dispatcher.run_here(str(request["suffix"]), request["event"])
+        except Exception as exc:  # the handler could not be loaded
+            outcome = Outcome(None, exc, (time.perf_counter() - started) * 1000)
+        error = outcome.error
+        reply: dict[str, Any] = (
+            {"result": outcome.result}
+            if error is None  # else reported to the caller, as Lambda reports it
+            else {"error": {"type": type(error).__name__, "message": str(error)[:2000]}}
+        )
+        reply["ms"] = outcome.ms
         try:
             _send(replies, reply)
         except (TypeError, ValueError) as exc:  # a result JSON cannot hold

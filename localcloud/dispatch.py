@@ -23,15 +23,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from localcloud.containers import ContainerLostError, ContainerPool, FunctionError
+from localcloud.containers import ROOT, ContainerLostError, ContainerPool, FunctionError, Outcome
 
-ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = ROOT / "functions"
 
 
@@ -134,21 +132,25 @@ class Dispatcher:
         handler: Callable[[Any, Any], Any] = getattr(self.modules[spec.folder], spec.attribute)
         return handler
 
-    def _run(self, suffix: str, event: Any) -> tuple[Any, Exception | None, float]:
-        """Run the handler in a container process when one is free, else here: its result
-        or exception, and its own run time in ms."""
+    def _run(self, suffix: str, event: Any) -> Outcome:
+        """Run the handler in a container process when one is free, else here."""
         pool = self.containers
         worker = pool.take() if pool is not None else None
-        if pool is not None and worker is not None:
-            healthy = False
-            try:
-                outcome = worker.invoke(suffix, event)
-                healthy = True
-            except ContainerLostError as lost:
-                return None, lost, 0.0
-            finally:
-                pool.give_back(worker, healthy=healthy)
-            return outcome.result, outcome.error, outcome.ms
+        if pool is None or worker is None:
+            return self.run_here(suffix, event)
+        healthy = False
+        try:
+            outcome = worker.invoke(suffix, event)
+            healthy = True
+        except ContainerLostError as lost:
+            return Outcome(None, lost, 0.0)
+        finally:
+            pool.give_back(worker, healthy=healthy)
+        return outcome
+
+    def run_here(self, suffix: str, event: Any) -> Outcome:
+        """Run the handler in this process (a container's worker runs its calls so): its
+        result or exception, and its own run time."""
         memory = self.memory_mb.get(suffix, FUNCTIONS[suffix].memory_mb)
         context = LambdaContext(f"{self.prefix}-{suffix}", memory)
         handler = self._handler(suffix)
@@ -156,8 +158,8 @@ class Dispatcher:
         try:
             result = handler(event, context)
         except Exception as exc:  # handed to the caller by `call`
-            return None, exc, (time.perf_counter() - started) * 1000
-        return result, None, (time.perf_counter() - started) * 1000
+            return Outcome(None, exc, (time.perf_counter() - started) * 1000)
+        return Outcome(result, None, (time.perf_counter() - started) * 1000)
 
     def call(self, suffix: str, event: Any) -> Any:
         """Run the function on an event; exceptions propagate (the caller decides). A
@@ -165,21 +167,17 @@ class Dispatcher:
         if suffix not in FUNCTIONS:
             raise LookupError(f"no local handler for the function suffix {suffix!r}")
         failure = self._begin(suffix)
-        result: Any = None
-        error: Exception | None = failure
-        elapsed = 0.0
-        if failure is None:
-            result, error, elapsed = self._run(suffix, event)
+        outcome = Outcome(None, failure, 0.0) if failure is not None else self._run(suffix, event)
         with self.lock:
             stats = self.stats.setdefault(suffix, FunctionStats())
             stats.invocations += 1
-            stats.errors += int(error is not None)
-            stats.duration_ms += elapsed
-        if error is not None:
-            raise error
+            stats.errors += int(outcome.error is not None)
+            stats.duration_ms += outcome.ms
+        if outcome.error is not None:
+            raise outcome.error
         for listener in list(self.listeners):
             listener(suffix)
-        return result
+        return outcome.result
 
     def invoke(self, function_name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
         """Lambda's Invoke: JSON in, JSON out; a raised exception becomes a function error."""
