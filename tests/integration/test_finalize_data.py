@@ -15,7 +15,7 @@ from ingest_support import REGION, create_tables
 from moto import mock_aws
 
 from localcloud import moto_speed
-from walkout.attribution.record import Hypothesis
+from walkout.attribution.record import Hypothesis, OtherShare
 from walkout.cart import ReviewStatus
 from walkout.catalog import Catalog, MultiBuy, Product, TaxClass
 from walkout.config import DeploymentConfig, ReviewBackend
@@ -688,3 +688,35 @@ def test_a_reviewer_taking_the_oldest_task_reads_one_page_of_the_queue(ddb: Any)
     for k in range(1, 12):
         nxt = review.next_task("retailer-1", f"r{k}")
         assert nxt is not None and nxt.task_id == f"rt-{k:02d}"
+
+
+def test_an_answer_naming_two_takers_is_listed_under_each(ddb: Any) -> None:
+    table = SessionsTable(ddb, "walkout-data-sessions", ttl_days=14, clock=Clock())
+    # Given reviewers who saw s-2 take one cola and s-4 another from the same lane at once
+    both = settled("ev-5", "s-2").model_copy(
+        update={
+            "decision": Hypothesis(
+                session_id="s-2",
+                sku="cola",
+                qty=1,
+                probability=1.0,
+                also=[OtherShare(session_id="s-4", qty=1)],
+            )
+        }
+    )
+
+    assert table.record_settled("store-1", [both]) == RecordedAnswers(("ev-5",), {})
+
+    # each session finds it (neither need carry the event in its cart), the record whole
+    assert table.answers_naming("store-1", "s-2") == {"ev-5": both}
+    assert table.answers_naming("store-1", "s-4") == {"ev-5": both}
+    assert table.settled_events("store-1", ["ev-5"]) == {"ev-5": both}
+    # An answer naming only one of them contradicts it; the same pair again does not
+    one = settled("ev-5", "s-2", task_id="rt-7")
+    assert table.record_settled("store-1", [one]).conflicts == {"ev-5": both}
+    assert table.record_settled("store-1", [both.model_copy(update={"task_id": "rt-8"})]) == (
+        RecordedAnswers((), {})
+    )
+    # "none of them" from reviewers shown the second taker contradicts it too
+    nobody = settled("ev-5", None, task_id="rt-9").model_copy(update={"shown": ["s-4"]})
+    assert table.record_settled("store-1", [nobody]).conflicts == {"ev-5": both}

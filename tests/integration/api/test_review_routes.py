@@ -138,6 +138,29 @@ def test_an_answer_reaches_the_waiting_workflow(
     assert output["answers"][0] == {**given, "resolved": True, "agreement": 1.0}
 
 
+def test_an_answer_may_name_somebody_else_who_took_the_same_item(
+    app: APIGatewayHttpResolver, tokens: Tokens, ddb: Any
+) -> None:
+    _, execution = queued(app, tokens, ddb)
+    alice = reviewer(tokens, "alice")
+    call(app, "POST", "/review-tasks/next", alice)
+    path = "/review-tasks/rt-1/answers"
+    given = {**ANSWER["answers"][0], "also": [{"shopper": "1", "qty": 1}]}
+
+    twice = call(app, "POST", path, alice, {"answers": [{**given, "shopper": "1"}]})
+    stranger = call(
+        app, "POST", path, alice, {"answers": [{**given, "also": [{"shopper": "C", "qty": 1}]}]}
+    )
+    answered = call(app, "POST", path, alice, {"answers": [given]})
+    status, output = execution_result(execution)
+
+    assert_problem(twice, 422, "body.answers[0]", "named more than once")
+    assert_problem(stranger, 422, "body.answers[E1].also[0].shopper: C is neither")
+    assert answered.status == 200, answered.body
+    assert status == "SUCCEEDED"
+    assert output["answers"][0] == {**given, "resolved": True, "agreement": 1.0}
+
+
 def test_bad_answers_are_422s_naming_the_field_and_a_changed_answer_is_409(
     app: APIGatewayHttpResolver, tokens: Tokens, ddb: Any
 ) -> None:

@@ -8,13 +8,19 @@ from datetime import timedelta
 import pytest
 from finalize_builders import T0, attribution, catalog
 
-from walkout.attribution.record import Action, Attribution, Hypothesis
+from walkout.attribution.record import Action, Attribution, Hypothesis, OtherShare
 from walkout.cart import ReviewStatus
 from walkout.config import ReviewBackend
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
 from walkout.finalize.outcome import NOBODY, Settlement, in_applied_order, replay, settle
 from walkout.finalize.questions import build_review_task, with_people
-from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask, ReviewTimedOut
+from walkout.review.contract import (
+    EventAnswer,
+    OtherTaker,
+    ReviewAnswer,
+    ReviewTask,
+    ReviewTimedOut,
+)
 
 ME, OTHER = "s-1", "s-2"
 COLA = attribution(0, who=[(ME, 0.999)], what=[("cola", 2, 0.999)], p=0.999)
@@ -144,6 +150,50 @@ def test_an_answer_naming_somebody_present_moves_the_item_to_them() -> None:
 
     assert settled.items == {"chips": 1, "cola": 1}
     assert settled.answers["E002"].session_id == "s-3"
+
+
+def test_an_answer_naming_two_takers_charges_each_their_units() -> None:
+    # Given two candy taken at once, which the shelf weighed as one change charged to ME
+    both = attribution(2, who=[(ME, 0.55), (OTHER, 0.42)], what=[("candy", 2, 0.9)], p=0.5)
+    events = [COLA, both]
+    task = review(both)
+    outcome = answered(
+        task,
+        EventAnswer(
+            event_id="E002",
+            shopper=letter(task, "E002", OTHER),
+            sku="candy",
+            qty=1,
+            also=[OtherTaker(shopper=letter(task, "E002", ME), qty=1)],
+        ),
+    )
+
+    settled = settle(
+        session_id=ME,
+        live_items=replay(events, ME),
+        attributions=events,
+        task=task,
+        outcome=outcome,
+    )
+
+    # ME is charged its one candy, not the two the system gave it
+    assert settled.items == {"cola": 2, "candy": 1}
+    kept = settled.answers["E002"]
+    assert (kept.session_id, kept.qty, kept.also) == (
+        OTHER,
+        1,
+        [OtherShare(session_id=ME, qty=1)],
+    )
+    # and the other shopper, whose cart never had the event, gets its candy from the answer
+    theirs = settle(
+        session_id=OTHER,
+        live_items={},
+        attributions=[both],
+        task=None,
+        outcome=None,
+        settled={"E002": kept},
+    )
+    assert theirs.items == {"candy": 1}
 
 
 def test_nothing_moved_takes_the_item_off() -> None:

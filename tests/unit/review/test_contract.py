@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 from review_builders import EVIDENCE, PERSON_LOOK, sample_task
 
-from walkout.review.contract import EventAnswer, ReviewAnswerError, check_answers
+from walkout.review.contract import EventAnswer, OtherTaker, ReviewAnswerError, check_answers
 
 
 def test_reviewers_see_letters_colours_products_and_evidence_but_no_sessions() -> None:
@@ -75,7 +75,7 @@ def test_every_way_of_saying_nothing_moved_is_one_answer() -> None:
     b = EventAnswer(event_id="E1", shopper="B", sku="chips", qty=0)
     c = EventAnswer(event_id="E1", shopper=None, sku=None, qty=0)
 
-    assert a.choice == b.choice == c.choice == (None, None, 0)
+    assert a.choice == b.choice == c.choice == (None, None, 0, ())
 
 
 def test_answers_that_fit_the_task_pass() -> None:
@@ -115,3 +115,53 @@ def test_a_task_asking_about_an_event_twice_is_invalid() -> None:
 
     with pytest.raises(ValidationError, match="asked about twice"):
         task.model_validate({**task.model_dump(), "questions": [task.questions[0]] * 2})
+
+
+def also(*takers: tuple[str, int]) -> list[OtherTaker]:
+    return [OtherTaker(shopper=s, qty=q) for s, q in takers]
+
+
+def test_an_answer_may_name_others_who_moved_the_same_item_at_once() -> None:
+    # E1: A took one tea and person 2 another in the same moment (3 at most)
+    both = EventAnswer(event_id="E1", shopper="A", sku="tea", qty=1, also=also(("2", 2)))
+    check_answers(sample_task(), [both, EventAnswer(event_id="E2", shopper=None, sku=None, qty=0)])
+    assert both.total_qty == 3
+    # The order others are named in is not part of the answer (votes count it as one)
+    one = EventAnswer(event_id="E1", shopper="A", sku="tea", qty=1, also=also(("B", 1), ("1", 1)))
+    other = EventAnswer(event_id="E1", shopper="A", sku="tea", qty=1, also=also(("1", 1), ("B", 1)))
+    assert one.choice == other.choice
+    # "Nothing moved" has nobody else either
+    assert EventAnswer(event_id="E1", shopper="A", sku=None, qty=0, also=also(("B", 1))).also == []
+
+
+@pytest.mark.parametrize(
+    ("shopper", "takers", "message"),
+    [
+        ("A", [("A", 1)], "named more than once"),
+        ("A", [("B", 1), ("B", 1)], "named more than once"),
+        (None, [("B", 1)], "need a shopper named first"),
+        ("A", [("B", 20)], "21 units in all exceed 20"),
+    ],
+)
+def test_others_are_named_once_each_after_a_first_shopper(
+    shopper: str | None, takers: list[tuple[str, int]], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        EventAnswer(event_id="E1", shopper=shopper, sku="tea", qty=1, also=also(*takers))
+
+
+@pytest.mark.parametrize(
+    ("takers", "message"),
+    [
+        ([("C", 1)], r"answers\[E1\]\.also\[0\]\.shopper: C is neither"),
+        ([("B", 1), ("1", 1)], r"answers\[E1\]\.qty and also: 4 unit\(s\) exceed 3"),
+    ],
+)
+def test_others_who_do_not_fit_the_question_name_the_field(
+    takers: list[tuple[str, int]], message: str
+) -> None:
+    answer = EventAnswer(event_id="E1", shopper="A", sku="tea", qty=2, also=also(*takers))
+    with pytest.raises(ReviewAnswerError, match=message):
+        check_answers(
+            sample_task(), [answer, EventAnswer(event_id="E2", shopper=None, sku=None, qty=0)]
+        )

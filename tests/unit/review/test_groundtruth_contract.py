@@ -159,8 +159,8 @@ def test_worker_answers_are_read_from_plain_form_fields_too() -> None:
 
     found = worker_answers(content, sample_task())
 
-    assert found["E1"].choice == ("B", "tea", 2)
-    assert found["E2"].choice == (None, None, 0)
+    assert found["E1"].choice == ("B", "tea", 2, ())
+    assert found["E2"].choice == (None, None, 0, ())
 
 
 def test_a_worker_may_name_somebody_present_by_number() -> None:
@@ -170,8 +170,8 @@ def test_a_worker_may_name_somebody_present_by_number() -> None:
 
     found = worker_answers(content, sample_task())
 
-    assert found["E1"].choice == ("2", "tea", 1)
-    assert found["E2"].choice == ("1", "candy", 1)
+    assert found["E1"].choice == ("2", "tea", 1, ())
+    assert found["E2"].choice == ("1", "candy", 1, ())
     # Person 2 was not in the store at E2's moment: that answer does not vote
     late = json.dumps(
         {ANSWERS_FIELD: json.dumps(answers(("E1", "A", "tea", 1), ("E2", "2", "candy", 1)))}
@@ -214,7 +214,7 @@ def test_the_output_line_gives_back_the_task_the_token_and_the_answer() -> None:
     assert (task, token) == (sample_task(), TOKEN)
     assert answer is not None
     assert answer.reviewers == 1 and answer.source == "groundtruth"
-    assert [a.choice for a in answer.answers] == [("B", "tea", 1), ("A", "candy", 1)]
+    assert [a.choice for a in answer.answers] == [("B", "tea", 1, ()), ("A", "candy", 1, ())]
 
 
 @pytest.mark.parametrize(
@@ -229,3 +229,63 @@ def test_an_output_line_without_a_usable_answer_is_unresolved(label: Any) -> Non
     _, token, answer = review_result(output_line(label), datetime(2026, 11, 25, tzinfo=UTC))
 
     assert (token, answer) == (TOKEN, None)
+
+
+def test_workers_may_name_a_second_taker_and_votes_count_the_whole_answer() -> None:
+    # Given three workers: two say B and person 1 each took a tea (naming them in either
+    # order, one through the form's fields), one says B took it alone
+    def both(first: str, second: str) -> dict[str, Any]:
+        item = {"event_id": "E1", "shopper": first, "sku": "tea", "qty": 1}
+        return {**item, "also": [{"shopper": second, "qty": 1}]}
+
+    nothing = {"event_id": "E2", "shopper": "none", "sku": "none", "qty": 0}
+    fields = {
+        "E1-shopper": "1",
+        "E1-sku": "tea",
+        "E1-qty": "1",
+        "E1-also-shopper": "B",
+        "E1-also-qty": "1",
+        "E2-shopper": "none",
+        "E2-sku": "none",
+        "E2-qty": "0",
+    }
+    objects = [
+        DatasetObject.model_validate(
+            {
+                "datasetObjectId": "5",
+                "dataObject": LINE,
+                "annotations": [
+                    worker(1, {ANSWERS_FIELD: json.dumps([both("B", "1"), nothing])}),
+                    worker(2, fields),
+                    worker(3, form(("E1", "B", "tea", 1), ("E2", "none", "none", 0))),
+                ],
+            }
+        )
+    ]
+
+    [result] = consolidate(LABEL_ATTRIBUTE, objects)
+
+    first, _ = result["consolidatedAnnotation"]["content"][LABEL_ATTRIBUTE]["answers"]
+    assert (first["shopper"], first["qty"], first["also"]) == ("B", 1, [{"shopper": "1", "qty": 1}])
+    assert first["agreement"] == pytest.approx(2 / 3)
+
+
+def test_a_second_taker_who_does_not_fit_the_question_does_not_vote() -> None:
+    def with_also(shopper: str, qty: Any) -> str:
+        item = {"event_id": "E1", "shopper": "A", "sku": "tea", "qty": 1}
+        return json.dumps([{**item, "also": [{"shopper": shopper, "qty": qty}]}])
+
+    task = sample_task()
+    # C is no candidate; A is named twice; 1 + 3 units exceed the question's 3; "x" is no
+    # number, -1 and 99 no quantity; while "nobody else" (an empty row) is an ordinary answer
+    for content in (
+        with_also("C", 1),
+        with_also("A", 1),
+        with_also("B", 3),
+        with_also("B", "x"),
+        with_also("B", -1),
+        with_also("B", 99),
+    ):
+        assert worker_answers(json.dumps({ANSWERS_FIELD: content}), task) == {}
+    found = worker_answers(json.dumps({ANSWERS_FIELD: with_also("none", 0)}), task)
+    assert found["E1"].choice == ("A", "tea", 1, ())

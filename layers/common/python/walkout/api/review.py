@@ -15,12 +15,17 @@ from typing import Annotated, Any, Final, Literal
 
 import boto3
 from botocore.config import Config
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from walkout import observability as obs
 from walkout._base import Identifier, Model
 from walkout.api.auth import Caller
-from walkout.api.problems import ConflictError, ResourceNotFoundError, UnprocessableError
+from walkout.api.problems import (
+    ConflictError,
+    ResourceNotFoundError,
+    UnprocessableError,
+    describe_errors,
+)
 from walkout.api.tenancy import require_store
 from walkout.attribution.record import Action
 from walkout.data.catalog_admin import RetailerStores
@@ -35,6 +40,7 @@ from walkout.data.review_tasks import (
 from walkout.review.console import ConsoleReview, UnknownTaskError
 from walkout.review.contract import (
     MAX_QTY,
+    MAX_SHOPPERS,
     AnswerLabel,
     EventAnswer,
     ProductCandidate,
@@ -52,15 +58,24 @@ class NextTaskIn(Model):
     store_id: Identifier | None = Field(default=None, description="only this store's tasks")
 
 
+class OtherTakerIn(Model):
+    """Somebody else who moved the same item in the same moment, and how many."""
+
+    shopper: AnswerLabel
+    qty: Annotated[int, Field(ge=1, le=MAX_QTY)]
+
+
 class EventAnswerIn(Model):
     """One event's answer: who (a candidate's letter, the number of somebody present at
     that moment, or null for none of them), what (a candidate SKU, or null when nothing was
-    moved) and how many (0: nothing)."""
+    moved), how many (0: nothing), and who else moved that item in the same moment, with
+    how many (`also`: two shoppers taking from one lane at once; empty otherwise)."""
 
     event_id: Identifier
     shopper: AnswerLabel | None
     sku: Identifier | None
     qty: Annotated[int, Field(ge=0, le=MAX_QTY)]
+    also: Annotated[list[OtherTakerIn], Field(max_length=MAX_SHOPPERS - 1)] = []
 
 
 class AnswersIn(Model):
@@ -231,7 +246,13 @@ class ReviewDesk:
         return self._out(stored.task.reviewer_view())
 
     def answer(self, caller: Caller, task_id: str, body: AnswersIn) -> AnswerOut:
-        answers = [EventAnswer.model_validate(a.model_dump()) for a in body.answers]
+        answers = []
+        for k, given in enumerate(body.answers):
+            try:
+                answers.append(EventAnswer.model_validate(given.model_dump()))
+            except ValidationError as exc:
+                detail, _ = describe_errors(exc.errors(include_url=False))
+                raise UnprocessableError(f"body.answers[{k}]: {detail}") from None
         try:
             result = self.console.answer_task(
                 task_id, answers, reviewer_id=caller.subject, retailer_id=caller.retailer_id

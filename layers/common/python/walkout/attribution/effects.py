@@ -16,11 +16,12 @@ def cart_after(
     """
     out = {s: n for s, n in counts.items() if n > 0}
     decision = attribution.decision
-    if not decision.changes_a_cart or decision.session_id != session_id:
+    units = decision.units_of(session_id)
+    if units == 0:
         return out
     assert decision.sku is not None
     sign = 1 if attribution.action is Action.PICK else -1
-    left = out.get(decision.sku, 0) + sign * decision.qty
+    left = out.get(decision.sku, 0) + sign * units
     if left > 0:
         out[decision.sku] = left
     else:
@@ -37,11 +38,12 @@ def picked_from_after(
     (`origins_after` on the decided sku; unchanged unless this session was chosen)."""
     out = {sku: dict(lanes) for sku, lanes in picked_from.items()}
     decision = attribution.decision
-    if decision.changes_a_cart and decision.session_id == session_id:
+    units = decision.units_of(session_id)
+    if units:
         assert decision.sku is not None
         sign = 1 if attribution.action is Action.PICK else -1
         out[decision.sku] = origins_after(
-            out.get(decision.sku, {}), attribution.lane_id, sign * decision.qty
+            out.get(decision.sku, {}), attribution.lane_id, sign * units
         )
     return {sku: lanes for sku, lanes in sorted(out.items()) if lanes}
 

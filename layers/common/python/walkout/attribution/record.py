@@ -22,12 +22,22 @@ class Action(StrEnum):
     RETURN = "return"
 
 
+class OtherShare(Model):
+    """Another session that moved units of the same sku in the same change."""
+
+    session_id: Identifier
+    qty: Annotated[int, Field(ge=1)]
+
+
 class Hypothesis(Model):
     """One explanation of the change: `session_id` took (or returned) `qty` x `sku`.
 
     `session_id` None: nobody who can be charged: a person bound to no session, or, with
     `unlisted`, an actor the edge did not list (their session unknown: never a decision).
     `sku` None: not an item at all (a knock, drift); then `qty` is 0.
+    `also`: other sessions that moved units of `sku` in the same change, each its own
+    quantity. The model never proposes them; a reviewer's answer can (two shoppers taking
+    from one lane at once).
     """
 
     session_id: Identifier | None
@@ -35,13 +45,36 @@ class Hypothesis(Model):
     qty: Annotated[int, Field(ge=0)]
     probability: Probability
     unlisted: bool = False
+    # Left out when empty: every attribution record stores several hypotheses, and only
+    # answers have others.
+    also: Annotated[list[OtherShare], Field(exclude_if=lambda also: not also)] = []
 
     @property
     def changes_a_cart(self) -> bool:
         return self.session_id is not None and self.sku is not None and self.qty > 0
 
+    def units_of(self, session_id: str) -> int:
+        """The units this hypothesis moves for `session_id`'s cart (0: none)."""
+        if not self.changes_a_cart:
+            return 0
+        if self.session_id == session_id:
+            return self.qty
+        return sum(o.qty for o in self.also if o.session_id == session_id)
+
+    @property
+    def charged(self) -> list[str]:
+        """Every session whose cart this hypothesis changes, the first named first."""
+        if not self.changes_a_cart:
+            return []
+        assert self.session_id is not None
+        return [self.session_id, *(o.session_id for o in self.also)]
+
     def same_effect(self, other: Hypothesis) -> bool:
-        return (self.session_id, self.sku, self.qty) == (other.session_id, other.sku, other.qty)
+        def effect(h: Hypothesis) -> tuple[object, ...]:
+            also = sorted((o.session_id, o.qty) for o in h.also)
+            return (h.session_id, h.sku, h.qty, also)
+
+        return effect(self) == effect(other)
 
 
 class SessionShare(Model):

@@ -191,20 +191,21 @@ def merge_answers(
     """What to keep about an event after `answer`, given what was kept (None: nothing to
     write), and whether the two contradict each other (then the stored one stays).
 
-    - An answer naming a session stays; another naming somebody else contradicts it, and so
-      does "none of them" from reviewers who were shown that session.
+    - An answer naming a session (or several: `Hypothesis.also`) stays; another naming
+      somebody else, or other units, contradicts it, and so does "none of them" from
+      reviewers who were shown one of those it names.
     - "None of them" answers add up the sessions they were shown (all ruled out), and one
-      naming a session not ruled out replaces them.
+      naming only sessions not ruled out replaces them.
     """
     if stored is None:
         return answer, False
-    kept, given = stored.decision.session_id, answer.decision.session_id
-    if kept is not None:
-        if given is None:
-            return None, kept in answer.shown
+    kept, given = stored.decision.charged, answer.decision.charged
+    if kept:
+        if not given:
+            return None, any(s in answer.shown for s in kept)
         return None, not stored.decision.same_effect(answer.decision)
-    if given is not None:
-        if given in stored.shown:
+    if given:
+        if any(s in stored.shown for s in given):
             return None, True
         return answer, False
     ruled_out = sorted({*stored.shown, *answer.shown})
@@ -481,7 +482,7 @@ class SessionsTable:
         """Store reviewers' answers about events, merged with what was answered before
         (`merge_answers`): an answer naming who moved the item stays; "none of them" answers
         add up the sessions they rule out, until one names somebody else. An answer naming
-        a session is also listed under that session (the `by-store-status` index,
+        a session is also listed under each session it names (the `by-store-status` index,
         `gsi1pk = NAMED#<store>#<session>`), which need not carry the event in its cart."""
         new: list[str] = []
         conflicts: dict[str, SettledEvent] = {}
@@ -506,7 +507,7 @@ class SessionsTable:
                     break
                 rev = int(item.get("rev", 0)) if item else 0
                 if self._put_settled(store_id, merged, rev):
-                    if stored is None or stored.decision.session_id != merged.decision.session_id:
+                    if stored is None or stored.decision.charged != merged.decision.charged:
                         new.append(answer.event_id)
                     break
             else:
@@ -514,15 +515,17 @@ class SessionsTable:
         return RecordedAnswers(new=tuple(new), conflicts=conflicts)
 
     def _put_settled(self, store_id: str, answer: SettledEvent, rev: int) -> bool:
-        """Write the answer over revision `rev` (0: none yet); False if it changed meanwhile."""
+        """Write the answer over revision `rev` (0: none yet); False if it changed meanwhile.
+
+        An answer naming more than one session (`Hypothesis.also`) is listed under each:
+        the first on the answer's item, each other on an item of its own beside it
+        (`SETTLED#<session>`, the same record), all in one transaction. An answer naming
+        somebody is never replaced (`merge_answers`), so those items never go stale."""
+        pk = event_pk(store_id, answer.event_id)
+        record = answer.model_dump(mode="json")
+        expires = ttl_attribute(self.clock(), self.ttl_days)
         named = answer.decision.session_id
-        item = {
-            "pk": event_pk(store_id, answer.event_id),
-            "sk": SETTLED,
-            "record": answer.model_dump(mode="json"),
-            "rev": rev + 1,
-            **ttl_attribute(self.clock(), self.ttl_days),
-        }
+        item = {"pk": pk, "sk": SETTLED, "record": record, "rev": rev + 1, **expires}
         if named is not None:
             item |= {"gsi1pk": named_gsi_pk(store_id, named), "gsi1sk": answer.event_id}
         condition: dict[str, Any] = (
@@ -533,11 +536,36 @@ class SessionsTable:
                 "ExpressionAttributeValues": {":rev": value(rev)},
             }
         )
-        stored = conditional_write(
-            self.ddb.put_item, TableName=self.table, Item=to_item(item), **condition
-        )
-        self.write_items += stored
-        return stored
+        others = [o.session_id for o in answer.decision.also]
+        if not others:
+            stored = conditional_write(
+                self.ddb.put_item, TableName=self.table, Item=to_item(item), **condition
+            )
+            self.write_items += stored
+            return stored
+        listings = [
+            {
+                "pk": pk,
+                "sk": f"{SETTLED}#{other}",
+                "record": record,
+                "gsi1pk": named_gsi_pk(store_id, other),
+                "gsi1sk": answer.event_id,
+                **expires,
+            }
+            for other in others
+        ]
+        writes = [
+            {"Put": {"TableName": self.table, "Item": to_item(item), **condition}},
+            *({"Put": {"TableName": self.table, "Item": to_item(i)}} for i in listings),
+        ]
+        try:
+            self.ddb.transact_write_items(TransactItems=writes)
+        except self.ddb.exceptions.TransactionCanceledException as exc:
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        self.write_items += len(writes)
+        return True
 
     def answers_naming(self, store_id: str, session_id: str) -> dict[str, SettledEvent]:
         """Reviewers' answers that name `session_id` as the one who moved the item, by event

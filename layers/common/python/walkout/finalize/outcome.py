@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from walkout.attribution.effects import cart_after
-from walkout.attribution.record import Action, Attribution, Hypothesis
+from walkout.attribution.record import Action, Attribution, Hypothesis, OtherShare
 from walkout.cart import ReviewStatus
 from walkout.finalize.errors import AttributionMissingError, CartMismatchError
 from walkout.review.contract import (
@@ -159,7 +159,14 @@ def _answered(answer: EventAnswer, task: ReviewTask) -> Hypothesis:
     session = task.session_of(answer.event_id, answer.shopper)
     if session is None or answer.sku is None or answer.qty == 0:
         return NOBODY
-    return Hypothesis(session_id=session, sku=answer.sku, qty=answer.qty, probability=1.0)
+    units = {session: answer.qty}
+    for other in answer.also:
+        named = task.session_of(answer.event_id, other.shopper)
+        if named is not None:  # (`check_answers` refuses an answer naming nobody known)
+            units[named] = units.get(named, 0) + other.qty
+    first = units.pop(session)
+    also = [OtherShare(session_id=s, qty=n) for s, n in units.items()]
+    return Hypothesis(session_id=session, sku=answer.sku, qty=first, probability=1.0, also=also)
 
 
 def settle(

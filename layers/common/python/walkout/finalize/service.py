@@ -351,9 +351,8 @@ def kept_answers(
 
 def _effect_on(decision: Hypothesis, session_id: str) -> tuple[str | None, int] | None:
     """What a decision does to one session's cart (None: nothing)."""
-    if decision.session_id != session_id or not decision.changes_a_cart:
-        return None
-    return decision.sku, decision.qty
+    units = decision.units_of(session_id)
+    return (decision.sku, units) if units else None
 
 
 def _same_prices(receipt: Receipt, cart: Cart) -> bool:
@@ -684,13 +683,13 @@ class ReceiptIssuer:
     def _flag_contradicted(
         self, task: ReviewTask, event_id: str, answer: Hypothesis, attribution: Attribution
     ) -> None:
-        """An answer may concern sessions other than the reviewed one: the one it names, and
+        """An answer may concern sessions other than the reviewed one: those it names, and
         the one the system had charged. A receipt already issued for one of them did not
         know the answer; where it differs, a person must look (the receipt is not rewritten:
         a correction is a new version, decided by the retailer)."""
         decision = attribution.decision
-        others = {answer.session_id, decision.session_id} - {task.session_id, None}
-        for other in sorted(s for s in others if s is not None):
+        others = {*answer.charged, *decision.charged} - {task.session_id}
+        for other in sorted(others):
             before, after = _effect_on(decision, other), _effect_on(answer, other)
             if before == after or self.receipts.version(task.store_id, other, 1) is None:
                 continue

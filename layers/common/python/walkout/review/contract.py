@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from walkout._base import Identifier, Model
 from walkout.attribution.record import Action, Probability
@@ -297,6 +297,14 @@ class ReviewerTask(Model):
     people: list[ReviewerPerson] = []
 
 
+class OtherTaker(Model):
+    """Somebody else who moved units of the same product in the same shelf change (two
+    shoppers taking from one lane at once, which the shelf weighs as one change)."""
+
+    shopper: AnswerLabel
+    qty: Annotated[int, Field(ge=1, le=MAX_QTY)]
+
+
 class EventAnswer(Model):
     """The answer about one event.
 
@@ -304,6 +312,8 @@ class EventAnswer(Model):
     (nobody who can be charged). `sku` None or
     `qty` 0: nothing was moved (a knock, a shift); the other fields are then cleared, so
     every way of saying "nothing" is one answer when votes are counted.
+    `also`: others who moved `sku` in the same change, each with their own quantity (the
+    shelf weighed `qty` plus theirs); only with a `shopper`, each named once.
     `resolved` False: the reviewers did not agree; the event is treated as unanswered.
     """
 
@@ -311,6 +321,9 @@ class EventAnswer(Model):
     shopper: AnswerLabel | None
     sku: Identifier | None
     qty: Annotated[int, Field(ge=0, le=MAX_QTY)]
+    also: Annotated[
+        list[OtherTaker], Field(max_length=MAX_SHOPPERS - 1, exclude_if=lambda also: not also)
+    ] = []
     resolved: bool = True
     agreement: Probability = 1.0
 
@@ -318,12 +331,43 @@ class EventAnswer(Model):
     @classmethod
     def _nothing_is_one_answer(cls, data: Any) -> Any:
         if isinstance(data, dict) and (data.get("sku") is None or data.get("qty") == 0):
-            return {**data, "shopper": None, "sku": None, "qty": 0}
+            return {**data, "shopper": None, "sku": None, "qty": 0, "also": []}
         return data
 
+    @model_validator(mode="after")
+    def _takers_distinct(self) -> Self:
+        if self.also and self.shopper is None:
+            raise ValueError("also: others who moved the item need a shopper named first")
+        named = [self.shopper, *(o.shopper for o in self.also)]
+        if len(set(named)) != len(named):
+            raise ValueError("also: a shopper is named more than once")
+        if self.total_qty > MAX_QTY:
+            raise ValueError(f"also: {self.total_qty} units in all exceed {MAX_QTY}")
+        return self
+
+    @field_validator("also")
+    @classmethod
+    def _one_order(cls, also: list[OtherTaker]) -> list[OtherTaker]:
+        return sorted(also, key=lambda o: label_order(o.shopper))
+
     @property
-    def choice(self) -> tuple[str | None, str | None, int]:
-        return (self.shopper, self.sku, self.qty)
+    def total_qty(self) -> int:
+        return self.qty + sum(o.qty for o in self.also)
+
+    @property
+    def choice(self) -> tuple[str | None, str | None, int, tuple[tuple[str, int], ...]]:
+        """The answer as votes count it: with others named, which of the takers came first
+        is not part of it (the first in `label_order` is)."""
+        takers = [(self.shopper, self.qty), *((o.shopper, o.qty) for o in self.also)]
+        if self.also:
+            takers.sort(key=lambda t: label_order(str(t[0])))
+        (first, qty), *others = takers
+        return (first, self.sku, qty, tuple((str(s), n) for s, n in others))
+
+
+def label_order(label: str) -> tuple[bool, str]:
+    """Letters first, then the numbers of people present in their order."""
+    return (label.isdigit(), label.zfill(2))
 
 
 class ReviewAnswer(Model):
@@ -370,13 +414,21 @@ def check_answers(task: ReviewTask, answers: Sequence[EventAnswer]) -> None:
                 f"answers[{answer.event_id}].shopper: {answer.shopper} is neither a candidate"
                 " nor somebody present then"
             )
+        for k, other in enumerate(answer.also):
+            if task.session_of(answer.event_id, other.shopper) is None:
+                raise ReviewAnswerError(
+                    f"answers[{answer.event_id}].also[{k}].shopper: {other.shopper} is neither"
+                    " a candidate nor somebody present then"
+                )
         if answer.sku is not None and answer.sku not in {p.sku for p in question.products}:
             raise ReviewAnswerError(
                 f"answers[{answer.event_id}].sku: {answer.sku} is not a candidate product"
             )
-        if answer.qty > question.max_qty:
+        if answer.total_qty > question.max_qty:
+            field = "qty" if not answer.also else "qty and also"
             raise ReviewAnswerError(
-                f"answers[{answer.event_id}].qty: {answer.qty} exceeds {question.max_qty}"
+                f"answers[{answer.event_id}].{field}: {answer.total_qty} unit(s) exceed"
+                f" {question.max_qty}"
             )
     missing = [q.event_id for q in task.questions if q.event_id not in seen]
     if missing:

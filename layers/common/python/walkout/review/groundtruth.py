@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from walkout.config import ReviewBackend
-from walkout.review.contract import EventAnswer, ReviewAnswer, ReviewTask
+from walkout.review.contract import EventAnswer, OtherTaker, ReviewAnswer, ReviewTask
 
 LABEL_ATTRIBUTE: Final = "walkout-review"
 SOURCE_KEY: Final = "source"
@@ -149,9 +149,9 @@ def worker_answers(content: str, task: ReviewTask) -> dict[str, EventAnswer]:
 
 
 def _from_fields(form: Mapping[str, Any], task: ReviewTask) -> list[dict[str, Any]]:
-    """Answers from the plain form fields `<event>-shopper`, `-sku`, `-qty` (when the
-    template's script did not run). crowd-form writes a radio group either as its value or
-    as `{value: {"on": true}}`; both are read."""
+    """Answers from the plain form fields `<event>-shopper`, `-sku`, `-qty`, `-also-shopper`
+    and `-also-qty` (when the template's script did not run). crowd-form writes a radio
+    group either as its value or as `{value: {"on": true}}`; both are read."""
     items = []
     for q in task.questions:
         items.append(
@@ -160,6 +160,12 @@ def _from_fields(form: Mapping[str, Any], task: ReviewTask) -> list[dict[str, An
                 "shopper": _field_value(form.get(f"{q.event_id}-shopper")),
                 "sku": _field_value(form.get(f"{q.event_id}-sku")),
                 "qty": _field_value(form.get(f"{q.event_id}-qty")),
+                "also": [
+                    {
+                        "shopper": _field_value(form.get(f"{q.event_id}-also-shopper")),
+                        "qty": _field_value(form.get(f"{q.event_id}-also-qty")) or 0,
+                    }
+                ],
             }
         )
     return items
@@ -190,9 +196,44 @@ def _event_answer(item: Any, task: ReviewTask) -> EventAnswer | None:
         return None
     if sku is not None and sku not in {p.sku for p in question.products}:
         return None
-    if not 0 <= qty <= question.max_qty:
+    also = _also(item.get("also"), task, question.event_id)
+    if also is None:
         return None
-    return EventAnswer(event_id=question.event_id, shopper=shopper, sku=sku, qty=qty)
+    try:
+        answer = EventAnswer(
+            event_id=question.event_id, shopper=shopper, sku=sku, qty=qty, also=also
+        )
+    except ValidationError:
+        return None  # a shopper named twice, others without a first shopper
+    if answer.total_qty > question.max_qty:
+        return None
+    return answer
+
+
+def _also(raw: Any, task: ReviewTask, event_id: str) -> list[OtherTaker] | None:
+    """The others a worker says moved the item too (None: not readable, so no vote)."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        return None
+    out = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            return None
+        shopper = entry.get("shopper")
+        try:
+            qty = int(entry.get("qty"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        if shopper in (None, "", NONE_CHOICE) or qty == 0:
+            continue  # a row the worker left empty
+        if task.session_of(event_id, str(shopper)) is None:
+            return None
+        try:
+            out.append(OtherTaker(shopper=str(shopper), qty=qty))
+        except ValidationError:
+            return None  # a quantity below one or beyond any question's
+    return out
 
 
 def majority(task: ReviewTask, workers: Sequence[Mapping[str, EventAnswer]]) -> list[EventAnswer]:
@@ -216,13 +257,14 @@ def majority(task: ReviewTask, workers: Sequence[Mapping[str, EventAnswer]]) -> 
                 )
             )
             continue
-        (shopper, sku, qty), count = ranked[0]
+        (shopper, sku, qty, also), count = ranked[0]
         out.append(
             EventAnswer(
                 event_id=q.event_id,
                 shopper=shopper,
                 sku=sku,
                 qty=qty,
+                also=[OtherTaker(shopper=label, qty=n) for label, n in also],
                 agreement=count / total,
             )
         )
