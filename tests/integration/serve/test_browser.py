@@ -327,8 +327,8 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     assert page.locator(".question .marker[data-label='B']").count() == 2
     # Every shopper is shown with their look at the entry, to recognise them by, and so is
     # everybody else in the store at the second moment
-    assert page.locator(".question .choice .look").count() == 4 + 1
-    assert page.locator('.question[data-index="1"] .present .choice').count() == 1
+    assert page.locator(".question .shoppers .choice .look").count() == 4 + 1
+    assert page.locator('.question[data-index="1"] .shoppers .present .choice').count() == 1
     page.wait_for_function(
         "() => [...document.querySelectorAll('.look')]"
         ".every(i => i.complete && i.naturalWidth > 0)",
@@ -339,12 +339,18 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     page.keyboard.press("2")  # shopper B
     page.keyboard.press("]")  # first product: cola
     page.keyboard.press("+")  # two of them
+    # ... and A took the third cola at the same moment
+    first = page.locator('.question[data-index="0"]')
+    first.locator('.others input[value="A"]').check()
+    assert first.locator(".also-value").inner_text() == "1"
+    assert first.locator(".also-plus").is_disabled()  # 2 + 1 = the question's 3 at most
+    first.locator("h3").click()  # back from the radio group (its arrows are the browser's)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("0")  # event 2: none of them (its only product is preselected)
     # ... then, on a second look, the person who took it was somebody else in the store
     second = page.locator('.question[data-index="1"]')
-    second.locator(".present summary").click()
-    second.locator('.present input[value="1"]').check()
+    second.locator(".shoppers .present summary").click()
+    second.locator('.shoppers .present input[value="1"]').check()
     page.screenshot(path=screenshot("review-console.png", tmp_path), full_page=True)
     page.locator("#submit-answers").focus()
     page.keyboard.press("Enter")
@@ -363,9 +369,12 @@ def test_a_reviewer_answers_in_the_console_and_the_workflow_gets_it(
     output = json.loads(described["output"])
     assert output["kind"] == "answered"
     assert output["task_id"] == "task-browser-1"
-    assert [(a["event_id"], a["shopper"], a["sku"], a["qty"]) for a in output["answers"]] == [
-        ("01JEVT00000000000000000001", "B", "cola", 2),
-        ("01JEVT00000000000000000002", "1", "chips", 1),
+    assert [
+        (a["event_id"], a["shopper"], a["sku"], a["qty"], a.get("also", []))
+        for a in output["answers"]
+    ] == [
+        ("01JEVT00000000000000000001", "B", "cola", 2, [{"shopper": "A", "qty": 1}]),
+        ("01JEVT00000000000000000002", "1", "chips", 1, []),
     ]
     assert errors == []
     page.close()

@@ -154,3 +154,20 @@ def test_no_session_id_or_token_reaches_the_page(page: Page, task_input: dict[st
 def test_the_template_key_is_content_addressed() -> None:
     assert template_key(template_sha256()) == template_key(template_sha256(template_text()))
     assert template_key(template_sha256("other")) != template_key(template_sha256())
+
+
+def test_each_event_may_name_a_second_taker_among_its_candidates_and_people_present(
+    page: Page,
+) -> None:
+    html: str = page.html  # type: ignore[attr-defined]
+    for question in sample_task().questions:
+        name = f"{question.event_id}-also-shopper"
+        start = html.index(f'<select name="{name}"')
+        options = Page()
+        options.feed(html[start : html.index("</select>", start)])
+        letters = [s.label for s in question.shoppers]
+        assert [o["value"] for o in options.all("option")] == ["none", *letters, *question.present]
+        [qty] = page.all("input", type="number", name=f"{question.event_id}-also-qty")
+        assert (qty["value"], qty["max"]) == ("0", str(question.max_qty))
+    # and the form's script sends them with the answer
+    assert "also: also" in html

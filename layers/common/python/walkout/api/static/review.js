@@ -2,7 +2,10 @@
 // uncertain event (clicks or keys), submit, see the result, claim the next.
 //
 // API: POST /review-tasks/next (200 a task, 204 none), POST /review-tasks/{id}/answers
-// with {"answers": [{"event_id", "shopper", "sku", "qty"}]} (200 {"task_id", "status"}).
+// with {"answers": [{"event_id", "shopper", "sku", "qty", "also"}]} (200 {"task_id", "status"}).
+// `also`: [{"shopper", "qty"}] for one other person who moved units of the same product in
+// the same event (the shelf weighed both as one change; qty plus theirs at most `max_qty`),
+// or [] for nobody else, "none of them" and "nothing was moved".
 // A task names shoppers by letter and colour only, and everybody else in the store at the
 // moment by number; nothing here sees who they are.
 "use strict";
@@ -24,7 +27,8 @@
   const submitButton = document.getElementById("submit-answers");
 
   let task = null;
-  // event_id -> {shopper: undefined|null|"A"|"12", sku: null|"x", qty, nothing}
+  // event_id -> {shopper: undefined|null|"A"|"12", sku: null|"x", qty, nothing,
+  //              also: null|"B"|"12" (somebody else who moved the same item), alsoQty}
   let answers = new Map();
   let active = 0;
   let busy = false;
@@ -213,17 +217,17 @@
 
   // Everybody else in the store at that moment, by number with their looks: whom to name
   // when none of the candidates moved the item (the tracker may have lost who did).
-  function presentPeople(question, who, answer) {
+  function presentPeople(question, name, selected) {
     const byLabel = new Map((task.people || []).map((person) => [person.label, person]));
     const people = (question.present || []).map((label) => byLabel.get(label)).filter(Boolean);
     if (!people.length) return null;
-    const chosen = people.some((person) => person.label === answer.shopper);
+    const chosen = people.some((person) => person.label === selected);
     return el("details", { className: "present", open: chosen },
       el("summary", { text: "Somebody else in the store (" +
         (people.length === 1 ? "1 person" : people.length + " people") + " then)" }),
       el("div", { className: "present-people" },
         ...people.map((person) =>
-          radio(who, person.label, answer.shopper === person.label,
+          radio(name, person.label, selected === person.label,
             el("span", { text: "Person " + person.label }),
             looks(person, "Person " + person.label)))));
   }
@@ -232,6 +236,7 @@
     const answer = answers.get(question.event_id);
     const who = "who-" + index;
     const what = "what-" + index;
+    const also = "also-" + index;
     const title = "Event " + question.number + ": " + question.action + " at lane " +
       question.lane_id + ", " + question.local_time;
     const headingId = "q-" + index + "-title";
@@ -251,7 +256,7 @@
           shopper.position ? el("span", { className: "muted", text: " " + shopper.position }) : null)),
       radio(who, "", answer.shopper === null, el("kbd", { text: "0" }),
         el("span", { text: "None of them" })),
-      presentPeople(question, who, answer),
+      presentPeople(question, who, answer.shopper),
     );
 
     const products = el("fieldset", { className: "products" },
@@ -272,6 +277,29 @@
       el("span", { className: "muted", text: "of at most " + question.max_qty }),
     );
 
+    // One other person who moved the same item at the same moment, and how many they moved.
+    const others = el("fieldset", { className: "others" },
+      el("legend", { text: "Somebody else too?" }),
+      el("span", { className: "muted", text: "who moved the same item at the same moment" }),
+      radio(also, "", answer.also === null, el("span", { text: "Nobody else" })),
+      ...question.shoppers.map((shopper) =>
+        radio(also, shopper.label, answer.also === shopper.label,
+          swatch(shopper.colour_hex),
+          el("span", { text: shopper.label + " (" + shopper.colour + ")" }))),
+      presentPeople(question, also, answer.also),
+      el("div", { className: "quantity", role: "group", "aria-label": "How many did they move?" },
+        el("span", { text: "How many did they move?" }),
+        el("button", {
+          type: "button", className: "also-minus", "aria-label": "one fewer for them", text: "−",
+        }),
+        el("output", {
+          className: "also-value", "aria-live": "polite", text: String(answer.alsoQty),
+        }),
+        el("button", {
+          type: "button", className: "also-plus", "aria-label": "one more for them", text: "+",
+        })),
+    );
+
     const section = el("section", {
       className: "question", "data-event": question.event_id, "data-index": index,
       "aria-labelledby": headingId, tabindex: "-1",
@@ -279,7 +307,7 @@
     el("h3", { id: headingId, text: title }),
     el("p", { className: "prompt", text: question.prompt }),
     el("div", { className: "evidence" }, ...evidence),
-    el("div", { className: "answer" }, shoppers, products, qty),
+    el("div", { className: "answer" }, shoppers, products, qty, others),
     );
 
     section.addEventListener("change", (event) => {
@@ -289,6 +317,11 @@
       } else if (input.name === what) {
         answer.nothing = input.value === NOTHING;
         answer.sku = answer.nothing ? null : input.value;
+      } else if (input.name === also) {
+        answer.also = input.value === "" ? null : input.value;
+        answer.alsoQty = 1;
+        // Room for their one unit: the first shopper's quantity gives way if it must.
+        if (answer.also !== null) answer.qty = Math.min(answer.qty, question.max_qty - 1);
       }
       sync(index);
     });
@@ -296,6 +329,8 @@
       const button = event.target.closest("button");
       if (button && button.classList.contains("qty-plus")) step(index, +1);
       if (button && button.classList.contains("qty-minus")) step(index, -1);
+      if (button && button.classList.contains("also-plus")) step(index, +1, true);
+      if (button && button.classList.contains("also-minus")) step(index, -1, true);
     });
     section.addEventListener("focusin", () => activate(index, false));
     return section;
@@ -309,11 +344,23 @@
     return answer.nothing || (answer.shopper !== undefined && answer.sku !== null);
   }
 
-  // Reflect the answer of question `index` in its inputs.
+  // Somebody else only beside a named shopper who moved an item (and not that shopper).
+  function othersAllowed(question, answer) {
+    return !answer.nothing && typeof answer.shopper === "string" && question.max_qty > 1;
+  }
+
+  // Reflect the answer of question `index` in its inputs (first dropping a second person
+  // the answer no longer allows).
   function sync(index) {
     const question = task.questions[index];
     const answer = answers.get(question.event_id);
     const section = sectionAt(index);
+    const allowed = othersAllowed(question, answer);
+    if (!allowed || answer.also === answer.shopper) {
+      answer.also = null;
+      answer.alsoQty = 1;
+    }
+    const theirs = answer.also === null ? 0 : answer.alsoQty;
     for (const input of section.querySelectorAll('input[name="who-' + index + '"]')) {
       input.checked = answer.shopper !== undefined && input.value === (answer.shopper || "");
       input.disabled = answer.nothing;
@@ -323,15 +370,33 @@
     }
     section.querySelector(".qty-value").textContent = answer.nothing ? "0" : String(answer.qty);
     section.querySelector(".qty-minus").disabled = answer.nothing || answer.qty <= 1;
-    section.querySelector(".qty-plus").disabled = answer.nothing || answer.qty >= question.max_qty;
+    section.querySelector(".qty-plus").disabled =
+      answer.nothing || answer.qty + theirs >= question.max_qty;
+    section.querySelector(".others").disabled = !allowed;
+    for (const input of section.querySelectorAll('input[name="also-' + index + '"]')) {
+      input.checked = input.value === (answer.also || "");
+      input.closest("label").hidden = input.value !== "" && input.value === answer.shopper;
+    }
+    section.querySelector(".others .quantity").hidden = answer.also === null;
+    section.querySelector(".also-value").textContent = String(answer.alsoQty);
+    section.querySelector(".also-minus").disabled = answer.alsoQty <= 1;
+    section.querySelector(".also-plus").disabled = answer.qty + theirs >= question.max_qty;
     section.classList.toggle("done", complete(answer));
   }
 
-  function step(index, delta) {
+  // The first shopper's quantity, or with `other` the second person's: together at most max_qty.
+  function step(index, delta, other) {
     const question = task.questions[index];
     const answer = answers.get(question.event_id);
     if (answer.nothing) return;
-    answer.qty = Math.max(1, Math.min(question.max_qty, answer.qty + delta));
+    if (other) {
+      if (answer.also === null) return;
+      const room = question.max_qty - answer.qty;
+      answer.alsoQty = Math.max(1, Math.min(room, answer.alsoQty + delta));
+    } else {
+      const room = question.max_qty - (answer.also === null ? 0 : answer.alsoQty);
+      answer.qty = Math.max(1, Math.min(room, answer.qty + delta));
+    }
     sync(index);
   }
 
@@ -425,6 +490,8 @@
         sku: q.products.length === 1 ? q.products[0].sku : null,
         qty: 1,
         nothing: false,
+        also: null,
+        alsoQty: 1,
       }]),
     );
     document.getElementById("task-title").textContent = "Task " + next.task_id;
@@ -502,9 +569,13 @@
     const body = {
       answers: task.questions.map((q) => {
         const answer = answers.get(q.event_id);
-        return answer.nothing
-          ? { event_id: q.event_id, shopper: null, sku: null, qty: 0 }
-          : { event_id: q.event_id, shopper: answer.shopper, sku: answer.sku, qty: answer.qty };
+        if (answer.nothing) {
+          return { event_id: q.event_id, shopper: null, sku: null, qty: 0, also: [] };
+        }
+        const also = answer.also === null ? [] : [{ shopper: answer.also, qty: answer.alsoQty }];
+        return {
+          event_id: q.event_id, shopper: answer.shopper, sku: answer.sku, qty: answer.qty, also,
+        };
       }),
     };
     const taskId = task.task_id;
