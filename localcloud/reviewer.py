@@ -44,7 +44,7 @@ from walkout.data.review_tasks import ReviewTasksTable
 from walkout.data.sessions import SessionsTable, attributions_of
 from walkout.data.task_tokens import CLOSED_TOKEN_CODES, TaskCallbacks
 from walkout.review.console import ConsoleReview
-from walkout.review.contract import EventAnswer, EventQuestion, ReviewTask
+from walkout.review.contract import EventAnswer, EventQuestion, OtherTaker, ReviewTask
 from walkout.review.groundtruth import ANSWERS_FIELD, LABEL_ATTRIBUTE, task_of
 
 # How far around an event's window a true pick or return still counts as that event (the
@@ -106,8 +106,10 @@ class Truth:
             {str(x["session_id"]): dict(x.get("receipt") or {}) for x in sessions},
         )
 
-    def what_happened(self, question: EventQuestion) -> tuple[str, str, int] | None:
-        """(session, sku, qty) the truth has at the question's lane and time, or None."""
+    def what_happened(self, question: EventQuestion) -> Happened | None:
+        """What the truth has at the question's lane and time (None: nothing): the sku
+        of the true change closest to the event's end, and every session that moved it
+        there then with its units, that closest change's session first."""
         start = question.t_start.timestamp() - MATCH_TOLERANCE_S
         end = question.t_end.timestamp() + MATCH_TOLERANCE_S
         kind = "pick" if question.action is Action.PICK else "return"
@@ -120,8 +122,23 @@ class Truth:
             return None
         middle = question.t_end.timestamp()
         closest = min(near, key=lambda e: abs(e.ts - middle))
-        qty = sum(e.qty for e in near if (e.session_id, e.sku) == (closest.session_id, closest.sku))
-        return closest.session_id, closest.sku, qty
+        takers = {closest.session_id: 0}
+        for e in sorted(near, key=lambda e: abs(e.ts - middle)):
+            if e.sku == closest.sku:
+                takers[e.session_id] = takers.get(e.session_id, 0) + e.qty
+        return Happened(closest.sku, list(takers.items()))
+
+
+@dataclass(frozen=True)
+class Happened:
+    """A true change as a reviewer sees it: the sku, and who moved how many (in order)."""
+
+    sku: str
+    takers: list[tuple[str, int]]
+
+    @property
+    def session_id(self) -> str:
+        return self.takers[0][0]
 
 
 @dataclass
@@ -166,25 +183,35 @@ class Oracle:
         """What the truth says: the candidate's letter, else the number of the person present
         (the idealised reviewer recognises whoever reached among everyone shown)."""
         happened = self.truth.what_happened(question)
-        if happened is None:
-            return EventAnswer(event_id=question.event_id, shopper=None, sku=None, qty=0)
-        session_id, sku, qty = happened
-        label = next(
-            (
-                label
-                for label, session in task.nameable(question.event_id).items()
-                if self.truth_session(session) == session_id
-            ),
-            None,
-        )
-        if sku not in {p.sku for p in question.products}:
-            # The product is not among the choices: nothing a reviewer can charge.
-            return EventAnswer(event_id=question.event_id, shopper=None, sku=None, qty=0)
+        nothing = EventAnswer(event_id=question.event_id, shopper=None, sku=None, qty=0)
+        if happened is None or happened.sku not in {p.sku for p in question.products}:
+            # Nothing moved, or the product is not among the choices: nothing to charge.
+            return nothing
+        labels = {
+            self.truth_session(session): label
+            for label, session in task.nameable(question.event_id).items()
+        }
+        # Each taker the question can name, within the units the question allows; the
+        # first is the one whose change was closest to the event's end.
+        named: list[tuple[str | None, int]] = []
+        room = question.max_qty
+        for session_id, qty in happened.takers:
+            label = labels.get(session_id)
+            units = min(qty, room)
+            if label is None or units == 0:
+                continue
+            named.append((label, units))
+            room -= units
+        if not named:
+            qty = min(happened.takers[0][1], question.max_qty)
+            return EventAnswer(event_id=question.event_id, shopper=None, sku=happened.sku, qty=qty)
+        (label, qty), others = named[0], named[1:]
         return EventAnswer(
             event_id=question.event_id,
             shopper=label,
-            sku=sku,
-            qty=max(0, min(qty, question.max_qty)),
+            sku=happened.sku,
+            qty=qty,
+            also=[OtherTaker(shopper=x, qty=n) for x, n in others],
         )
 
     def explain(
@@ -206,8 +233,10 @@ class Oracle:
             out[question.event_id] = {
                 "shown": sorted(filter(None, (by_label[x] for x in letters))),
                 "present": sorted(filter(None, (by_label[x] for x in question.present))),
-                "truth": happened[0] if happened else None,
+                "truth": happened.session_id if happened else None,
+                "truth_also": [t for t, _ in happened.takers[1:]] if happened else [],
                 "answer": by_label.get(answer.shopper) if answer and answer.shopper else None,
+                "answer_also": [by_label.get(o.shopper) for o in answer.also] if answer else [],
             }
         return out
 
@@ -215,7 +244,7 @@ class Oracle:
         with self.lock:
             others = [s.label for s in question.shoppers if s.label != right.shopper]
             if right.sku is not None and others:
-                return right.model_copy(update={"shopper": self.rng.choice(others)})
+                return right.model_copy(update={"shopper": self.rng.choice(others), "also": []})
             skus = [p.sku for p in question.products if p.sku != right.sku]
             if skus:
                 shopper = right.shopper or question.shoppers[0].label
