@@ -65,6 +65,7 @@ class TruthEvent:
     session_id: str
     sku: str
     qty: int
+    delta_g: float  # what the shelf weighed (negative for a pick)
 
 
 class Truth:
@@ -94,7 +95,12 @@ class Truth:
         events = []
         for e in raw.get("events", []):
             event = TruthEvent(
-                float(e["ts"]), str(e["kind"]), str(e["session_id"]), str(e["sku"]), int(e["qty"])
+                float(e["ts"]),
+                str(e["kind"]),
+                str(e["session_id"]),
+                str(e["sku"]),
+                int(e["qty"]),
+                float(e["delta_g"]),
             )
             by_lane[str(e["lane_id"])].append(event)
             events.append(event)
@@ -108,8 +114,11 @@ class Truth:
 
     def what_happened(self, question: EventQuestion) -> Happened | None:
         """What the truth has at the question's lane and time (None: nothing): the sku
-        of the true change closest to the event's end, and every session that moved it
-        there then with its units, that closest change's session first."""
+        of the true change closest to the event's end, and who moved it there then with
+        their units, that closest change's session first. Another true change of that sku
+        counts only where the shelf weighed it too (the event's weight is nearer the sum
+        with it than without): two picks the edge saw as two events are two questions,
+        each about one of them, as a reviewer would see on each one's images."""
         start = question.t_start.timestamp() - MATCH_TOLERANCE_S
         end = question.t_end.timestamp() + MATCH_TOLERANCE_S
         kind = "pick" if question.action is Action.PICK else "return"
@@ -121,11 +130,16 @@ class Truth:
         if not near:
             return None
         middle = question.t_end.timestamp()
-        closest = min(near, key=lambda e: abs(e.ts - middle))
-        takers = {closest.session_id: 0}
-        for e in sorted(near, key=lambda e: abs(e.ts - middle)):
-            if e.sku == closest.sku:
+        by_closeness = sorted(near, key=lambda e: abs(e.ts - middle))
+        closest = by_closeness[0]
+        takers = {closest.session_id: closest.qty}
+        weighed = closest.delta_g
+        for e in by_closeness[1:]:
+            if e.sku != closest.sku:
+                continue
+            if abs(question.delta_g - (weighed + e.delta_g)) < abs(question.delta_g - weighed):
                 takers[e.session_id] = takers.get(e.session_id, 0) + e.qty
+                weighed += e.delta_g
         return Happened(closest.sku, list(takers.items()))
 
 

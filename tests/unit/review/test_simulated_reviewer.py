@@ -12,8 +12,13 @@ from walkout.review.contract import EventAnswer, OtherTaker
 E1_END = T0.timestamp() + 1.0  # sample_task's E1: a pick at lane L2 ending then
 
 
+UNIT_G = {"tea": 50.0, "chips": 150.0}  # sample_task's E1 weighed -150 g
+
+
 def oracle(*events: tuple[float, str, str, int], lane: str = "L2") -> Oracle:
-    truth_events = [TruthEvent(E1_END + dt, "pick", s, sku, q) for dt, s, sku, q in events]
+    truth_events = [
+        TruthEvent(E1_END + dt, "pick", s, sku, q, -q * UNIT_G[sku]) for dt, s, sku, q in events
+    ]
     by_lane: dict[str, list[TruthEvent]] = defaultdict(list)
     by_lane[lane] = truth_events
     # the sample task's sessions are the truth's own
@@ -44,11 +49,16 @@ def test_two_people_taking_the_product_at_once_are_both_named() -> None:
     assert answer.also == [OtherTaker(shopper="1", qty=1)]
 
 
-def test_a_taker_the_question_cannot_name_is_left_out_and_the_units_stay_within_the_limit() -> None:
-    # the closest taker is nobody the question lists; the other is candidate A with 2, and
-    # person 2 with 2 more than the question's 3 units allow
-    answer = answer_to_e1(
-        oracle((0.0, "s-9", "tea", 1), (0.3, "s-1", "tea", 2), (0.5, "s-4", "tea", 2))
-    )
+def test_a_taker_the_question_cannot_name_is_left_out() -> None:
+    # the closest taker (s-9) is nobody the question lists; candidate A took the other two
+    answer = answer_to_e1(oracle((0.0, "s-9", "tea", 1), (0.3, "s-1", "tea", 2)))
 
-    assert answer.choice == ("A", "tea", 2, (("2", 1),))
+    assert answer.choice == ("A", "tea", 2, ())
+
+
+def test_a_pick_the_shelf_did_not_weigh_in_this_change_is_another_question() -> None:
+    # B's three teas weigh the whole 150 g; person 1's tea a second earlier was a change of
+    # its own (the edge saw two): naming person 1 here would charge their tea twice
+    answer = answer_to_e1(oracle((0.0, "s-2", "tea", 3), (-1.0, "s-3", "tea", 1)))
+
+    assert answer.choice == ("B", "tea", 3, ())
