@@ -182,7 +182,7 @@ def test_an_answer_naming_two_takers_charges_each_their_units() -> None:
     assert (kept.session_id, kept.qty, kept.also) == (
         OTHER,
         1,
-        [OtherShare(session_id=ME, qty=1)],
+        (OtherShare(session_id=ME, qty=1),),
     )
     # and the other shopper, whose cart never had the event, gets its candy from the answer
     theirs = settle(

@@ -47,7 +47,7 @@ class Hypothesis(Model):
     unlisted: bool = False
     # Left out when empty: every attribution record stores several hypotheses, and only
     # answers have others.
-    also: Annotated[list[OtherShare], Field(exclude_if=lambda also: not also)] = []
+    also: Annotated[tuple[OtherShare, ...], Field(exclude_if=lambda also: not also)] = ()
 
     @property
     def changes_a_cart(self) -> bool:

@@ -165,7 +165,7 @@ def _answered(answer: EventAnswer, task: ReviewTask) -> Hypothesis:
         if named is not None:  # (`check_answers` refuses an answer naming nobody known)
             units[named] = units.get(named, 0) + other.qty
     first = units.pop(session)
-    also = [OtherShare(session_id=s, qty=n) for s, n in units.items()]
+    also = tuple(OtherShare(session_id=s, qty=n) for s, n in units.items())
     return Hypothesis(session_id=session, sku=answer.sku, qty=first, probability=1.0, also=also)
 
 
