@@ -7,7 +7,9 @@ instead (`truth.json`: which session took which SKU and how many, at which lane 
 and the full task (the session behind each shopper letter and each number of the people
 present, which the worker view hides), and answers what the truth says happened at that
 lane in that event's time window: the letter of the candidate who did it, else their
-number among the people present, else none of them. It is an idealised reviewer: it
+number among the people present, else none of them; where two shoppers moved that
+product there together and the shelf weighed both (one change), both, each with their
+units (`also`). It is an idealised reviewer: it
 picks the right person out of forty as surely as out of two. With probability
 `error_rate` an answer is wrong on purpose (another shopper, else another product, else
 another quantity).
