@@ -125,13 +125,7 @@ def test_an_answer_can_add_an_item_the_system_gave_someone_else() -> None:
         task, EventAnswer(event_id="E002", shopper=letter(task, "E002", ME), sku="candy", qty=2)
     )
 
-    settled = settle(
-        session_id=ME,
-        live_items=replay(events, ME),
-        attributions=events,
-        task=task,
-        outcome=outcome,
-    )
+    settled = with_answers({}, task=task, outcome=outcome, events=events)
 
     assert settled.items == {"cola": 2, "candy": 2}
 
@@ -168,13 +162,7 @@ def test_an_answer_naming_two_takers_charges_each_their_units() -> None:
         ),
     )
 
-    settled = settle(
-        session_id=ME,
-        live_items=replay(events, ME),
-        attributions=events,
-        task=task,
-        outcome=outcome,
-    )
+    settled = with_answers({}, task=task, outcome=outcome, events=events)
 
     # ME is charged its one candy, not the two the system gave it
     assert settled.items == {"cola": 2, "candy": 1}
