@@ -409,27 +409,33 @@ def check_answers(task: ReviewTask, answers: Sequence[EventAnswer]) -> None:
         if answer.event_id in seen:
             raise ReviewAnswerError(f"answers: event {answer.event_id} is answered twice")
         seen.add(answer.event_id)
-        if answer.shopper is not None and task.session_of(answer.event_id, answer.shopper) is None:
-            raise ReviewAnswerError(
-                f"answers[{answer.event_id}].shopper: {answer.shopper} is neither a candidate"
-                " nor somebody present then"
-            )
-        for k, other in enumerate(answer.also):
-            if task.session_of(answer.event_id, other.shopper) is None:
-                raise ReviewAnswerError(
-                    f"answers[{answer.event_id}].also[{k}].shopper: {other.shopper} is neither"
-                    " a candidate nor somebody present then"
-                )
-        if answer.sku is not None and answer.sku not in {p.sku for p in question.products}:
-            raise ReviewAnswerError(
-                f"answers[{answer.event_id}].sku: {answer.sku} is not a candidate product"
-            )
-        if answer.total_qty > question.max_qty:
-            field = "qty" if not answer.also else "qty and also"
-            raise ReviewAnswerError(
-                f"answers[{answer.event_id}].{field}: {answer.total_qty} unit(s) exceed"
-                f" {question.max_qty}"
-            )
+        problem = answer_problem(task, question, answer)
+        if problem is not None:
+            raise ReviewAnswerError(problem)
     missing = [q.event_id for q in task.questions if q.event_id not in seen]
     if missing:
         raise ReviewAnswerError(f"answers: no answer for event(s) {', '.join(missing)}")
+
+
+def answer_problem(task: ReviewTask, question: EventQuestion, answer: EventAnswer) -> str | None:
+    """Why one answer does not fit its question (None: it does), naming the event and the
+    field: whom it names must be candidates of the question or people present at its
+    moment, the product a candidate, the units within the question's."""
+    event = answer.event_id
+    if answer.shopper is not None and task.session_of(event, answer.shopper) is None:
+        return (
+            f"answers[{event}].shopper: {answer.shopper} is neither a candidate"
+            " nor somebody present then"
+        )
+    for k, other in enumerate(answer.also):
+        if task.session_of(event, other.shopper) is None:
+            return (
+                f"answers[{event}].also[{k}].shopper: {other.shopper} is neither"
+                " a candidate nor somebody present then"
+            )
+    if answer.sku is not None and answer.sku not in {p.sku for p in question.products}:
+        return f"answers[{event}].sku: {answer.sku} is not a candidate product"
+    if answer.total_qty > question.max_qty:
+        field = "qty" if not answer.also else "qty and also"
+        return f"answers[{event}].{field}: {answer.total_qty} unit(s) exceed {question.max_qty}"
+    return None

@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from walkout.config import ReviewBackend
-from walkout.review.contract import EventAnswer, OtherTaker, ReviewAnswer, ReviewTask
+from walkout.review.contract import (
+    EventAnswer,
+    OtherTaker,
+    ReviewAnswer,
+    ReviewTask,
+    answer_problem,
+)
 
 LABEL_ATTRIBUTE: Final = "walkout-review"
 SOURCE_KEY: Final = "source"
@@ -192,11 +198,7 @@ def _event_answer(item: Any, task: ReviewTask) -> EventAnswer | None:
         return None
     shopper = None if shopper in (None, "", NONE_CHOICE) else shopper
     sku = None if sku in (None, "", NONE_CHOICE) else sku
-    if shopper is not None and task.session_of(question.event_id, shopper) is None:
-        return None
-    if sku is not None and sku not in {p.sku for p in question.products}:
-        return None
-    also = _also(item.get("also"), task, question.event_id)
+    also = _also(item.get("also"))
     if also is None:
         return None
     try:
@@ -204,13 +206,12 @@ def _event_answer(item: Any, task: ReviewTask) -> EventAnswer | None:
             event_id=question.event_id, shopper=shopper, sku=sku, qty=qty, also=also
         )
     except ValidationError:
-        return None  # a shopper named twice, others without a first shopper
-    if answer.total_qty > question.max_qty:
-        return None
-    return answer
+        return None  # not a label or a quantity, a shopper named twice, others alone
+    # An answer the task would refuse is no vote (the rest of the worker's answers count).
+    return None if answer_problem(task, question, answer) is not None else answer
 
 
-def _also(raw: Any, task: ReviewTask, event_id: str) -> list[OtherTaker] | None:
+def _also(raw: Any) -> list[OtherTaker] | None:
     """The others a worker says moved the item too (None: not readable, so no vote)."""
     if raw in (None, ""):
         return []
@@ -227,12 +228,10 @@ def _also(raw: Any, task: ReviewTask, event_id: str) -> list[OtherTaker] | None:
             return None
         if shopper in (None, "", NONE_CHOICE) or qty == 0:
             continue  # a row the worker left empty
-        if task.session_of(event_id, str(shopper)) is None:
-            return None
         try:
             out.append(OtherTaker(shopper=str(shopper), qty=qty))
         except ValidationError:
-            return None  # a quantity below one or beyond any question's
+            return None  # not a label, or a quantity below one or beyond any question's
     return out
 
 
