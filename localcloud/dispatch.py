@@ -28,7 +28,14 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from localcloud.containers import ROOT, ContainerLostError, ContainerPool, FunctionError, Outcome
+from localcloud.containers import (
+    ROOT,
+    ContainerLostError,
+    ContainerPool,
+    FunctionError,
+    Outcome,
+    Worker,
+)
 
 FUNCTIONS_DIR = ROOT / "functions"
 
@@ -108,6 +115,8 @@ class Dispatcher:
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     # Worker processes the handlers run in (`localcloud.containers`); None: in this process.
     containers: ContainerPool | None = None
+    # Functions with workers of their own (suffix -> pool), tried before `containers`.
+    own_containers: dict[str, ContainerPool] = field(default_factory=dict)
 
     def suffix_of(self, function_name: str) -> str:
         """`walkout-dev-finalize-assess` or its ARN (with or without qualifier) -> suffix."""
@@ -133,11 +142,15 @@ class Dispatcher:
         return handler
 
     def _run(self, suffix: str, event: Any) -> Outcome:
-        """Run the handler in a container process when one is free, else here."""
-        pool = self.containers
-        worker = pool.take() if pool is not None else None
-        if pool is None or worker is None:
-            return self.run_here(suffix, event)
+        """Run the handler in a container process when one is free (the function's own
+        first, then a shared one), else here."""
+        for pool in (self.own_containers.get(suffix), self.containers):
+            worker = pool.take() if pool is not None else None
+            if pool is not None and worker is not None:
+                return self._run_in(pool, worker, suffix, event)
+        return self.run_here(suffix, event)
+
+    def _run_in(self, pool: ContainerPool, worker: Worker, suffix: str, event: Any) -> Outcome:
         healthy = False
         try:
             outcome = worker.invoke(suffix, event)
@@ -196,8 +209,9 @@ class Dispatcher:
         globals reset), as after a redeploy."""
         with self.lock:
             self.modules.clear()
-        if self.containers is not None:
-            self.containers.recycle()
+        for pool in (self.containers, *self.own_containers.values()):
+            if pool is not None:
+                pool.recycle()
 
     def count(self, suffix: str) -> int:
         return sum(1 for s, _ in self.calls if s == suffix)

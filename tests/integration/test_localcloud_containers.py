@@ -107,6 +107,50 @@ def test_every_worker_busy_runs_the_call_here(pool: ContainerPool) -> None:
     assert ran_here == [{"n": 1}]
 
 
+def test_a_function_with_a_worker_of_its_own_runs_there_first(
+    function_environment: None,
+) -> None:
+    shared = ContainerPool(PREFIX, {}, size=1)
+    own = ContainerPool(PREFIX, {}, size=1)
+    dispatcher = Dispatcher(prefix=PREFIX, containers=shared, own_containers={"ingest": own})
+    ran_here: list[str] = []
+    for folder in ("ingest", "review_queue"):
+        stand_in = SimpleNamespace(lambda_handler=lambda e, c, f=folder: ran_here.append(f))
+        dispatcher.modules[folder] = cast(ModuleType, stand_in)
+    try:
+        # Given the shared worker busy
+        busy = shared.take()
+        assert busy is not None
+        try:
+            # When the function with a worker of its own is called, it runs there (the
+            # real handler raises on this event; the stand-in here would not); another
+            # function finds no worker and runs here
+            with pytest.raises(FunctionError) as raised:
+                dispatcher.call("ingest", {"Records": []})
+            dispatcher.call("review-queue", {})
+        finally:
+            shared.give_back(busy, healthy=True)
+        assert raised.value.error_type == "UnexpectedBatchTypeError"
+        assert (own.started, shared.started, ran_here) == (1, 1, ["review_queue"])
+        # And with its own worker busy, it takes a shared one
+        mine = own.take()
+        assert mine is not None
+        try:
+            with pytest.raises(FunctionError):
+                dispatcher.call("ingest", {"Records": []})
+        finally:
+            own.give_back(mine, healthy=True)
+        assert (own.started, shared.started, ran_here) == (1, 1, ["review_queue"])
+        # Recycling renews both pools' workers
+        dispatcher.fresh_containers()
+        with pytest.raises(FunctionError):
+            dispatcher.call("ingest", {"Records": []})
+        assert own.started == 2
+    finally:
+        shared.close()
+        own.close()
+
+
 def test_recycled_workers_are_new_processes(pool: ContainerPool) -> None:
     dispatcher = Dispatcher(prefix=PREFIX, containers=pool)
     first = pool.take()
