@@ -51,6 +51,8 @@ SESSIONS_ACTIONS = (
 )
 INGEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
 PENDING_ITEMS = "PENDING#*"  # partition keys of held events (walkout.data.ingest.pending_pk)
+# partition keys of track ambiguities (walkout.data.sessions.ambiguity_pk), put in batches
+AMBIGUITY_ITEMS = "STORE#*#AMBIGUITY"
 STORES_ACTIONS = ("dynamodb:GetItem",)
 # A failure-queue message holds batch positions, not records; kept as long as SQS allows.
 FAILURE_RETENTION = Duration.days(14)
@@ -132,6 +134,13 @@ class IngestPipeline(Construct):
             ["dynamodb:DeleteItem"],
             [tables["ingest"].table_arn],
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_ITEMS]}},
+        )
+        # Ambiguities are put 25 a request; a batch write may delete too, so only there.
+        ingest.allow(
+            "PutAmbiguitiesInBatches",
+            ["dynamodb:BatchWriteItem"],
+            [tables["sessions"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [AMBIGUITY_ITEMS]}},
         )
         ingest.allow_table("StoresTable", tables["stores"], STORES_ACTIONS)
         ingest.allow_key_via("UseTableKeyThroughDynamoDb", key, "dynamodb", TABLE_KEY_WRITE)

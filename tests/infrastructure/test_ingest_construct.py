@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from infrastructure.ingest import (
+    AMBIGUITY_ITEMS,
     INGEST_ACTIONS,
     PENDING_ITEMS,
     SESSIONS_ACTIONS,
@@ -27,6 +29,7 @@ from infrastructure.observability import WalkoutDashboard
 from infrastructure.state import StateTables
 from walkout.config import DeploymentConfig
 from walkout.data.ingest import pending_pk
+from walkout.data.sessions import ambiguity_pk, event_pk, lanes_pk, session_pk
 from walkout.events import EVENT_TYPES
 from walkout.observability import MetricName
 from walkout.settings import (
@@ -203,6 +206,17 @@ def test_the_role_may_do_what_ingest_does_and_no_more(probe: Probe) -> None:
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_ITEMS]}
     }
     assert pending_pk("s1", "x").startswith(PENDING_ITEMS.rstrip("*"))
+    # Batch writes (which could delete) only of ambiguity items of the sessions table
+    batches = [s for s in statements if "dynamodb:BatchWriteItem" in _actions(s)]
+    assert [s.get("Sid") for s in batches] == ["PutAmbiguitiesInBatches"]
+    assert _actions(batches[0]) == {"dynamodb:BatchWriteItem"}
+    assert batches[0]["Resource"] == {"Fn::GetAtt": [probe.table_ref("sessions"), "Arn"]}
+    assert batches[0]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [AMBIGUITY_ITEMS]}
+    }
+    assert fnmatch.fnmatchcase(ambiguity_pk("store-1"), AMBIGUITY_ITEMS)
+    others = (session_pk("store-1", "s"), event_pk("store-1", "e"), lanes_pk("store-1"))
+    assert not any(fnmatch.fnmatchcase(pk, AMBIGUITY_ITEMS) for pk in others)
     # Each table gets exactly the calls its data-access module makes
     by_sid = {s.get("Sid"): s for s in statements}
     for sid, actions, key in (

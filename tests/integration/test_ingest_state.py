@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from ingest_support import STORE, T0, Edge, MotoIngest, failures, moto_ingest, small_definition
 
-from walkout.attribution import Floor
-from walkout.data.sessions import SessionRecord
+from walkout.attribution import Ambiguity, Floor
+from walkout.data.sessions import SessionRecord, SessionsTable
 from walkout.events import Event
 from walkout.ingest import state as state_module
 from walkout.ingest.lifecycle import SessionStatus
@@ -142,3 +142,73 @@ def test_the_window_gives_the_shares_the_whole_day_gives(monkeypatch: pytest.Mon
     assert windowed.sessions == whole.sessions
     assert windowed.alternatives == whole.alternatives
     assert carts == whole_carts
+
+
+def _ambiguity(n: int) -> Ambiguity:
+    return Ambiguity(
+        event_id=f"01AMB{n:04d}",
+        t_start=T0 + timedelta(seconds=n),
+        t_end=T0 + timedelta(seconds=n + 1),
+        track_a=f"t{n}",
+        track_b=f"t{n + 1}",
+        swap_probability=0.3,
+        session_a=None,
+        session_b=None,
+    )
+
+
+def _stored_ambiguities(aws: MotoIngest) -> list[str]:
+    return sorted(a.event_id for a in aws.sessions().ambiguities(STORE, T0 - timedelta(hours=1)))
+
+
+def _counting(aws: MotoIngest, operation: str) -> list[int]:
+    calls: list[int] = []
+    aws.ddb.meta.events.register(
+        f"provide-client-params.dynamodb.{operation}",
+        lambda params, **_: calls.append(len(next(iter(params["RequestItems"].values())))),
+    )
+    return calls
+
+
+def test_ambiguities_are_written_together_before_they_are_read(aws: MotoIngest) -> None:
+    state = _state(aws)
+    batch_writes = _counting(aws, "BatchWriteItem")
+    # Given 30 ambiguities reported in one batch
+    for n in range(30):
+        state.remember_ambiguity(_ambiguity(n))
+    # Then none is written yet
+    assert _stored_ambiguities(aws) == []
+    # When a shelf change needs them: they are written first, 25 to a request, and read back
+    assert len(state.ambiguities(T0 + timedelta(seconds=40))) == 30
+    assert batch_writes == [25, 5]
+    assert len(_stored_ambiguities(aws)) == 30
+    # And one reported after that read is in the batch's view at once, and written at the end
+    state.remember_ambiguity(_ambiguity(31))
+    assert len(state.ambiguities(T0 + timedelta(seconds=40))) == 31
+    state.write_ambiguities()
+    state.write_ambiguities()  # nothing left: no request
+    assert batch_writes == [25, 5, 1]
+    assert _stored_ambiguities(aws) == [f"01AMB{n:04d}" for n in (*range(30), 31)]
+
+
+def test_a_failed_write_of_ambiguities_fails_the_batch_and_loses_none(
+    aws: MotoIngest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a batch of ambiguities whose write at the end of the batch fails
+    edge = Edge()
+    events = [edge.entered("s1", ["t1"], at_s=0)]
+    events += [edge.ambiguity("t1", f"x{n}", 0.2, at_s=1 + n) for n in range(3)]
+    real = SessionsTable.put_ambiguities
+
+    def unavailable(self: SessionsTable, store_id: str, ambiguities: Any) -> None:
+        raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(SessionsTable, "put_ambiguities", unavailable)
+    # When the batch is handled, the invocation fails as a whole (Kinesis delivers it again)
+    with pytest.raises(RuntimeError, match="unavailable"):
+        aws.send(events)
+    assert _stored_ambiguities(aws) == []
+    # And delivered again once DynamoDB answers, every ambiguity is stored, once
+    monkeypatch.setattr(SessionsTable, "put_ambiguities", real)
+    assert failures(aws.send(events)) == []
+    assert len(_stored_ambiguities(aws)) == 3

@@ -1,5 +1,5 @@
 """DynamoDB plumbing shared by the data-access modules: item (de)serialisation, TTLs,
-paging and batch reads. boto3 clients are made once per process (`client`)."""
+paging, batch reads and batch puts. boto3 clients are made once per process (`client`)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ _CONFIG = Config(
     retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=3, read_timeout=10
 )
 BATCH_GET_MAX_KEYS = 100
+BATCH_WRITE_MAX_ITEMS = 25
 
 
 @functools.cache
@@ -125,6 +126,22 @@ def batch_get(
         if request:
             raise RuntimeError(f"batch_get_item on {table}: keys left unprocessed after retries")
     return found
+
+
+def batch_put(ddb: Any, table: str, items: Sequence[Item]) -> None:
+    """Put `items` (distinct keys) with `BatchWriteItem`, 25 a request, retrying the
+    unprocessed ones; raises when some are still unprocessed after the retries (nothing
+    is lost: a put can be made again)."""
+    for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
+        chunk = items[start : start + BATCH_WRITE_MAX_ITEMS]
+        request: dict[str, Any] = {table: [{"PutRequest": {"Item": i}} for i in chunk]}
+        for attempt in range(8):
+            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        if request:
+            raise RuntimeError(f"batch_write_item on {table}: items left unprocessed after retries")
 
 
 def ttl_attribute(now: datetime, days: int) -> dict[str, int]:

@@ -16,7 +16,9 @@ Idempotency, per event type (a redelivered or duplicated record changes nothing)
   transaction as the carts and lane it changes: all of it happens once or not at all;
 - `session.entered`: the session and its empty cart are created only if absent;
 - `session.joined` / `track.exited`: no-ops once the track is in the session / has exited;
-- `track.ambiguity`: a put keyed by the event id;
+- `track.ambiguity`: a put keyed by the event id, made with the batch's other ambiguities
+  (`StoreState.write_ambiguities`: before the store's ambiguities are first read, and in
+  `finish`, which raises if it fails, so the whole batch is delivered again);
 - `heartbeat`: watermarks only move forward. A device's watermark is written once per batch
   (by its last heartbeat in the batch, with the batch's highest value): a watermark only
   delays readiness when stale, it never makes anything wrong, so a heartbeat whose write
@@ -515,7 +517,6 @@ class IngestBatch:
             session_a=sessions.get(a),
             session_b=sessions.get(b),
         )
-        self.service.sessions.put_ambiguity(state.store_id, ambiguity)
         state.remember_ambiguity(ambiguity)
         return "applied"
 
@@ -662,7 +663,11 @@ class IngestBatch:
     # --- end of the batch -------------------------------------------------------------------
 
     def finish(self) -> BatchSummary:
-        """Send `CartUpdated` for every cart this batch changed; emit the batch's metrics."""
+        """Store the ambiguities not written yet (raises if that fails: the whole batch is
+        then delivered again), send `CartUpdated` for every cart this batch changed, emit
+        the batch's metrics."""
+        for state in self._states.values():
+            state.write_ambiguities()
         if self._notify:
             self.summary.notification_failures = self.service.notifier.publish(
                 list(self._notify.values())

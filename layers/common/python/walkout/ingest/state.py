@@ -5,6 +5,11 @@ order, so within an invocation this copy is authoritative: it is read from Dynam
 first time a piece is needed and updated in memory only after the write that changes it
 succeeded. Every conditional write still checks what it assumed (`rev`, `status`), so a
 second writer could never be silently overwritten.
+
+Ambiguities are the one exception: each is kept here at once and written with others in
+one request (`write_ambiguities`: before the table is read for them, and at the end of the
+batch). Only the ingest reads them, and a batch whose last write fails fails as a whole,
+so Kinesis delivers its records again.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class StoreState:
         self._ambiguities: dict[str, Ambiguity] | None = None
         self._ambiguities_since: datetime | None = None
         self._ambiguities_floor = datetime.min.replace(tzinfo=UTC)
+        self._unwritten: dict[str, Ambiguity] = {}
         self._listed: dict[SessionStatus, list[SessionRecord]] = {}
 
     # sessions ------------------------------------------------------------------------------
@@ -173,6 +179,7 @@ class StoreState:
         (the status index lags) clears what was read (`ambiguities_read` turns False): the
         next call reads again from earlier."""
         if self._ambiguities is None:
+            self.write_ambiguities()
             since = self._ambiguity_start(around)
             self._ambiguities = {
                 a.event_id: a for a in self._table.ambiguities(self.store_id, since)
@@ -210,5 +217,13 @@ class StoreState:
             self._ambiguities_since = None
 
     def remember_ambiguity(self, ambiguity: Ambiguity) -> None:
+        """Keep a reported ambiguity; it is written with others (`write_ambiguities`)."""
+        self._unwritten[ambiguity.event_id] = ambiguity
         if self._ambiguities is not None:
             self._ambiguities[ambiguity.event_id] = ambiguity
+
+    def write_ambiguities(self) -> None:
+        """Store the ambiguities kept since the last write; they stay kept if it fails."""
+        if self._unwritten:
+            self._table.put_ambiguities(self.store_id, list(self._unwritten.values()))
+            self._unwritten.clear()
