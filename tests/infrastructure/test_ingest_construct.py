@@ -197,23 +197,20 @@ def test_the_role_may_do_what_ingest_does_and_no_more(probe: Probe) -> None:
         a.endswith("*") and not a.startswith(("kms:GenerateDataKey", "xray:")) for a in every_action
     )
     assert not any(a in every_action for a in ("dynamodb:Scan", "dynamodb:UpdateTable"))
-    # The one delete: held events of the ingest table (PENDING# items), once applied
-    deletes = [s for s in statements if "dynamodb:DeleteItem" in _actions(s)]
-    assert [s.get("Sid") for s in deletes] == ["ReleaseHeldEvents"]
-    assert _actions(deletes[0]) == {"dynamodb:DeleteItem"}
-    assert deletes[0]["Resource"] == {"Fn::GetAtt": [probe.table_ref("ingest"), "Arn"]}
-    assert deletes[0]["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [PENDING_ITEMS]}
-    }
+    # The one delete: held events of the ingest table (PENDING# items), once applied; and
+    # batch writes (which could delete too) only of ambiguity items of the sessions table
+    for action, sid, table, keys in (
+        ("dynamodb:DeleteItem", "ReleaseHeldEvents", "ingest", PENDING_ITEMS),
+        ("dynamodb:BatchWriteItem", "PutAmbiguitiesInBatches", "sessions", AMBIGUITY_ITEMS),
+    ):
+        allowing = [s for s in statements if action in _actions(s)]
+        assert [s.get("Sid") for s in allowing] == [sid]
+        assert _actions(allowing[0]) == {action}
+        assert allowing[0]["Resource"] == {"Fn::GetAtt": [probe.table_ref(table), "Arn"]}
+        assert allowing[0]["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [keys]}
+        }
     assert pending_pk("s1", "x").startswith(PENDING_ITEMS.rstrip("*"))
-    # Batch writes (which could delete) only of ambiguity items of the sessions table
-    batches = [s for s in statements if "dynamodb:BatchWriteItem" in _actions(s)]
-    assert [s.get("Sid") for s in batches] == ["PutAmbiguitiesInBatches"]
-    assert _actions(batches[0]) == {"dynamodb:BatchWriteItem"}
-    assert batches[0]["Resource"] == {"Fn::GetAtt": [probe.table_ref("sessions"), "Arn"]}
-    assert batches[0]["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [AMBIGUITY_ITEMS]}
-    }
     assert fnmatch.fnmatchcase(ambiguity_pk("store-1"), AMBIGUITY_ITEMS)
     others = (session_pk("store-1", "s"), event_pk("store-1", "e"), lanes_pk("store-1"))
     assert not any(fnmatch.fnmatchcase(pk, AMBIGUITY_ITEMS) for pk in others)
