@@ -105,6 +105,20 @@ def query_all(ddb: Any, **params: Any) -> Iterator[dict[str, Any]]:
         params = {**params, "ExclusiveStartKey": last}
 
 
+def _until_processed(
+    send: Callable[[dict[str, Any]], dict[str, Any] | None], request: dict[str, Any], what: str
+) -> None:
+    """Send a batch request, then what it left unprocessed, with backoff; raises when some
+    is still left after the retries."""
+    for attempt in range(8):
+        left = send(request)
+        if not left:
+            return
+        request = left
+        time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise RuntimeError(f"{what} left unprocessed after retries")
+
+
 def batch_get(
     ddb: Any, table: str, keys: Sequence[Item], *, only_keys: bool = False
 ) -> list[dict[str, Any]]:
@@ -112,19 +126,18 @@ def batch_get(
     `only_keys`: their `pk` and `sk` only (whether they exist)."""
     found: list[dict[str, Any]] = []
     projection = {"ProjectionExpression": "pk, sk"} if only_keys else {}
+
+    def send(request: dict[str, Any]) -> dict[str, Any] | None:
+        page = ddb.batch_get_item(RequestItems=request)
+        found.extend(from_item(i) for i in page.get("Responses", {}).get(table, []))
+        left: dict[str, Any] | None = page.get("UnprocessedKeys")
+        return left
+
     for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
-        request: dict[str, Any] = {
-            table: {"Keys": list(keys[start : start + BATCH_GET_MAX_KEYS]), **projection}
-        }
-        for attempt in range(8):
-            page = ddb.batch_get_item(RequestItems=request)
-            found.extend(from_item(i) for i in page.get("Responses", {}).get(table, []))
-            request = page.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        if request:
-            raise RuntimeError(f"batch_get_item on {table}: keys left unprocessed after retries")
+        chunk = list(keys[start : start + BATCH_GET_MAX_KEYS])
+        _until_processed(
+            send, {table: {"Keys": chunk, **projection}}, f"batch_get_item on {table}: keys"
+        )
     return found
 
 
@@ -132,16 +145,17 @@ def batch_put(ddb: Any, table: str, items: Sequence[Item]) -> None:
     """Put `items` (distinct keys) with `BatchWriteItem`, 25 a request, retrying the
     unprocessed ones; raises when some are still unprocessed after the retries (nothing
     is lost: a put can be made again)."""
+
+    def send(request: dict[str, Any]) -> dict[str, Any] | None:
+        left: dict[str, Any] | None = ddb.batch_write_item(RequestItems=request).get(
+            "UnprocessedItems"
+        )
+        return left
+
     for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
         chunk = items[start : start + BATCH_WRITE_MAX_ITEMS]
-        request: dict[str, Any] = {table: [{"PutRequest": {"Item": i}} for i in chunk]}
-        for attempt in range(8):
-            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-            if not request:
-                break
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        if request:
-            raise RuntimeError(f"batch_write_item on {table}: items left unprocessed after retries")
+        request = {table: [{"PutRequest": {"Item": i}} for i in chunk]}
+        _until_processed(send, request, f"batch_write_item on {table}: items")
 
 
 def ttl_attribute(now: datetime, days: int) -> dict[str, int]:
