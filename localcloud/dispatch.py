@@ -144,9 +144,9 @@ class Dispatcher:
     def _run(self, suffix: str, event: Any) -> Outcome:
         """Run the handler in a container process when one is free (the function's own
         first, then a shared one), else here."""
-        for pool in (self.own_containers.get(suffix), self.containers):
-            worker = pool.take() if pool is not None else None
-            if pool is not None and worker is not None:
+        for pool in filter(None, (self.own_containers.get(suffix), self.containers)):
+            worker = pool.take()
+            if worker is not None:
                 return self._run_in(pool, worker, suffix, event)
         return self.run_here(suffix, event)
 

@@ -603,7 +603,8 @@ def _query_items(table: Table, scope: _QueryScope) -> list[Item]:
             return _in_range([partition], scope.range_condition)
         condition = scope.range_condition
         if condition is not None and condition[0] == table.range_key_attr:
-            found = _partition_order(table, scope.hash_key).between(partition, condition)
+            order = _partition_order(table, scope.hash_key, partition)
+            found = order.between(partition, condition)
             if found is not None:
                 return found
         return _in_range(list(partition.values()), condition)
@@ -693,23 +694,34 @@ def _attribute_index(table: Table, attribute: str) -> _AttributeIndex:
 def _touched(table: Table, key: _ItemKey) -> None:
     for index in _indexes.get(id(table), {}).values():
         index.touched.add(key)
-    order = _orders.get(id(table), {}).get(key[0])
+    entry = _orders.get(id(table))
+    order = entry[1].get(key[0]) if entry is not None else None
     if order is not None and key[1] is not None:
         order.touched.add(key[1])
 
 
-# Comparisons a range key condition can make that pick a run of keys in order.
-_BOUNDS: dict[str, Callable[[list[Any], list[Any]], tuple[int, int]]] = {
-    **dict.fromkeys(
-        ("EQ", "="),
-        lambda keys, v: (bisect.bisect_left(keys, v[0]), bisect.bisect_right(keys, v[0])),
-    ),
-    **dict.fromkeys(("LT", "<"), lambda keys, v: (0, bisect.bisect_left(keys, v[0]))),
-    **dict.fromkeys(("LE", "<="), lambda keys, v: (0, bisect.bisect_right(keys, v[0]))),
-    **dict.fromkeys(("GT", ">"), lambda keys, v: (bisect.bisect_right(keys, v[0]), len(keys))),
-    **dict.fromkeys(("GE", ">="), lambda keys, v: (bisect.bisect_left(keys, v[0]), len(keys))),
-    "BETWEEN": lambda keys, v: (bisect.bisect_left(keys, v[0]), bisect.bisect_right(keys, v[1])),
+# Comparisons a range key condition can make that pick a run of keys in order (`keys` in
+# order, `v` the condition's plain values).
+_BOUNDS: dict[str, Callable[[list[DynamoType], list[Any]], tuple[int, int]]] = {
+    **dict.fromkeys(("EQ", "="), lambda keys, v: (_left(keys, v[0]), _right(keys, v[0]))),
+    **dict.fromkeys(("LT", "<"), lambda keys, v: (0, _left(keys, v[0]))),
+    **dict.fromkeys(("LE", "<="), lambda keys, v: (0, _right(keys, v[0]))),
+    **dict.fromkeys(("GT", ">"), lambda keys, v: (_right(keys, v[0]), len(keys))),
+    **dict.fromkeys(("GE", ">="), lambda keys, v: (_left(keys, v[0]), len(keys))),
+    "BETWEEN": lambda keys, v: (_left(keys, v[0]), _right(keys, v[1])),
 }
+
+
+def _cast(key: DynamoType) -> Any:
+    return key.cast_value
+
+
+def _left(keys: list[DynamoType], value: Any) -> int:
+    return bisect.bisect_left(keys, value, key=_cast)
+
+
+def _right(keys: list[DynamoType], value: Any) -> int:
+    return bisect.bisect_right(keys, value, key=_cast)
 
 
 @dataclass
@@ -721,11 +733,15 @@ class _PartitionOrder:
     ambiguities since a time compared each of the day's thousands, on every batch).
     `kind` is the keys' one type; None when they are of several (then not used)."""
 
-    values: list[Any] = field(default_factory=list)
-    keys: list[DynamoType] = field(default_factory=list)
-    kind: str | None = None
+    keys: list[DynamoType]
+    kind: str | None
     touched: set[DynamoType] = field(default_factory=set)
-    built: bool = False
+
+    @classmethod
+    def of(cls, partition: dict[Any, Item]) -> _PartitionOrder:
+        kinds = {key.type for key in partition}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        return cls(sorted(partition, key=_cast) if kind else [], kind)
 
     def between(
         self, partition: dict[Any, Item], condition: tuple[str, str, list[DynamoType]]
@@ -740,11 +756,11 @@ class _PartitionOrder:
         if comparison == "BEGINS_WITH":
             if not isinstance(values[0], str | bytes):
                 return None
-            low = high = bisect.bisect_left(self.values, values[0])
-            while high < len(self.values) and self.values[high].startswith(values[0]):
+            low = high = _left(self.keys, values[0])
+            while high < len(self.keys) and self.keys[high].cast_value.startswith(values[0]):
                 high += 1
         elif comparison in _BOUNDS and len(values) == (2 if comparison == "BETWEEN" else 1):
-            low, high = _BOUNDS[comparison](self.values, values)
+            low, high = _BOUNDS[comparison](self.keys, values)
         else:
             return None
         if low >= high:
@@ -753,16 +769,6 @@ class _PartitionOrder:
         return [partition[key] for key in self.keys[max(0, low - 1) : high + 1]]
 
     def _follow(self, partition: dict[Any, Item]) -> None:
-        if not self.built:
-            self.built = True
-            self.touched.clear()
-            keys = list(partition)
-            kinds = {key.type for key in keys}
-            self.kind = kinds.pop() if len(kinds) == 1 else None
-            pairs = sorted((key.cast_value, key) for key in keys) if self.kind else []
-            self.values = [value for value, _ in pairs]
-            self.keys = [key for _, key in pairs]
-            return
         while self.touched:
             key = self.touched.pop()
             if self.kind is None:
@@ -770,28 +776,26 @@ class _PartitionOrder:
             if key.type != self.kind:
                 self.kind = None  # a key of another type: this partition is walked
                 continue
-            value = key.cast_value
-            at = bisect.bisect_left(self.values, value)
-            listed = at < len(self.values) and self.values[at] == value
+            at = _left(self.keys, key.cast_value)
+            listed = at < len(self.keys) and self.keys[at] == key
             if key in partition and not listed:
-                self.values.insert(at, value)
                 self.keys.insert(at, key)
             elif listed and key not in partition:
-                del self.values[at]
                 del self.keys[at]
 
 
-# The partition orders made since `install()`, by table (id) and hash key; as `_indexes`.
-_orders: dict[int, dict[DynamoType, _PartitionOrder]] = {}
-_order_tables: dict[int, Table] = {}
+# The partition orders made since `install()`, by table (id): the table (so that no other
+# table takes its id while the entry lasts) and its orders by hash key; as `_indexes`.
+_orders: dict[int, tuple[Table, dict[DynamoType, _PartitionOrder]]] = {}
 
 
-def _partition_order(table: Table, hash_key: DynamoType) -> _PartitionOrder:
-    _order_tables[id(table)] = table
-    of_table = _orders.setdefault(id(table), {})
+def _partition_order(
+    table: Table, hash_key: DynamoType, partition: dict[Any, Item]
+) -> _PartitionOrder:
+    _, of_table = _orders.setdefault(id(table), (table, {}))
     order = of_table.get(hash_key)
     if order is None:
-        order = of_table[hash_key] = _PartitionOrder()
+        order = of_table[hash_key] = _PartitionOrder.of(partition)
     return order
 
 
@@ -1130,7 +1134,6 @@ def install() -> Callable[[], None]:
     patches.set(Table, "all_items", _all_items)
     _indexes.clear()
     _orders.clear()
-    _order_tables.clear()
     patches.set(Table, "put_item", _noting_put(Table.put_item))
     patches.set(Table, "delete_item", _noting_delete(Table.delete_item))
     # Under the write lock too: moto deep-copies the matching items, which failed with

@@ -12,6 +12,7 @@ is still free), which is what a restart of the runtime resumes from.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -275,25 +276,19 @@ class LocalCloud:
         get_settings.cache_clear()
         if self.function_processes > 0:
             # Workers start on demand and take this environment with them.
-            self.dispatcher.containers = ContainerPool(
+            pool = functools.partial(
+                ContainerPool,
                 self.config.prefix,
                 dict(self.dispatcher.memory_mb),
-                size=self.function_processes,
                 log=self._function_log,
             )
+            self.dispatcher.containers = pool(size=self.function_processes)
             # The stream's function has a worker of its own, as each function has its own
             # execution environments on Lambda: every shelf change waits for it, and with
             # only shared workers, busy with the finalize steps of a crowded day's
             # hundreds of workflows, most of its batches ran in this process, beside the
             # endpoint it calls (2/3 of its samples in a profile of a stadium-rush feed).
-            self.dispatcher.own_containers = {
-                "ingest": ContainerPool(
-                    self.config.prefix,
-                    dict(self.dispatcher.memory_mb),
-                    size=1,
-                    log=self._function_log,
-                )
-            }
+            self.dispatcher.own_containers = {"ingest": pool(size=1)}
         self._restore = install(
             self.dispatcher,
             topic_arn=self.deployment.topic_of,
