@@ -170,6 +170,10 @@ def _counting(aws: MotoIngest, operation: str) -> list[int]:
     return calls
 
 
+def _unavailable(self: SessionsTable, store_id: str, ambiguities: Any) -> None:
+    raise RuntimeError("DynamoDB unavailable")
+
+
 def test_ambiguities_are_written_together_before_they_are_read(aws: MotoIngest) -> None:
     state = _state(aws)
     batch_writes = _counting(aws, "BatchWriteItem")
@@ -200,10 +204,7 @@ def test_a_failed_write_of_ambiguities_fails_the_batch_and_loses_none(
     events += [edge.ambiguity("t1", f"x{n}", 0.2, at_s=1 + n) for n in range(3)]
     real = SessionsTable.put_ambiguities
 
-    def unavailable(self: SessionsTable, store_id: str, ambiguities: Any) -> None:
-        raise RuntimeError("DynamoDB unavailable")
-
-    monkeypatch.setattr(SessionsTable, "put_ambiguities", unavailable)
+    monkeypatch.setattr(SessionsTable, "put_ambiguities", _unavailable)
     # When the batch is handled, the invocation fails as a whole (Kinesis delivers it again)
     with pytest.raises(RuntimeError, match="unavailable"):
         aws.send(events)
@@ -212,3 +213,24 @@ def test_a_failed_write_of_ambiguities_fails_the_batch_and_loses_none(
     monkeypatch.setattr(SessionsTable, "put_ambiguities", real)
     assert failures(aws.send(events)) == []
     assert len(_stored_ambiguities(aws)) == 3
+
+
+def test_ambiguities_whose_write_failed_are_written_at_the_next_try(
+    aws: MotoIngest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two ambiguities kept, and a write of them that fails (before a read for a
+    # shelf change, say)
+    state = _state(aws)
+    state.remember_ambiguity(_ambiguity(1))
+    state.remember_ambiguity(_ambiguity(2))
+    real = SessionsTable.put_ambiguities
+
+    monkeypatch.setattr(SessionsTable, "put_ambiguities", _unavailable)
+    with pytest.raises(RuntimeError, match="unavailable"):
+        state.write_ambiguities()
+    # When the next write (at the end of the batch) goes through
+    monkeypatch.setattr(SessionsTable, "put_ambiguities", real)
+    state.remember_ambiguity(_ambiguity(3))
+    state.write_ambiguities()
+    # Then all three are stored
+    assert _stored_ambiguities(aws) == ["01AMB0001", "01AMB0002", "01AMB0003"]
