@@ -13,7 +13,9 @@
 - `actor_top1_accuracy`: the share of all true picks and returns whose matched
   `shelf.changed` has the true person as its top candidate. A track stands for the person
   it is assigned to by the IDF1 assignment: the one-to-one track <-> person pairing that
-  maximises the ticks in which the track is within the gate of the person. A missed event
+  maximises the ticks in which the track is within the gate of the person. A candidate no
+  track followed (the edge logs where it was seen beside the tracks, `.tracks.unseen.csv`)
+  stands for the person nearest to it on average there, within the gate. A missed event
   counts as wrong.
 - `gates.bound_at_birth`: each track the gates bound to a session, judged by the person it
   followed when it was born: the true person nearest to its first reported positions (its
@@ -278,6 +280,7 @@ def evaluate(
     events: list[Any],
     track_rows: list[tuple[float, str, float, float]] | None,
     tol_s: float = 1.0,
+    unseen_rows: list[tuple[float, str, float, float]] | None = None,
 ) -> dict[str, Any]:
     true_events = [e for e in truth["events"] if e.get("kind") in ("pick", "return")]
     detected = [
@@ -298,6 +301,8 @@ def evaluate(
         result["tracking"], mapping = score_tracking(truth, track_rows)
     else:
         result["tracking"] = None
+    if unseen_rows:
+        mapping.update(unseen_people(truth, unseen_rows))
 
     edge_session = edge_sessions(truth, events)
     entered = sum(1 for e in events if e.type == "session.entered")
@@ -416,6 +421,32 @@ def birth_people(
             rows.append((ts, x, y))
     where = TruthPositions.of(truth)
     return {tid: where.nearest(rows) for tid, rows in first.items()}
+
+
+def unseen_tracks_path(tracks: Path) -> Path:
+    """Where the edge logs the candidates no track followed, beside its track log at
+    `tracks` (`x.tracks.csv` -> `x.tracks.unseen.csv`)."""
+    return tracks.with_name(tracks.stem + ".unseen.csv")
+
+
+def load_unseen(tracks: Path) -> list[tuple[float, str, float, float]] | None:
+    """The rows of the candidates no track followed logged beside the track log at `tracks`
+    (None when there are none: a log from before they were logged)."""
+    path = unseen_tracks_path(tracks)
+    return load_tracks(path) if path.is_file() else None
+
+
+def unseen_people(
+    truth: dict[str, Any], unseen_rows: list[tuple[float, str, float, float]]
+) -> dict[str, str]:
+    """The person each candidate no track followed stands for: the one nearest to it on
+    average where it was seen (`_nearest_person`); those nobody was near are left out."""
+    paths: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for ts, tid, x, y in sorted(unseen_rows):
+        paths[tid].append((ts, x, y))
+    where = TruthPositions.of(truth)
+    people = {tid: where.nearest(rows) for tid, rows in paths.items()}
+    return {tid: person for tid, person in people.items() if person is not None}
 
 
 @dataclass(frozen=True)
@@ -541,7 +572,8 @@ def _run(args: argparse.Namespace) -> int:
         else events_path.with_name(events_path.stem + ".tracks.csv")
     )
     rows = load_tracks(tracks_path) if (args.tracks or tracks_path.is_file()) else None
-    result = evaluate(truth, events, rows, args.time_tol_s)
+    unseen_rows = load_unseen(tracks_path) if rows is not None else None
+    result = evaluate(truth, events, rows, args.time_tol_s, unseen_rows)
     result["recording"] = str(recording)
     result["scenario"] = truth.get("scenario")
     result["seed"] = truth.get("seed")

@@ -4,7 +4,8 @@ The events are the distinct `walkout.event/1` events the cloud received (deliver
 redeliveries dropped by event_id; records that do not parse are counted, not scored). The
 tracking figures need the edge's track log (`ts,track_id,x,y`); without one, `tracking.idf1`
 and `actor_top1_accuracy` (which maps tracks to people through the IDF1 assignment) are
-None and `notes` says why.
+None and `notes` says why. Candidates no track followed are judged by where the edge saw
+them (the log's `.unseen.csv`, when there is one).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from walkout.events import EventError, parse_event
-from walkout_cli.eval import evaluate, load_tracks
+from walkout_cli.eval import evaluate, load_tracks, load_unseen
 
 
 def distinct_events(delivered: list[dict[str, Any]]) -> tuple[list[Any], int]:
@@ -39,7 +40,8 @@ def perception_figures(
 ) -> dict[str, Any]:
     events, unparsable = distinct_events(delivered)
     rows = load_tracks(tracks_csv) if tracks_csv is not None else None
-    result = evaluate(dict(truth), events, rows)
+    unseen_rows = load_unseen(tracks_csv) if tracks_csv is not None else None
+    result = evaluate(dict(truth), events, rows, unseen_rows=unseen_rows)
     notes = []
     if rows is None:
         result["actor_top1_accuracy"] = None

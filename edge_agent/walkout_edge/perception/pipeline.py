@@ -119,10 +119,13 @@ class TrackLog:
     `checks`, if given, gets one CSV row per candidate of each shelf change: the identity
     check behind its `same_person_probability` (what `benchmarks.identity_fit` fits on);
     `bindings` one per track bound by a turnstile pulse (what `benchmarks.binding_fit`
-    checks the gate's doubts with).
+    checks the gate's doubts with); `unseen` the positions of each shelf change's candidates
+    no track followed, under their ids (what `walkout eval perception` judges them by).
     """
 
     CHECKS_HEADER = "event_id,track_id,t_start,t_end,similarity,doubts,same_person_probability\n"
+
+    UNSEEN_HEADER = "ts,track_id,x,y\n"
 
     BINDINGS_HEADER = "track_id,session_id,born_t,passed_t,pulse_ts,t\n"
 
@@ -132,14 +135,18 @@ class TrackLog:
         lag_s: float = 120.0,
         checks: IO[str] | None = None,
         bindings: IO[str] | None = None,
+        unseen: IO[str] | None = None,
     ) -> None:
         self._out = out
         self._checks = checks
         self._bindings = bindings
+        self._unseen = unseen
         if checks is not None:
             checks.write(self.CHECKS_HEADER)
         if bindings is not None:
             bindings.write(self.BINDINGS_HEADER)
+        if unseen is not None:
+            unseen.write(self.UNSEEN_HEADER)
         self._lag_s = lag_s
         self._rows: list[tuple[float, str, float, float]] = []
         # Whether the rows held are in time order (steps come in order, except live
@@ -185,11 +192,16 @@ class TrackLog:
                 f"{b.pulse_ts:.3f},{b.t:.3f}\n"
             )
 
+    def unseen(self, track_id: str, path: Sequence[tuple[float, float, float]]) -> None:
+        """Where a candidate nobody's track followed was seen (`ReachCandidate.unseen_path`)."""
+        if self._unseen is not None:
+            self._unseen.write("".join(f"{t:.3f},{track_id},{x:.3f},{y:.3f}\n" for t, x, y in path))
+
     def close(self) -> None:
         self._write(self._rows)
         self._rows = []
         self._out.close()
-        for side in (self._checks, self._bindings):
+        for side in (self._checks, self._bindings, self._unseen):
             if side is not None:
                 side.close()
 
@@ -240,7 +252,13 @@ class PerceptionPipeline:
         self.vision = CameraPipeline(
             self.store, lambda: f"trk-{tag}-{next(track_numbers)}", self.params.vision
         )
-        self.reach = ReachScorer(self.store, self.vision, self.params.reach)
+        unseen_numbers = itertools.count(1)
+        self.reach = ReachScorer(
+            self.store,
+            self.vision,
+            self.params.reach,
+            unseen_id=lambda: f"unseen-{tag}-{next(unseen_numbers)}",
+        )
         self.binder = GateBinder(
             lambda ts: f"ses-{new_ulid(ts).lower()}", hold_s=self.params.session_hold_s
         )
@@ -691,6 +709,10 @@ class PerceptionPipeline:
         cands = self.reach.candidates(lane_id, change.t_start, change.t_end, pending.hands)[
             :MAX_CANDIDATES
         ]
+        if self.track_log is not None:
+            for cand in cands:
+                if cand.unseen_path:
+                    self.track_log.unseen(cand.track_id, cand.unseen_path)
         ts = change.t_end
         event_id = new_ulid(ts)
         evidence: list[EvidenceImage] = []
@@ -832,7 +854,8 @@ def _distance_to_rect(xy: tuple[float, float], rect: Rect) -> float:
 
 
 def open_track_log(path: Path | None) -> TrackLog | None:
-    """A track log at `path`, with its identity checks beside it (`checks_path`)."""
+    """A track log at `path`, with its identity checks, the gate's bindings and the paths of
+    candidates no track followed beside it (`checks_path`, `bindings_path`, `unseen_path`)."""
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -840,6 +863,7 @@ def open_track_log(path: Path | None) -> TrackLog | None:
         path.open("w", encoding="utf-8"),
         checks=checks_path(path).open("w", encoding="utf-8"),
         bindings=bindings_path(path).open("w", encoding="utf-8"),
+        unseen=unseen_path(path).open("w", encoding="utf-8"),
     )
 
 
@@ -847,6 +871,12 @@ def checks_path(tracks: Path) -> Path:
     """Where the identity checks of the track log at `tracks` go (`x.tracks.csv` ->
     `x.tracks.identity.csv`)."""
     return tracks.with_name(tracks.stem + ".identity.csv")
+
+
+def unseen_path(tracks: Path) -> Path:
+    """Where the paths of candidates no track followed go (`x.tracks.unseen.csv`, in the
+    track log's columns)."""
+    return tracks.with_name(tracks.stem + ".unseen.csv")
 
 
 def bindings_path(tracks: Path) -> Path:

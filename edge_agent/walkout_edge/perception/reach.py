@@ -35,15 +35,24 @@ second before it began to half a second after it settled) is a candidate, with:
 - `reach_score` (0-1): the arm evidence where cameras saw it, blended with proximity and
   the sleeve evidence.
 
+Somebody no track follows is a candidate too: in a crowd a track slides onto a neighbour
+and leaves its person to the detector alone for seconds, and a change that person makes
+would otherwise go to whoever is tracked beside them. The detections no track took
+(`Tracker.unexplained`) near the lane in the window are chained step to step (each within
+UNSEEN_LINK_M and UNSEEN_LINK_S of the chain's last); a chain seen on UNSEEN_MIN_STEPS
+steps or more that is not mostly beside a track (a tracked person's blob seen twice) is
+scored like a track, under a fresh id no session is bound to (`unseen_id`).
+
 The evidence for people is a JPEG crop around the lane at the moment of the change, from
 the camera that sees the lane best; the shelf event carries its S3 key.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -51,7 +60,7 @@ import numpy as np
 from walkout.store import Facing, Lane, Shelf, Store
 from walkout_edge.perception.appearance import BINS, Appearance, colour_codes
 from walkout_edge.perception.geometry import CameraGeometry
-from walkout_edge.perception.tracking import Track
+from walkout_edge.perception.tracking import Track, Unexplained
 from walkout_edge.perception.vision import SHOULDER_M, CameraPipeline
 
 _NORMAL = {
@@ -85,6 +94,15 @@ MIN_HAND_DIFF_PIXELS = 2
 SLEEVE_OTHER = 0.2  # the share of a look's likelihood left to colours of somebody else
 SLEEVE_WEIGHT = 0.25
 SLEEVE_LLR_CAP = 2.0
+# Chains of detections no track took (see the module docstring). On the stadium-rush 23
+# replay, 102 of the 135 shelf changes whose actor no track was on (none within 0.3 m for
+# half the reach) had such detections within 0.4 m of the actor on three steps or more,
+# and 28 of the 1,271 others had (taken as a track's blob seen twice: more than 0.35 m
+# from every track on 24 of those 28, on 101 of the 102).
+UNSEEN_MIN_STEPS = 3
+UNSEEN_LINK_M = 0.4
+UNSEEN_LINK_S = 0.4
+UNSEEN_BESIDE_TRACK_M = 0.35
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,21 @@ class LaneGeometry:
     cameras: tuple[str, ...]  # least oblique first
 
 
+Path = list[tuple[float, float, float]]  # (t, x, y)
+
+
+@dataclass(frozen=True)
+class Reacher:
+    """Somebody near a lane around its change: a track, or a chain of detections no track
+    took (`track_id` then a fresh id)."""
+
+    track_id: str
+    look: Appearance
+    path: Path
+    distance_m: float
+    track: Track | None = None  # None: nobody's track
+
+
 @dataclass(frozen=True)
 class ReachCandidate:
     track_id: str
@@ -120,6 +153,9 @@ class ReachCandidate:
     arm_frames: int
     reach_score: float
     sleeve: float = 0.0
+    # Where somebody no track followed was seen in the window (empty for a track, whose
+    # path is in the track log): for judging the candidate against the truth afterwards.
+    unseen_path: tuple[tuple[float, float, float], ...] = ()
 
 
 def lane_geometry(
@@ -154,10 +190,16 @@ def lane_geometry(
 
 class ReachScorer:
     def __init__(
-        self, store: Store, vision: CameraPipeline, params: ReachParams | None = None
+        self,
+        store: Store,
+        vision: CameraPipeline,
+        params: ReachParams | None = None,
+        unseen_id: Callable[[], str] | None = None,
     ) -> None:
         self.params = params or ReachParams()
         self.vision = vision
+        numbers = itertools.count(1)
+        self._unseen_id = unseen_id or (lambda: f"unseen-{next(numbers)}")
         self.scale = vision.params.foreground.scale
         geos = {cid: st.geometry for cid, st in vision.cameras.items()}
         self.lanes: dict[str, LaneGeometry] = {}
@@ -176,17 +218,23 @@ class ReachScorer:
         `hand_samples`, taken earlier (taken now when None)."""
         lane = self.lanes[lane_id]
         p = self.params
-        near = self.near(lane_id, t_start, t_end)
+        near = [
+            Reacher(track.track_id, track.appearance, path, dist, track)
+            for track, path, dist in self.near(lane_id, t_start, t_end)
+        ]
+        near += self.unseen_near(lane_id, t_start, t_end)
         out: list[ReachCandidate] = []
         # The actor's arm is out while the weight moves (it lifts or sets down the unit).
         a0, a1 = t_start - p.arm_before_s, t_end + p.arm_after_s
         if hands is None:
             hands = self.hand_samples(lane_id, t_start, t_end)
-        sleeves = sleeve_evidence([track.appearance for track, _, _ in near], hands)
-        for (track, path, dist), sleeve in zip(near, sleeves, strict=True):
-            others = [pth for tr, pth, _ in near if tr is not track]
-            arm, frames = self._arm(lane, path, others, a0, a1)
-            out.append(ReachCandidate(track.track_id, round(dist, 3), arm, frames, 0.0, sleeve))
+        sleeves = sleeve_evidence([r.look for r in near], hands)
+        for reacher, sleeve in zip(near, sleeves, strict=True):
+            others = [r.path for r in near if r is not reacher]
+            arm, frames = self._arm(lane, reacher.path, others, a0, a1)
+            unseen = () if reacher.track is not None else tuple(reacher.path)
+            distance = round(reacher.distance_m, 3)
+            out.append(ReachCandidate(reacher.track_id, distance, arm, frames, 0.0, sleeve, unseen))
         return _scored(out)
 
     def near(
@@ -194,10 +242,15 @@ class ReachScorer:
     ) -> list[tuple[Track, list[tuple[float, float, float]], float]]:
         """The tracks close enough to a lane's front around a weight change to have reached
         it: each with its path in the window, `(t, x, y)`, and its closest distance."""
+        return self._tracks_near(lane_id, t_start, t_end, self.params.max_distance_m)
+
+    def _tracks_near(
+        self, lane_id: str, t_start: float, t_end: float, max_distance_m: float
+    ) -> list[tuple[Track, Path, float]]:
         p = self.params
         t0, t1 = t_start - p.before_s, t_end + p.after_s
         fx, fy = self.lanes[lane_id].front
-        near: list[tuple[Track, list[tuple[float, float, float]], float]] = []
+        near: list[tuple[Track, Path, float]] = []
         for track in self.vision.tracker.tracks.values():
             if not track.confirmed:
                 continue
@@ -207,10 +260,43 @@ class ReachScorer:
             if not path:
                 continue
             dist = min(math.hypot(x - fx, y - fy) for _, x, y in path)
-            if dist > p.max_distance_m:
+            if dist > max_distance_m:
                 continue
             near.append((track, path, dist))
         return near
+
+    def unseen_near(self, lane_id: str, t_start: float, t_end: float) -> list[Reacher]:
+        """The people no track followed who were close enough to the lane's front around
+        the change to have reached it (see the module docstring), each under a fresh id."""
+        p = self.params
+        t0, t1 = t_start - p.before_s, t_end + p.after_s
+        fx, fy = self.lanes[lane_id].front
+        chains = _chains(self.vision.tracker.unexplained, t0, t1, (fx, fy), p.max_distance_m)
+        if not chains:
+            return []
+        # Where the tracks were at each step (those near enough to stand beside a chain).
+        tracked: dict[float, list[tuple[float, float]]] = {}
+        reach = p.max_distance_m + UNSEEN_LINK_M + UNSEEN_BESIDE_TRACK_M
+        for _, path, _ in self._tracks_near(lane_id, t_start, t_end, reach):
+            for t, x, y in path:
+                tracked.setdefault(t, []).append((x, y))
+        out = []
+        for chain in chains:
+            beside = sum(
+                1
+                for d in chain
+                if any(
+                    math.hypot(d.x - x, d.y - y) < UNSEEN_BESIDE_TRACK_M
+                    for x, y in tracked.get(d.t, ())
+                )
+            )
+            if 2 * beside >= len(chain):
+                continue
+            dist = min(math.hypot(d.x - fx, d.y - fy) for d in chain)
+            path = [(d.t, d.x, d.y) for d in chain]
+            look = Appearance.mean([d.look for d in chain])
+            out.append(Reacher(self._unseen_id(), look, path, dist))
+        return out
 
     def _arm(
         self,
@@ -323,6 +409,48 @@ class ReachScorer:
             if ok:
                 return cid, jpeg.tobytes()
         return None
+
+
+def _chains(
+    unexplained: Sequence[Unexplained],
+    t0: float,
+    t1: float,
+    front: tuple[float, float],
+    max_distance_m: float,
+) -> list[list[Unexplained]]:
+    """The detections no track took between t0 and t1 (oldest first) near `front`, chained
+    step to step: each joins the chain whose last detection is nearest it, within
+    UNSEEN_LINK_M and UNSEEN_LINK_S (one per step). Chains seen on fewer than
+    UNSEEN_MIN_STEPS steps, or never within `max_distance_m` of the front, are left out."""
+    fx, fy = front
+    reach = max_distance_m + UNSEEN_LINK_M  # a chain may come in from a little farther
+    chains: list[list[Unexplained]] = []
+    for d in unexplained:
+        if d.t < t0:
+            continue
+        if d.t > t1:
+            break
+        if math.hypot(d.x - fx, d.y - fy) > reach:
+            continue
+        best: list[Unexplained] | None = None
+        best_m = UNSEEN_LINK_M
+        for chain in chains:
+            last = chain[-1]
+            if last.t >= d.t or d.t - last.t > UNSEEN_LINK_S:
+                continue
+            gap = math.hypot(d.x - last.x, d.y - last.y)
+            if gap <= best_m:
+                best, best_m = chain, gap
+        if best is None:
+            chains.append([d])
+        else:
+            best.append(d)
+    return [
+        chain
+        for chain in chains
+        if len(chain) >= UNSEEN_MIN_STEPS
+        and min(math.hypot(d.x - fx, d.y - fy) for d in chain) <= max_distance_m
+    ]
 
 
 def shoulders(
@@ -508,13 +636,13 @@ def reach_score(distance_m: float, arm: float | None, sleeve: float = 0.0) -> fl
 def _scored(cands: list[ReachCandidate]) -> list[ReachCandidate]:
     """reach_score from proximity, arm and sleeve evidence, best first."""
     out = [
-        ReachCandidate(
-            c.track_id,
-            c.distance_m,
-            round(c.arm, 3),
-            c.arm_frames,
-            round(reach_score(c.distance_m, c.arm if c.arm_frames else None, c.sleeve), 3),
-            round(c.sleeve, 3),
+        replace(
+            c,
+            arm=round(c.arm, 3),
+            reach_score=round(
+                reach_score(c.distance_m, c.arm if c.arm_frames else None, c.sleeve), 3
+            ),
+            sleeve=round(c.sleeve, 3),
         )
         for c in cands
     ]

@@ -27,6 +27,10 @@ lets a wrong decision be undone the next time the two meet.
 A track that takes a detection again after a while unseen (a blob splitting, in a crowd)
 may have taken a neighbour's: that too is reported as `track.ambiguity`, against the other
 track nearest the detection, with the chance given by the gap and the look.
+
+The detections no track took are kept for `looks_kept_s` (`Tracker.unexplained`): in a
+crowd a person whose track slid onto a neighbour is seen for seconds before anything
+takes them, and a shelf change they make must not go to the nearest track alone.
 """
 
 from __future__ import annotations
@@ -236,6 +240,17 @@ class DetectionIn:
     look: Appearance
 
 
+@dataclass(frozen=True)
+class Unexplained:
+    """A detection no track took at step `t`: somebody the tracker has lost or not started
+    yet (now and then a ghost of somebody tracked)."""
+
+    t: float
+    x: float
+    y: float
+    look: Appearance
+
+
 class Tracker:
     """Closed-world multi-person tracker (see the module docstring)."""
 
@@ -263,6 +278,8 @@ class Tracker:
         self._encounter_ids: set[str] = set()
         self.births: list[Track] = []  # confirmed since the last call of `take_births`
         self.ambiguities: list[AmbiguityReport] = []
+        # The detections no track took, of the last `looks_kept_s`, oldest first.
+        self.unexplained: deque[Unexplained] = deque()
         self._meas_r = np.eye(2) * self.params.meas_sigma_m**2
         self._motion_dt: float | None = None
         self._motion_f: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -325,9 +342,17 @@ class Tracker:
             tr.record(TrackPoint(t, *tr.xy, seen=False))
         self._update_encounters(t, tracks, matches, free_tracks, ambiguous)
         leftovers = [detections[i] for i in free_dets]
+        self._keep_unexplained(t, leftovers)
         self._births(t, leftovers)
 
     # --- internals -----------------------------------------------------------------------
+
+    def _keep_unexplained(self, t: float, leftovers: list[DetectionIn]) -> None:
+        kept = self.unexplained
+        kept.extend(Unexplained(t, d.x, d.y, d.look) for d in leftovers)
+        horizon = t - self.params.looks_kept_s
+        while kept and kept[0].t < horizon:
+            kept.popleft()
 
     def _forget(self, t: float) -> None:
         """Drop exited tracks whose last point is older than `forget_exited_s` (looked at

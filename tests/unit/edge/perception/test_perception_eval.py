@@ -153,3 +153,24 @@ def test_without_tracks_bindings_are_not_judged() -> None:
     gates = evaluate(truth(), events, None)["gates"]
     assert gates["bound_at_birth"] is None
     assert gates["bound_after_entry"] is None
+
+
+def test_a_candidate_no_track_followed_stands_for_the_person_it_was_seen_on() -> None:
+    # Given p2's pick at L2 made by somebody no track followed (seen at p2's spot), and an
+    # unseen candidate at L1 seen 1.3 m from everybody
+    events = [
+        entered(0, "e1", "acct-1", "trk-a"),
+        entered(1, "e2", "acct-2", "trk-b"),
+        shelf(2, "L1", 0.9, 1.1, [("unseen-x-2", None, 0.9), ("trk-a", "e1", 0.5)]),
+        shelf(3, "L2", 1.9, 2.1, [("unseen-x-1", None, 0.8), ("trk-a", "e1", 0.3)]),
+    ]
+    tracks = [(T0 + k * 0.1, "trk-a", 1.05, 2.0) for k in range(50)]
+    unseen = [(T0 + 1.6 + k * 0.1, "unseen-x-1", 3.05, 2.1) for k in range(6)]
+    unseen += [(T0 + 0.6 + k * 0.1, "unseen-x-2", 2.0, 3.0) for k in range(6)]
+    # Then the L2 pick's top candidate is right (p2) and the L1 one is nobody: wrong
+    result = evaluate(truth(), events, tracks, unseen_rows=unseen)
+    assert result["actor_top1_accuracy"] == 0.3333
+    # Without where they were seen, neither counts
+    assert evaluate(truth(), events, tracks)["actor_top1_accuracy"] == 0.0
+    # And nobody's session is right for a candidate of no session
+    assert result["session_top1_accuracy"] == 0.0

@@ -589,3 +589,57 @@ def test_a_scan_no_track_took_opens_untracked_and_leaves_by_the_turnstile_or_ove
     assert left.data.session_id == entered.data.session_id
     assert left.data.same_person_probability == 0.0
     assert left.ts.timestamp() == pytest.approx(left_at, abs=1e-3)
+
+
+def test_somebody_no_track_follows_at_the_lane_is_a_candidate_of_no_session(
+    tmp_path: Path,
+) -> None:
+    from walkout_edge.perception.pipeline import open_track_log, unseen_path  # noqa: PLC0415
+    from walkout_edge.perception.tracking import Unexplained  # noqa: PLC0415
+
+    # Given A tracked 0.9 m from lane p0's front (at x 1.0, y 2.25, facing east), somebody
+    # no track took standing 0.35 m from it, a ghost of A (0.1 m beside A), and a flicker
+    # (two steps) at 0.3 m, through the change's window
+    sink = ListSink()
+    log = open_track_log(tmp_path / "run.tracks.csv")
+    pipe = PerceptionPipeline(
+        definition(), sink, store_id="store-t", device_id="edge-1", track_log=log
+    )
+    tracker = pipe.vision.tracker
+    track = _standing("trk-a", 1.9, 2.25, T0 + 10, _look(3))
+    tracker.tracks["trk-a"] = track  # type: ignore[assignment]
+    tracker._live["trk-a"] = track  # type: ignore[assignment]
+    pipe.binder.session_of["trk-a"] = "ses-a"
+    for k in range(101):
+        t = T0 + k / 10
+        tracker.unexplained.append(Unexplained(t, 1.35, 2.25, _look(40)))
+        tracker.unexplained.append(Unexplained(t, 1.9, 2.35, _look(3)))
+        if k in (50, 51):
+            tracker.unexplained.append(Unexplained(t, 1.3, 2.6, _look(20)))
+    # When a 355 g can leaves p0 at +5 s and the cameras have seen up to +10 s
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
+        pipe.feed(
+            LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),))
+        )
+    pipe.vision.last_step_t = T0 + 10.0
+    pipe._after_step()
+    # Then the untracked person is a candidate, nearer than A and of no session, under an
+    # id of its own; neither the ghost nor the flicker is one
+    (shelf,) = [e for e in sink.events if isinstance(e, ShelfChanged)]
+    by_track = {c.track_id: c for c in shelf.data.candidates}
+    assert len(by_track) == 2
+    (unseen,) = [c for tid, c in by_track.items() if tid != "trk-a"]
+    assert unseen.track_id.startswith("unseen-")
+    assert unseen.session_id is None and unseen.same_person_probability is None
+    assert unseen.distance_m == pytest.approx(0.35, abs=0.01)
+    assert by_track["trk-a"].session_id == "ses-a"
+    assert unseen.reach_score > by_track["trk-a"].reach_score
+    # And the track log has where it was seen in the window, for judging it afterwards
+    pipe.finish()
+    rows = unseen_path(tmp_path / "run.tracks.csv").read_text().splitlines()
+    assert rows[0] == "ts,track_id,x,y"
+    assert {row.split(",", 1)[1] for row in rows[1:]} == {f"{unseen.track_id},1.350,2.250"}
+    window = [float(row.split(",")[0]) for row in rows[1:]]
+    assert min(window) < T0 + 5.0 < max(window)

@@ -16,6 +16,7 @@ from walkout_edge.perception.reach import (
     BODY_RADIUS_M,
     MIN_HAND_DIFF_PIXELS,
     SLEEVE_LLR_CAP,
+    _chains,
     best_frames_mean,
     exclusive_arm_share,
     hand_codes,
@@ -24,6 +25,7 @@ from walkout_edge.perception.reach import (
     sleeve_evidence,
     sleeve_llrs,
 )
+from walkout_edge.perception.tracking import Unexplained
 from walkout_edge.perception.vision import SHOULDER_M
 
 SCALE = 4
@@ -251,3 +253,42 @@ def test_sleeve_evidence_is_capped_and_even_when_looks_alike() -> None:
     assert two[0] == 0.0
     assert three[0] > 0.0
     assert three[2] < 0.0
+
+
+def _unexplained(t: float, x: float, y: float) -> Unexplained:
+    return Unexplained(t, x, y, Appearance())
+
+
+def test_untaken_detections_chain_step_to_step_per_person() -> None:
+    # Given two people no track follows, 0.6 m apart, walking towards a lane front at
+    # (0, 0), seen on eight steps of 0.125 s, and a far one-off detection
+    front = (0.0, 0.0)
+    dets = []
+    for k in range(8):
+        t = k * 0.125
+        dets += [_unexplained(t, 0.5 + 0.02 * k, 0.8 - 0.05 * k), _unexplained(t, -0.1, 0.6)]
+    dets.append(_unexplained(0.5, 3.0, 3.0))
+    dets.sort(key=lambda d: d.t)
+    chains = _chains(dets, 0.0, 1.0, front, max_distance_m=1.3)
+    # Then each person is one chain of all their steps, in time order
+    assert sorted(len(c) for c in chains) == [8, 8]
+    for chain in chains:
+        assert len({(round(d.x, 1) < 0.2) for d in chain}) == 1
+        assert [d.t for d in chain] == sorted(d.t for d in chain)
+
+
+def test_a_flicker_a_gap_and_a_chain_that_stays_away_are_not_candidates() -> None:
+    front = (0.0, 0.0)
+    two_steps = [_unexplained(0.0, 0.3, 0.3), _unexplained(0.125, 0.3, 0.3)]
+    assert _chains(two_steps, 0.0, 1.0, front, 1.3) == []
+    # Seen three times, but half a second apart each: three people, not one
+    gaps = [_unexplained(t, 0.3, 0.3) for t in (0.0, 0.5, 1.0)]
+    assert _chains(gaps, 0.0, 1.0, front, 1.3) == []
+    # Within the chaining reach of the front (1.3 + 0.4 m) but never within 1.3 m
+    away = [_unexplained(k * 0.125, 1.5, 0.0) for k in range(5)]
+    assert _chains(away, 0.0, 1.0, front, 1.3) == []
+    # The same at 1.2 m is one
+    near = [_unexplained(k * 0.125, 1.2, 0.0) for k in range(5)]
+    assert [len(c) for c in _chains(near, 0.0, 1.0, front, 1.3)] == [5]
+    # Outside the window: not counted
+    assert _chains(near, 0.6, 1.0, front, 1.3) == []

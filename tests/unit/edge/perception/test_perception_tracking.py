@@ -339,3 +339,26 @@ def test_a_swap_moves_the_looks_since_it_began_with_the_path() -> None:
     assert after is not None and after.similarity < 0.2
     moved = tr.identity_check(blue, 1.2, 1.8)
     assert moved is not None and moved.similarity < 0.2
+
+
+def test_the_detections_no_track_took_are_kept_for_the_looks_horizon() -> None:
+    # Given one tracked shopper (born at the entry) and, from 1 s on, somebody standing
+    # at (5, 5) whom no track takes (a lost person the tracker cannot explain)
+    tr = tracker(entry=ENTRY)
+    for k in range(10):
+        tr.step(k * DT, [DetectionIn(1.1, 0.4 + 0.05 * k, 0.9, RED)])
+    assert len(tr.active()) == 1
+    for k in range(10, 40):
+        tr.step(k * DT, [DetectionIn(1.1, 0.9, 0.9, RED), DetectionIn(5.0, 5.0, 0.9, BLUE)])
+    # Then each step's untaken detection is kept with its time, position and look; of the
+    # shopper's, only those before their track was confirmed (a birth takes three steps)
+    stranger = [u for u in tr.unexplained if (u.x, u.y) == (5.0, 5.0)]
+    assert [round(u.t, 1) for u in stranger] == [round(k * DT, 1) for k in range(10, 40)]
+    assert all(u.look is BLUE for u in stranger)
+    assert max(u.t for u in tr.unexplained if u not in stranger) < 0.3
+    # And they are let go once older than the looks kept
+    horizon = tr.params.looks_kept_s
+    tr.step(3.9 + horizon - 0.95, [])
+    assert len(tr.unexplained) == 10
+    tr.step(3.9 + horizon + 0.05, [])
+    assert len(tr.unexplained) == 0
