@@ -41,7 +41,11 @@ would otherwise go to whoever is tracked beside them. The detections no track to
 (`Tracker.unexplained`) near the lane in the window are chained step to step (each within
 UNSEEN_LINK_M and UNSEEN_LINK_S of the chain's last); a chain seen on UNSEEN_MIN_STEPS
 steps or more that is not mostly beside a track (a tracked person's blob seen twice) is
-scored like a track, under a fresh id no session is bound to (`unseen_id`).
+scored like a track, under a fresh id no session is bound to (`unseen_id`). A chain that
+a track took up right after it (the track unseen along the chain, then seen within
+UNSEEN_TAKEN_S where the chain ended: a track re-acquiring its person, or a track just
+started on them) is that track's: the track is the candidate, once, with the chain as
+its path where it coasted.
 
 The evidence for people is a JPEG crop around the lane at the moment of the change, from
 the camera that sees the lane best; the shelf event carries its S3 key.
@@ -103,6 +107,10 @@ UNSEEN_MIN_STEPS = 3
 UNSEEN_LINK_M = 0.4
 UNSEEN_LINK_S = 0.4
 UNSEEN_BESIDE_TRACK_M = 0.35
+# A track seen again this soon after a chain ends, where it ended, took up its person.
+UNSEEN_TAKEN_S = 1.0
+# How far out of time order a late camera frame may put a step of untaken detections.
+LATE_STEP_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -222,7 +230,12 @@ class ReachScorer:
             Reacher(track.track_id, track.appearance, path, dist, track)
             for track, path, dist in self.near(lane_id, t_start, t_end)
         ]
-        near += self.unseen_near(lane_id, t_start, t_end)
+        for reacher in self.unseen_near(lane_id, t_start, t_end, near):
+            mine = [k for k, r in enumerate(near) if r.track_id == reacher.track_id]
+            if mine:
+                near[mine[0]] = reacher
+            else:
+                near.append(reacher)
         out: list[ReachCandidate] = []
         # The actor's arm is out while the weight moves (it lifts or sets down the unit).
         a0, a1 = t_start - p.arm_before_s, t_end + p.arm_after_s
@@ -265,22 +278,29 @@ class ReachScorer:
             near.append((track, path, dist))
         return near
 
-    def unseen_near(self, lane_id: str, t_start: float, t_end: float) -> list[Reacher]:
+    def unseen_near(
+        self, lane_id: str, t_start: float, t_end: float, near: Sequence[Reacher] = ()
+    ) -> list[Reacher]:
         """The people no track followed who were close enough to the lane's front around
-        the change to have reached it (see the module docstring), each under a fresh id."""
+        the change to have reached it (see the module docstring), each under a fresh id;
+        `near`: the tracks listed already. A chain a track took up right after it (seen
+        again where the chain ended, having been unseen along it) is that track's: its
+        path then is the chain's, not where it coasted, and it is listed once."""
         p = self.params
         t0, t1 = t_start - p.before_s, t_end + p.after_s
         fx, fy = self.lanes[lane_id].front
         chains = _chains(self.vision.tracker.unexplained, t0, t1, (fx, fy), p.max_distance_m)
         if not chains:
             return []
+        reach = p.max_distance_m + UNSEEN_LINK_M + UNSEEN_BESIDE_TRACK_M
+        wide = self._tracks_near(lane_id, t_start, t_end, reach)
         # Where the tracks were at each step (those near enough to stand beside a chain).
         tracked: dict[float, list[tuple[float, float]]] = {}
-        reach = p.max_distance_m + UNSEEN_LINK_M + UNSEEN_BESIDE_TRACK_M
-        for _, path, _ in self._tracks_near(lane_id, t_start, t_end, reach):
+        for _, path, _ in wide:
             for t, x, y in path:
                 tracked.setdefault(t, []).append((x, y))
-        out = []
+        listed = {r.track_id for r in near}
+        out: list[Reacher] = []
         for chain in chains:
             beside = sum(
                 1
@@ -292,10 +312,23 @@ class ReachScorer:
             )
             if 2 * beside >= len(chain):
                 continue
-            dist = min(math.hypot(d.x - fx, d.y - fy) for d in chain)
             path = [(d.t, d.x, d.y) for d in chain]
-            look = Appearance.mean([d.look for d in chain])
-            out.append(Reacher(self._unseen_id(), look, path, dist))
+            taker = _taker(chain, [track for track, _, _ in wide])
+            if taker is None:
+                dist = min(math.hypot(d.x - fx, d.y - fy) for d in chain)
+                look = Appearance.mean([d.look for d in chain])
+                out.append(Reacher(self._unseen_id(), look, path, dist))
+                continue
+            # The taker's path in the window, with the chain where it coasted.
+            kept = [
+                (pt.t, pt.x, pt.y)
+                for pt in taker.history
+                if t0 <= pt.t <= t1 and not chain[0].t <= pt.t <= chain[-1].t
+            ]
+            merged = sorted(kept + path)
+            dist = min(math.hypot(x - fx, y - fy) for _, x, y in merged)
+            if taker.track_id in listed or dist <= p.max_distance_m:
+                out.append(Reacher(taker.track_id, taker.appearance, merged, dist, taker))
         return out
 
     def _arm(
@@ -306,16 +339,20 @@ class ReachScorer:
         t0: float,
         t1: float,
     ) -> tuple[float, int]:
-        """This track's arm evidence between t0 and t1 (see the module docstring) and how
-        many frames could tell. Another candidate counts in a frame if its track was seen
-        within 0.3 s of it."""
+        """This candidate's arm evidence between t0 and t1 (see the module docstring) and
+        how many frames could tell: those within 0.3 s of a point of its path (a chain of
+        untaken detections may be seen for part of the window only). Another candidate
+        counts in a frame if it has a point within 0.3 s of it."""
         shares: list[float] = []
         times = np.array([t for t, _, _ in path])
         other_times = [np.array([t for t, _, _ in pth]) for pth in others]
         for cid in lane.cameras:
             geo = self.vision.cameras[cid].geometry
             for ts, diff in self.vision.diffs_between(cid, t0, t1):
-                _, x, y = path[int(np.argmin(np.abs(times - ts)))]
+                own = int(np.argmin(np.abs(times - ts)))
+                if abs(times[own] - ts) > 0.3:
+                    continue
+                _, x, y = path[own]
                 rivals: list[tuple[float, float]] = []
                 for pth, ot in zip(others, other_times, strict=True):
                     k = int(np.argmin(np.abs(ot - ts)))
@@ -418,39 +455,69 @@ def _chains(
     front: tuple[float, float],
     max_distance_m: float,
 ) -> list[list[Unexplained]]:
-    """The detections no track took between t0 and t1 (oldest first) near `front`, chained
-    step to step: each joins the chain whose last detection is nearest it, within
-    UNSEEN_LINK_M and UNSEEN_LINK_S (one per step). Chains seen on fewer than
-    UNSEEN_MIN_STEPS steps, or never within `max_distance_m` of the front, are left out."""
+    """The detections no track took between t0 and t1 near `front`, chained step to step:
+    at each step, the pairs of a chain's last detection and a detection within
+    UNSEEN_LINK_M and UNSEEN_LINK_S of it are linked nearest first, one detection per
+    chain; the others start chains. Chains seen on fewer than UNSEEN_MIN_STEPS steps, or
+    never within `max_distance_m` of the front, are left out. `unexplained` is oldest
+    first, but a late camera frame may put a step a little out of order."""
     fx, fy = front
     reach = max_distance_m + UNSEEN_LINK_M  # a chain may come in from a little farther
-    chains: list[list[Unexplained]] = []
-    for d in unexplained:
-        if d.t < t0:
-            continue
-        if d.t > t1:
+    window = []
+    for d in reversed(unexplained):
+        if d.t < t0 - LATE_STEP_S:
             break
-        if math.hypot(d.x - fx, d.y - fy) > reach:
-            continue
-        best: list[Unexplained] | None = None
-        best_m = UNSEEN_LINK_M
-        for chain in chains:
-            last = chain[-1]
-            if last.t >= d.t or d.t - last.t > UNSEEN_LINK_S:
+        if t0 <= d.t <= t1 and math.hypot(d.x - fx, d.y - fy) <= reach:
+            window.append(d)
+    window.sort(key=lambda d: d.t)
+    chains: list[list[Unexplained]] = []
+    for _, step in itertools.groupby(window, key=lambda d: d.t):
+        dets = list(step)
+        pairs = sorted(
+            (math.hypot(d.x - c[-1].x, d.y - c[-1].y), ci, di)
+            for ci, c in enumerate(chains)
+            if 0 < dets[0].t - c[-1].t <= UNSEEN_LINK_S
+            for di, d in enumerate(dets)
+        )
+        linked_c: set[int] = set()
+        linked_d: set[int] = set()
+        for gap, ci, di in pairs:
+            if gap > UNSEEN_LINK_M:
+                break
+            if ci in linked_c or di in linked_d:
                 continue
-            gap = math.hypot(d.x - last.x, d.y - last.y)
-            if gap <= best_m:
-                best, best_m = chain, gap
-        if best is None:
-            chains.append([d])
-        else:
-            best.append(d)
+            chains[ci].append(dets[di])
+            linked_c.add(ci)
+            linked_d.add(di)
+        chains += [[d] for di, d in enumerate(dets) if di not in linked_d]
     return [
         chain
         for chain in chains
         if len(chain) >= UNSEEN_MIN_STEPS
         and min(math.hypot(d.x - fx, d.y - fy) for d in chain) <= max_distance_m
     ]
+
+
+def _taker(chain: Sequence[Unexplained], tracks: Sequence[Track]) -> Track | None:
+    """The track that took up `chain`'s person right after it: unseen along the chain,
+    then seen within UNSEEN_TAKEN_S of its end and UNSEEN_LINK_M of its last detection
+    (the nearest such track); None if none did."""
+    first, last = chain[0], chain[-1]
+    best: Track | None = None
+    best_m = UNSEEN_LINK_M
+    for track in tracks:
+        if any(pt.seen for pt in track.history if first.t <= pt.t <= last.t):
+            continue
+        after = next(
+            (pt for pt in track.history if last.t < pt.t <= last.t + UNSEEN_TAKEN_S and pt.seen),
+            None,
+        )
+        if after is None:
+            continue
+        gap = math.hypot(after.x - last.x, after.y - last.y)
+        if gap <= best_m:
+            best, best_m = track, gap
+    return best
 
 
 def shoulders(

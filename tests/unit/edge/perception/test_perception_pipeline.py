@@ -643,3 +643,42 @@ def test_somebody_no_track_follows_at_the_lane_is_a_candidate_of_no_session(
     assert {row.split(",", 1)[1] for row in rows[1:]} == {f"{unseen.track_id},1.350,2.250"}
     window = [float(row.split(",")[0]) for row in rows[1:]]
     assert min(window) < T0 + 5.0 < max(window)
+
+
+def test_somebody_a_track_takes_up_right_after_is_that_track_listed_once() -> None:
+    from walkout_edge.perception.tracking import TrackPoint, Unexplained  # noqa: PLC0415
+
+    # Given B's track seen 1.2 m from lane p0's front until +4 s, then coasting there
+    # (unseen) while somebody nobody's track took stood 0.35 m from the front, and seen
+    # again where that somebody stood from +6.1 s (its person found again)
+    sink = ListSink()
+    pipe = PerceptionPipeline(definition(), sink, store_id="store-t", device_id="edge-1")
+    tracker = pipe.vision.tracker
+    track = _standing("trk-b", 2.2, 2.25, T0 + 10, _look(40))
+    track.history.clear()  # type: ignore[attr-defined]
+    for k in range(101):
+        t = T0 + k / 10
+        if k < 40:
+            track.record(TrackPoint(t, 2.2, 2.25, seen=True))  # type: ignore[attr-defined]
+        elif k <= 60:
+            track.record(TrackPoint(t, 2.2, 2.25, seen=False))  # type: ignore[attr-defined]
+            tracker.unexplained.append(Unexplained(t, 1.35, 2.25, _look(40)))
+        else:
+            track.record(TrackPoint(t, 1.38, 2.27, seen=True))  # type: ignore[attr-defined]
+    tracker.tracks["trk-b"] = track  # type: ignore[assignment]
+    tracker._live["trk-b"] = track  # type: ignore[assignment]
+    pipe.binder.session_of["trk-b"] = "ses-b"
+    # When a 355 g can leaves p0 at +5 s and the cameras have seen up to +10 s
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
+        pipe.feed(
+            LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),))
+        )
+    pipe.vision.last_step_t = T0 + 10.0
+    pipe._after_step()
+    # Then B's track is the one candidate, where that somebody stood, of B's session
+    (shelf,) = [e for e in sink.events if isinstance(e, ShelfChanged)]
+    (only,) = shelf.data.candidates
+    assert only.track_id == "trk-b" and only.session_id == "ses-b"
+    assert only.distance_m == pytest.approx(0.35, abs=0.01)

@@ -292,3 +292,22 @@ def test_a_flicker_a_gap_and_a_chain_that_stays_away_are_not_candidates() -> Non
     assert [len(c) for c in _chains(near, 0.0, 1.0, front, 1.3)] == [5]
     # Outside the window: not counted
     assert _chains(near, 0.6, 1.0, front, 1.3) == []
+
+
+def test_untaken_detections_are_linked_nearest_first_within_a_step_and_in_time_order() -> None:
+    # Given two people side by side, 0.35 m apart, each seen on four steps; at the last
+    # step the detection of the one on the right comes first in the detector's order
+    front = (0.0, 0.0)
+    dets = []
+    for k in range(3):
+        dets += [_unexplained(k * 0.125, 0.0, 0.5), _unexplained(k * 0.125, 0.35, 0.5)]
+    dets += [_unexplained(0.375, 0.2, 0.5), _unexplained(0.375, 0.38, 0.5)]
+    # And the steps arrive a little out of order (a late camera frame), with one after
+    # the window
+    shuffled = [*dets[2:4], *dets[0:2], *dets[4:], _unexplained(1.5, 0.0, 0.5)]
+    chains = _chains(shuffled, 0.0, 1.0, front, 1.3)
+    # Then each chain is one person's, in time order, the nearest detection taken at the
+    # last step (0.38 by the right one, 0.2 by the left), and nothing after the window
+    by_start = sorted(chains, key=lambda c: c[0].x)
+    assert [[d.x for d in c] for c in by_start] == [[0.0, 0.0, 0.0, 0.2], [0.35] * 3 + [0.38]]
+    assert all([d.t for d in c] == sorted(d.t for d in c) for c in chains)
