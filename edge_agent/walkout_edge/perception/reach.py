@@ -64,7 +64,7 @@ import numpy as np
 from walkout.store import Facing, Lane, Shelf, Store
 from walkout_edge.perception.appearance import BINS, Appearance, colour_codes
 from walkout_edge.perception.geometry import CameraGeometry
-from walkout_edge.perception.tracking import Track, Unexplained
+from walkout_edge.perception.tracking import Track, TrackPoint, Unexplained
 from walkout_edge.perception.vision import SHOULDER_M, CameraPipeline
 
 _NORMAL = {
@@ -269,7 +269,7 @@ class ReachScorer:
                 continue
             if track.history_to_t < t0 or track.history_from_t > t1:
                 continue  # no point of its path in the window (most tracks: long gone)
-            path = [(pt.t, pt.x, pt.y) for pt in track.history if t0 <= pt.t <= t1]
+            path = [(pt.t, pt.x, pt.y) for pt in _points_since(track, t0) if pt.t <= t1]
             if not path:
                 continue
             dist = min(math.hypot(x - fx, y - fy) for _, x, y in path)
@@ -498,6 +498,20 @@ def _chains(
     ]
 
 
+def _points_since(track: Track, t0: float) -> list[TrackPoint]:
+    """The points of `track`'s history from `t0` on, oldest first, read from the newest
+    back (a path is hundreds of points; a window, a few dozen). A late camera frame may
+    have put a step a little out of order: reading stops LATE_STEP_S before t0."""
+    out = []
+    for pt in reversed(track.history):
+        if pt.t < t0 - LATE_STEP_S:
+            break
+        if pt.t >= t0:
+            out.append(pt)
+    out.reverse()
+    return out
+
+
 def _taker(chain: Sequence[Unexplained], tracks: Sequence[Track]) -> Track | None:
     """The track that took up `chain`'s person right after it: unseen along the chain,
     then seen within UNSEEN_TAKEN_S of its end and UNSEEN_LINK_M of its last detection
@@ -506,10 +520,11 @@ def _taker(chain: Sequence[Unexplained], tracks: Sequence[Track]) -> Track | Non
     best: Track | None = None
     best_m = UNSEEN_LINK_M
     for track in tracks:
-        if any(pt.seen for pt in track.history if first.t <= pt.t <= last.t):
+        points = _points_since(track, first.t)
+        if any(pt.seen for pt in points if pt.t <= last.t):
             continue
         after = next(
-            (pt for pt in track.history if last.t < pt.t <= last.t + UNSEEN_TAKEN_S and pt.seen),
+            (pt for pt in points if last.t < pt.t <= last.t + UNSEEN_TAKEN_S and pt.seen),
             None,
         )
         if after is None:

@@ -224,6 +224,18 @@ def _standing(track_id: str, x: float, y: float, until: float, look: object) -> 
     return track
 
 
+def _can_taken_at_five(pipe: PerceptionPipeline) -> None:
+    """A 355 g can leaves lane p0 at +5 s (load cell readings at 20 Hz to +10 s), and the
+    cameras have seen up to +10 s."""
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
+        grams = 2000 - lifted + rng.normal(0, 1.5)
+        pipe.feed(LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", grams),)))
+    pipe.vision.last_step_t = T0 + 10.0
+    pipe._after_step()
+
+
 def _encounter_at_the_shelf(
     same_session: bool = False,
 ) -> tuple[ListSink, PerceptionPipeline, object]:
@@ -245,13 +257,7 @@ def _encounter_at_the_shelf(
         pipe.binder.session_of.update({"trk-a": "ses-family", "trk-b": "ses-family"})
     enc = Encounter("trk-a", "trk-b", T0 + 3.0, T0 + 9.0, merged_steps=3)
     tracker._encounters[("trk-a", "trk-b")] = enc
-    rng = np.random.default_rng(0)
-    for k in range(200):
-        ts = T0 + k / 20
-        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
-        pipe.feed(LoadCellReadings(ts, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),)))
-    pipe.vision.last_step_t = T0 + 10.0
-    pipe._after_step()
+    _can_taken_at_five(pipe)
     return sink, pipe, enc
 
 
@@ -398,14 +404,7 @@ def test_each_candidate_says_how_likely_its_track_was_on_its_sessions_person(
         tracker._live[track_id] = track  # type: ignore[attr-defined]
     pipe.binder.session_of.update({"trk-a": "ses-a", "trk-b": "ses-b"})
     # When a 355 g can leaves p0 at +5 s and the cameras have seen up to +10 s
-    rng = np.random.default_rng(0)
-    for k in range(200):
-        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
-        pipe.feed(
-            LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),))
-        )
-    pipe.vision.last_step_t = T0 + 10.0
-    pipe._after_step()
+    _can_taken_at_five(pipe)
     pipe.finish()
     # Then A is very likely on its own person, B most likely on somebody else
     (shelf,) = [e for e in sink.events if e.type == "shelf.changed"]
@@ -617,14 +616,7 @@ def test_somebody_no_track_follows_at_the_lane_is_a_candidate_of_no_session(
         if k in (50, 51):
             tracker.unexplained.append(Unexplained(t, 1.3, 2.6, _look(20)))
     # When a 355 g can leaves p0 at +5 s and the cameras have seen up to +10 s
-    rng = np.random.default_rng(0)
-    for k in range(200):
-        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
-        pipe.feed(
-            LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),))
-        )
-    pipe.vision.last_step_t = T0 + 10.0
-    pipe._after_step()
+    _can_taken_at_five(pipe)
     # Then the untracked person is a candidate, nearer than A and of no session, under an
     # id of its own; neither the ghost nor the flicker is one
     (shelf,) = [e for e in sink.events if isinstance(e, ShelfChanged)]
@@ -669,14 +661,7 @@ def test_somebody_a_track_takes_up_right_after_is_that_track_listed_once() -> No
     tracker._live["trk-b"] = track  # type: ignore[assignment]
     pipe.binder.session_of["trk-b"] = "ses-b"
     # When a 355 g can leaves p0 at +5 s and the cameras have seen up to +10 s
-    rng = np.random.default_rng(0)
-    for k in range(200):
-        lifted = 355.0 * min(1.0, max(0.0, (k / 20 - 5.0) / 0.2))
-        pipe.feed(
-            LoadCellReadings(T0 + k / 20, (("lc-s1-l0-p0", 2000 - lifted + rng.normal(0, 1.5)),))
-        )
-    pipe.vision.last_step_t = T0 + 10.0
-    pipe._after_step()
+    _can_taken_at_five(pipe)
     # Then B's track is the one candidate, where that somebody stood, of B's session
     (shelf,) = [e for e in sink.events if isinstance(e, ShelfChanged)]
     (only,) = shelf.data.candidates
