@@ -38,8 +38,11 @@ from edge_kit import (
 # a shopper every 6 s: a handful of sessions and shelf changes, recorded in a few seconds.
 SCENARIO = tiny_scenario("edge-replay-daemon", duration_s=45)
 TAIL_S = 5.0
-# Event ULIDs (also inside evidence keys), session ids and track ids: new in every run.
-RUN_IDENTIFIERS = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}|ses-[0-9a-z]{26}|trk-[0-9a-z]{6}-\d+")
+# Event ULIDs (also inside evidence keys), session ids, track ids and unseen candidates' ids:
+# new in every run.
+RUN_IDENTIFIERS = re.compile(
+    r"[0-9A-HJKMNP-TV-Z]{26}|ses-[0-9a-z]{26}|(?:trk|unseen)-[0-9a-z]{6}-\d+"
+)
 
 
 def canonical(events: list[dict[str, Any]]) -> list[str]:
