@@ -109,6 +109,9 @@ UNSEEN_LINK_S = 0.4
 UNSEEN_BESIDE_TRACK_M = 0.35
 # A track seen again this soon after a chain ends, where it ended, took up its person.
 UNSEEN_TAKEN_S = 1.0
+# Tracks this much farther from a lane than a candidate may be can still stand beside (or
+# take up) a chain of untaken detections near it.
+UNSEEN_TRACKS_M = UNSEEN_LINK_M + UNSEEN_BESIDE_TRACK_M
 # How far out of time order a late camera frame may put a step of untaken detections.
 LATE_STEP_S = 2.0
 
@@ -226,16 +229,17 @@ class ReachScorer:
         `hand_samples`, taken earlier (taken now when None)."""
         lane = self.lanes[lane_id]
         p = self.params
-        near = [
-            Reacher(track.track_id, track.appearance, path, dist, track)
-            for track, path, dist in self.near(lane_id, t_start, t_end)
-        ]
-        for reacher in self.unseen_near(lane_id, t_start, t_end, near):
-            mine = [k for k, r in enumerate(near) if r.track_id == reacher.track_id]
-            if mine:
-                near[mine[0]] = reacher
-            else:
-                near.append(reacher)
+        # The tracks near enough to stand beside an unseen chain; those within reach of the
+        # lane are candidates.
+        wide = self._tracks_near(lane_id, t_start, t_end, UNSEEN_TRACKS_M + p.max_distance_m)
+        by_id = {
+            track.track_id: Reacher(track.track_id, track.appearance, path, dist, track)
+            for track, path, dist in wide
+            if dist <= p.max_distance_m
+        }
+        for reacher in self.unseen_near(lane_id, t_start, t_end, wide):
+            by_id[reacher.track_id] = reacher  # a track's own entry keeps its place
+        near = list(by_id.values())
         out: list[ReachCandidate] = []
         # The actor's arm is out while the weight moves (it lifts or sets down the unit).
         a0, a1 = t_start - p.arm_before_s, t_end + p.arm_after_s
@@ -279,11 +283,16 @@ class ReachScorer:
         return near
 
     def unseen_near(
-        self, lane_id: str, t_start: float, t_end: float, near: Sequence[Reacher] = ()
+        self,
+        lane_id: str,
+        t_start: float,
+        t_end: float,
+        wide: Sequence[tuple[Track, Path, float]],
     ) -> list[Reacher]:
         """The people no track followed who were close enough to the lane's front around
         the change to have reached it (see the module docstring), each under a fresh id;
-        `near`: the tracks listed already. A chain a track took up right after it (seen
+        `wide`: the tracks within UNSEEN_TRACKS_M beyond the candidates' reach, with their
+        paths in the window (`_tracks_near`). A chain a track took up right after it (seen
         again where the chain ended, having been unseen along it) is that track's: its
         path then is the chain's, not where it coasted, and it is listed once."""
         p = self.params
@@ -292,14 +301,12 @@ class ReachScorer:
         chains = _chains(self.vision.tracker.unexplained, t0, t1, (fx, fy), p.max_distance_m)
         if not chains:
             return []
-        reach = p.max_distance_m + UNSEEN_LINK_M + UNSEEN_BESIDE_TRACK_M
-        wide = self._tracks_near(lane_id, t_start, t_end, reach)
         # Where the tracks were at each step (those near enough to stand beside a chain).
         tracked: dict[float, list[tuple[float, float]]] = {}
         for _, path, _ in wide:
             for t, x, y in path:
                 tracked.setdefault(t, []).append((x, y))
-        listed = {r.track_id for r in near}
+        paths = {track.track_id: (path, dist) for track, path, dist in wide}
         out: list[Reacher] = []
         for chain in chains:
             beside = sum(
@@ -320,14 +327,11 @@ class ReachScorer:
                 out.append(Reacher(self._unseen_id(), look, path, dist))
                 continue
             # The taker's path in the window, with the chain where it coasted.
-            kept = [
-                (pt.t, pt.x, pt.y)
-                for pt in taker.history
-                if t0 <= pt.t <= t1 and not chain[0].t <= pt.t <= chain[-1].t
-            ]
+            own, own_dist = paths[taker.track_id]
+            kept = [pt for pt in own if not chain[0].t <= pt[0] <= chain[-1].t]
             merged = sorted(kept + path)
             dist = min(math.hypot(x - fx, y - fy) for _, x, y in merged)
-            if taker.track_id in listed or dist <= p.max_distance_m:
+            if own_dist <= p.max_distance_m or dist <= p.max_distance_m:
                 out.append(Reacher(taker.track_id, taker.appearance, merged, dist, taker))
         return out
 
